@@ -1,0 +1,125 @@
+"""From a protocol to a plan, and the vial arithmetic around it.
+
+Reconstitution fixes a vial's concentration (units per 0.1 mL); from it follow the volume per
+point, the number of vials a plan needs and when the solution must be used by.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
+
+from bontrack.domain.catalog.model import Product, Protocol
+from bontrack.domain.quantities import Concentration, Volume
+from bontrack.domain.treatment import Injection
+from bontrack.domain.units import Units
+
+
+def expand_protocol(protocol: Protocol, product: str) -> tuple[Injection, ...]:
+    """The protocol's default points as planned injections of ``product``.
+
+    A protocol of another product is still expanded, so that the plan is checked exactly as if its
+    points had been listed; the check then blocks it as a product mismatch (B.10).
+    """
+    return tuple(
+        Injection(site=p.site, side=p.side, units=Units(product, p.units), route=p.route)
+        for p in protocol.points
+    )
+
+
+def vial_concentration(product: Product, size: Units, diluent: Volume) -> Concentration:
+    """Concentration after adding ``diluent`` mL of saline to a vial of ``size``.
+
+    A powder is dissolved in the saline alone; a ready solution (Myobloc) already has a volume of
+    its own, to which the saline is added (0 mL: used undiluted).
+    """
+    if product.form == "solution":
+        assert product.solution_units_per_ml is not None
+        own = size.amount / product.solution_units_per_ml
+        return Concentration.of_vial(size, Volume(own + diluent.ml))
+    return Concentration.of_vial(size, diluent)
+
+
+def use_by(product: Product, reconstituted_at: datetime) -> datetime:
+    return reconstituted_at + timedelta(hours=float(product.in_use_hours))
+
+
+def vials_needed(total: Units, size: Units) -> int:
+    """Whole vials to cover ``total``; vials are single-use, for one patient and one session."""
+    if total.amount <= 0:
+        return 0
+    return int((total.amount / size._same(total).amount).to_integral_value(rounding=ROUND_CEILING))
+
+
+@dataclass(frozen=True)
+class PointVolume:
+    injection: Injection
+    volume: Volume
+
+
+@dataclass(frozen=True)
+class Reconstitution:
+    """The answer to 'this vial, this much saline, this plan: how many mL, vials, until when?'"""
+
+    product: Product
+    size: Units
+    diluent: Volume
+    concentration: Concentration
+    points: tuple[PointVolume, ...]
+    total: Units
+    total_volume: Volume
+    vials: int
+    leftover: Units
+    use_by: datetime | None
+
+
+def reconstitute(
+    product: Product,
+    size: Units,
+    diluent: Volume,
+    injections: tuple[Injection, ...],
+    reconstituted_at: datetime | None = None,
+) -> Reconstitution:
+    concentration = vial_concentration(product, size, diluent)
+    points = tuple(PointVolume(i, concentration.volume_for(i.units).rounded(4)) for i in injections)
+    total = Units.zero(product.code)
+    for injection in injections:
+        total = total + injection.units
+    count = vials_needed(total, size)
+    total_volume = concentration.volume_for(total)
+    return Reconstitution(
+        product=product,
+        size=size,
+        diluent=diluent,
+        concentration=concentration,
+        points=points,
+        total=total,
+        total_volume=total_volume.rounded(4),
+        vials=count,
+        leftover=size * count - total,
+        use_by=use_by(product, reconstituted_at) if reconstituted_at is not None else None,
+    )
+
+
+def dilution_in_label(product: Product, size: Units, diluent: Volume) -> bool | None:
+    """Whether a (vial, saline) pair is acceptable by the label's table (B.23).
+
+    True for a listed combination, or one inside the range the listed ones span for that vial;
+    False outside it, or any other where the label lists one combination only; None where the
+    catalog lists none for the vial (nothing to judge) or for a ready solution.
+    """
+    if product.form == "solution":
+        return None
+    listed = sorted(d.diluent_ml for d in product.dilutions if d.vial_units == size.amount)
+    if not listed:
+        return None
+    if diluent.ml in listed:
+        return True
+    if len(listed) == 1:
+        return False
+    return listed[0] <= diluent.ml <= listed[-1]
+
+
+def listed_dilutions(product: Product, size: Units) -> list[Decimal]:
+    return sorted(d.diluent_ml for d in product.dilutions if d.vial_units == size.amount)

@@ -1,0 +1,1 @@
+"""Safety rules, one module per family of DESIGN.md 3.2; ``check.evaluate`` runs them all."""

@@ -88,7 +88,8 @@ def main() -> None:
         return json.loads(text, parse_float=Decimal)
 
     def check() -> object:
-        return evaluate(request.plan, request.patient, request.history, request.injector, request.now)
+        r = request
+        return evaluate(r.plan, r.patient, r.history, r.injector, r.now)
 
     def validate_and_check() -> object:
         r = parse_check_input(text)

@@ -357,6 +357,55 @@ def _reconstitution_text(a: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _django() -> None:
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bontrack.settings")
+    django.setup()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _django()
+    from bontrack.accounts.demo import build_demo
+    from bontrack.accounts.models import Clinic
+
+    if args.if_empty and Clinic.objects.exists():
+        print("The database already has clinics: the demo was not loaded again.")
+        return EXIT_OK
+    demo = build_demo()
+    print(f"Demo clinic loaded: {demo.clinic.name}")
+    print("Sign in at http://127.0.0.1:8000 with one of these (shown once, write them down):")
+    for name, password in demo.passwords.items():
+        print(f"  {name:<10} {demo.members[name].role:<15} password: {password}")
+    return EXIT_OK
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    _django()
+    from bontrack.accounts.models import Clinic
+    from bontrack.audit.services import verify_clinic_chain, verify_security_chain
+
+    clinics = Clinic.objects.all()
+    if args.clinic:
+        clinics = clinics.filter(id=args.clinic)
+        if not clinics.exists():
+            print(f"--clinic: no clinic {args.clinic}", file=sys.stderr)
+            return EXIT_INVALID
+    reports = [verify_clinic_chain(c.id) for c in clinics]
+    if not args.clinic:
+        reports.append(verify_security_chain())
+    broken = False
+    for report in reports:
+        if report.intact:
+            print(f"{report.name}: intact, {report.entries} entries")
+        else:
+            broken = True
+            print(f"{report.name}: BROKEN at entry {report.broken_at}: {report.problem}")
+    return EXIT_BLOCK if broken else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bontrack", description=__doc__.splitlines()[0] if __doc__ else None
@@ -381,6 +430,16 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--reconstituted-at", help="ISO 8601 time with offset; prints the use-by time")
     rec.add_argument("--json", action="store_true")
     rec.set_defaults(handler=cmd_reconstitute)
+    demo = sub.add_parser("demo", help="load a demo clinic (users, stock, patients with histories)")
+    demo.add_argument(
+        "--if-empty", action="store_true", help="only when the database has no clinic"
+    )
+    demo.set_defaults(handler=cmd_demo)
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="verify every audit chain and the security log")
+    verify.add_argument("--clinic", help="verify this clinic's chain only")
+    verify.set_defaults(handler=cmd_audit_verify)
     return parser
 
 

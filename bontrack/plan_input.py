@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictStr, ValidationError
@@ -37,6 +37,10 @@ from bontrack.domain.treatment import (
 from bontrack.domain.units import Units
 
 MAX_DECIMALS = 3
+# Sanity bounds that keep arithmetic finite: no vial, session or patient comes near them.
+MAX_UNITS = Decimal(1_000_000)
+MAX_WEIGHT_KG = Decimal(500)
+MIN_YEAR, MAX_YEAR = 1900, 2999
 ALLERGY_INGREDIENTS = ("cow-milk-protein", "human-albumin")
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -84,15 +88,34 @@ def _number(value: Any) -> Decimal:
     return Decimal(value)
 
 
+def has_at_most_decimals(value: Decimal, places: int) -> bool:
+    """Judged on the exact value (2.5000 has one decimal), never on a rounded copy."""
+    with localcontext() as exact:
+        exact.prec = max(28, len(value.as_tuple().digits) + 2)
+        exponent = value.normalize(exact).as_tuple().exponent
+    return isinstance(exponent, int) and exponent >= -places
+
+
+def _in_years(value: date) -> None:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise PydanticCustomError(
+            "date_range",
+            "must be between the years {low} and {high}",
+            {"low": MIN_YEAR, "high": MAX_YEAR},
+        )
+
+
 def _iso_date(value: Any) -> date:
     if not isinstance(value, str) or not DATE_PATTERN.match(value):
         raise PydanticCustomError("date_type", "must be a date written YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise PydanticCustomError(
             "date_value", "is not a real date: {value}", {"value": value}
         ) from None
+    _in_years(parsed)
+    return parsed
 
 
 def _aware_datetime(value: Any) -> datetime:
@@ -110,6 +133,7 @@ def _aware_datetime(value: Any) -> datetime:
         raise PydanticCustomError(
             "datetime_naive", "must include a UTC offset, e.g. 2026-11-25T09:30:00+01:00"
         )
+    _in_years(parsed)
     return parsed
 
 
@@ -222,6 +246,12 @@ def _pydantic_errors(error: ValidationError) -> list[FieldError]:
     found = []
     for err in error.errors(include_url=False):
         kind = err["type"]
+        loc = list(err["loc"])
+        if loc and isinstance(loc[-1], str) and loc[-1].startswith(DUPLICATE):
+            loc[-1] = loc[-1][len(DUPLICATE) :]
+            message = f"duplicate key {loc[-1]!r}: give each key once"
+            found.append(FieldError(field_path(loc), message))
+            continue
         if kind == "literal_error":
             message = f"must be one of {err['ctx']['expected']}"
         elif err.get("input", "") is None and kind != "missing":
@@ -232,12 +262,15 @@ def _pydantic_errors(error: ValidationError) -> list[FieldError]:
     return found
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+DUPLICATE = "\0duplicate:"
+
+
+def _mark_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A key given twice is kept under a marker name, so that validation reports it at its path
+    (every shape forbids unknown keys) instead of silently keeping the last value."""
     result: dict[str, Any] = {}
     for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
+        result[DUPLICATE + key if key in result else key] = value
     return result
 
 
@@ -247,7 +280,7 @@ def read_json(text: str) -> Any:
             text,
             parse_float=Decimal,
             parse_constant=_NonFinite,
-            object_pairs_hook=_reject_duplicate_keys,
+            object_pairs_hook=_mark_duplicate_keys,
         )
     except json.JSONDecodeError as error:
         raise InvalidInputError([FieldError(None, f"not valid JSON: {error}")]) from None
@@ -274,7 +307,9 @@ class _Validator:
     def units(self, path: str, value: Decimal) -> None:
         if value <= 0:
             self.fail(path, "must be greater than 0")
-        elif value.normalize().as_tuple().exponent < -MAX_DECIMALS:  # type: ignore[operator]
+        elif value > MAX_UNITS:
+            self.fail(path, f"must be at most {MAX_UNITS:,} U")
+        elif not has_at_most_decimals(value, MAX_DECIMALS):
             self.fail(path, f"must have at most {MAX_DECIMALS} decimals")
 
     def injections(
@@ -304,6 +339,11 @@ def parse_check_input(text: str, catalog: Catalog | None = None) -> CheckRequest
     raw = read_json(text)
     if not isinstance(raw, dict):
         raise InvalidInputError([FieldError(None, "must be a JSON object")])
+    duplicates = [k[len(DUPLICATE) :] for k in raw if k.startswith(DUPLICATE)]
+    if duplicates:
+        raise InvalidInputError(
+            [FieldError(k, f"duplicate key {k!r}: give each key once") for k in duplicates]
+        )
     try:
         shape = CheckIn.model_validate(raw)
     except ValidationError as error:
@@ -343,7 +383,9 @@ def _build(shape: CheckIn, cat: Catalog) -> CheckRequest:
                 sizes = ", ".join(f"{s} U" for s in product.vial_sizes)
                 v.fail(f"{here}.size_units", f"{p.product} comes in {sizes}")
             if vial.diluent_ml is not None:
-                if vial.diluent_ml < 0:
+                if vial.diluent_ml > 100:
+                    v.fail(f"{here}.diluent_ml", "must be at most 100 mL")
+                elif vial.diluent_ml < 0:
                     v.fail(f"{here}.diluent_ml", "must not be negative")
                 elif vial.diluent_ml == 0 and product.form == "powder":
                     v.fail(f"{here}.diluent_ml", "must be greater than 0 for a powder")
@@ -410,8 +452,8 @@ def _build(shape: CheckIn, cat: Catalog) -> CheckRequest:
 
 
 def _patient(v: _Validator, p: PatientIn, cat: Catalog) -> Patient:
-    if p.weight_kg is not None and p.weight_kg <= 0:
-        v.fail("patient.weight_kg", "must be greater than 0")
+    if p.weight_kg is not None and not 0 < p.weight_kg <= MAX_WEIGHT_KG:
+        v.fail("patient.weight_kg", f"must be greater than 0 and at most {MAX_WEIGHT_KG} kg")
     for n, c in enumerate(p.conditions or []):
         v.code(f"patient.conditions[{n}]", c, cat.codes_of("condition"), "condition")
     for n, m in enumerate(p.medications or []):

@@ -49,7 +49,8 @@ def vials_needed(total: Units, size: Units) -> int:
     """Whole vials to cover ``total``; vials are single-use, for one patient and one session."""
     if total.amount <= 0:
         return 0
-    return int((total.amount / size._same(total).amount).to_integral_value(rounding=ROUND_CEILING))
+    per_vial = total._same(size).amount
+    return int((total.amount / per_vial).to_integral_value(rounding=ROUND_CEILING))
 
 
 @dataclass(frozen=True)

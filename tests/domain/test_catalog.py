@@ -152,8 +152,8 @@ def test_a_data_change_changes_the_hash():
         ),
         (
             "catalog.toml",
-            'version = "2026.11.1"',
-            'version = "next"',
+            'version = "2026.',
+            'version = "next.',
             "catalog.toml: catalog: version: must look like YYYY.MM.N",
         ),
     ],

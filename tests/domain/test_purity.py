@@ -27,7 +27,8 @@ from bontrack.domain.treatment import Patient, Plan
 protocol = catalog().protocols['preempt-155']
 plan = Plan(date(2026, 11, 25), 'onabotulinumtoxinA', 'chronic-migraine',
             expand_protocol(protocol, 'onabotulinumtoxinA'), protocol='preempt-155')
-result = evaluate(plan, Patient(date(1980, 1, 1)), [], None, datetime(2026, 11, 25, tzinfo=timezone.utc))
+now = datetime(2026, 11, 25, tzinfo=timezone.utc)
+result = evaluate(plan, Patient(date(1980, 1, 1)), [], None, now)
 print(result.verdict, result.total)
 """
 
@@ -61,9 +62,9 @@ def test_no_domain_module_imports_io_frameworks_or_reads_the_clock():
                 owner_name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
                 if (owner_name, node.func.attr) in FORBIDDEN_CALLS:
                     problems.append(f"{path.name}:{node.lineno}: reads the clock")
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                if node.func.id == "open":
-                    problems.append(f"{path.name}:{node.lineno}: opens a file")
+            opens = isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            if opens and node.func.id == "open":
+                problems.append(f"{path.name}:{node.lineno}: opens a file")
     assert problems == []
 
 

@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any, TypeVar
 
 from bontrack.domain.catalog.model import (
+    AdverseEventTerm,
     Catalog,
     Citation,
     Credential,
@@ -51,6 +52,7 @@ DATA_FILES = (
     "limits.toml",
     "factors.toml",
     "scales.toml",
+    "adverse_events.toml",
 )
 LOCK_FILE = "catalog.lock"
 SIDES = ("left", "right", "midline")
@@ -84,6 +86,7 @@ TOP_LEVEL = {
     "limits.toml": {"limit", "muscle_dose", "interval"},
     "factors.toml": {"condition", "drug", "state", "allergy", "rule_sources"},
     "scales.toml": {"scale"},
+    "adverse_events.toml": {"term"},
 }
 
 T = TypeVar("T")
@@ -348,6 +351,12 @@ def parse_catalog(texts: Mapping[str, str]) -> Catalog:
             if f"{kind}:{factor.code}" in factors:
                 raise entry.fail("code", "defined twice")
             factors[f"{kind}:{factor.code}"] = factor
+    terms = _unique(
+        (_term(e, r, indications) for e in r.entries("adverse_events.toml", "term")),
+        lambda t: t.code,
+        "term",
+        "adverse_events.toml",
+    )
     rule_sources: dict[str, RuleSource] = {}
     raw_rule_sources = r.docs["factors.toml"].get("rule_sources", {})
     for key in raw_rule_sources:
@@ -370,7 +379,19 @@ def parse_catalog(texts: Mapping[str, str]) -> Catalog:
         credentials=credentials,
         routes=routes,
         rule_sources=rule_sources,
+        adverse_event_terms=terms,
     )
+
+
+def _term(e: _Entry, r: _Reader, indications: Mapping[str, Indication]) -> AdverseEventTerm:
+    term = AdverseEventTerm(
+        code=e.text("code"),
+        name=e.text("name"),
+        indications=e.texts("indications", indications),
+        cite=r.citation(e),
+    )
+    e.done()
+    return term
 
 
 def _site(e: _Entry, routes: tuple[str, ...]) -> Site:

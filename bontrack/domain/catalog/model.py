@@ -301,6 +301,14 @@ class RuleSource:
 
 
 @dataclass(frozen=True, slots=True)
+class AdverseEventTerm:
+    code: str
+    name: str
+    indications: tuple[str, ...]
+    cite: Citation
+
+
+@dataclass(frozen=True, slots=True)
 class Catalog:
     version: str
     policies: dict[str, str]
@@ -317,6 +325,7 @@ class Catalog:
     credentials: dict[str, Credential]
     routes: tuple[str, ...]
     rule_sources: dict[str, RuleSource] = field(default_factory=dict)
+    adverse_event_terms: dict[str, AdverseEventTerm] = field(default_factory=dict)
 
     def factor(self, kind: str, code: str) -> PatientFactor | None:
         return self.factors.get(f"{kind}:{code}")

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 
-from bontrack.domain.catalog.model import Catalog, Citation, Population, Product, Severity
+from bontrack.domain.catalog.model import Catalog, Citation, Population, Product, Severity, Tag
 from bontrack.domain.treatment import HistoryEntry, Injection, Injector, Patient, Plan
 from bontrack.domain.units import Units, format_decimal
 
@@ -74,6 +74,16 @@ def finding(
         source=" | ".join(refs),
         sites=tuple(unique),
     )
+
+
+def merged(cites: Iterable[Citation]) -> Citation:
+    """One citation for several facts of one table: every reference, the least certain tag."""
+    items = list(cites)
+    order = [Tag.LABEL, Tag.SECONDARY, Tag.RECALLED, Tag.UNCERTAIN, Tag.OFF_LABEL]
+    refs = tuple(dict.fromkeys(r for c in items for r in c.refs))
+    policies = tuple(dict.fromkeys(p for c in items for p in c.policies))
+    tag = max((c.tag for c in items), key=order.index)
+    return Citation(refs=refs, tag=tag, policies=policies)
 
 
 def verdict_of(findings: Iterable[Finding]) -> str:

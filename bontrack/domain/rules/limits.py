@@ -66,9 +66,12 @@ def _in_scope(ctx: CheckContext, limit: Limit, injection: Injection) -> bool:
 def _counted_entries(ctx: CheckContext, limit: Limit) -> list[HistoryEntry]:
     entries = ctx.same_visit if limit.measure is Measure.VISIT else ctx.same_product_history
     if limit.window_days is not None:
-        # B.1, B.2: a dose counts when given fewer than window_days days before the plan date.
+        # B.1, B.2: a dose counts when given fewer than window_days days before the plan date;
+        # B.20, B.27: every dose of the product counts toward a window, whatever its indication.
         entries = tuple(e for e in entries if e.days_before(ctx.day) < limit.window_days)
-    if limit.indications:
+    elif limit.indications:
+        # An indication's per-session figure (Daxxify glabellar 40 U) reads that indication's
+        # doses of the visit (B.13); a product-wide one (Dysport 1,500 U) reads them all.
         entries = tuple(e for e in entries if e.indication in limit.indications)
     return sorted(entries, key=lambda e: e.date)
 
@@ -133,8 +136,12 @@ def _check_limit(ctx: CheckContext, limit: Limit) -> list[Finding]:
     return _accumulated(ctx, limit)
 
 
-def _label(limit: Limit) -> str:
-    return f"the {limit.description}"
+def _label(limit: Limit, bound: Bound) -> str:
+    """'Label: <what the figure is>', with the per-kg arithmetic where a weight decided it."""
+    text = f"Label: {limit.description}."
+    if limit.max_units_per_kg is not None:
+        text += f" Allowed for this patient: {bound.words}."
+    return text
 
 
 def _accumulated(ctx: CheckContext, limit: Limit) -> list[Finding]:
@@ -155,8 +162,8 @@ def _accumulated(ctx: CheckContext, limit: Limit) -> list[Finding]:
     parts = [f"{u(e.units)} on {e.date.isoformat()} for {e.indication}" for e in entries]
     given = f"{', '.join(parts)} + " if entries else ""
     message = (
-        f"{product} {u(total)} {span} would exceed {_label(limit)} (allowed {bound.words}): "
-        f"{given}{u(ctx.total)} planned; over by {u(total - bound.units)}."
+        f"{product} {u(total)} {span} would exceed {u(bound.units)}: {given}{u(ctx.total)} "
+        f"planned; over by {u(total - bound.units)}. {_label(limit, bound)}"
     )
     return [finding(limit.rule, limit.severity, message, limit.cite)]
 
@@ -165,11 +172,8 @@ def _plan_total(ctx: CheckContext, limit: Limit) -> list[Finding]:
     bound = bound_of(limit, ctx.weight)
     if ctx.total.amount <= bound.units:
         return []
-    message = (
-        f"{u(ctx.total)} planned is above {_label(limit)} ({bound.words}): an off-label dose."
-        if limit.rule == "off-label"
-        else f"{u(ctx.total)} planned is above {_label(limit)} ({bound.words})."
-    )
+    words = "an off-label dose" if limit.rule == "off-label" else "above the label's figure"
+    message = f"{u(ctx.total)} planned is above {u(bound.units)}: {words}. {_label(limit, bound)}"
     return [finding(limit.rule, limit.severity, message, limit.cite)]
 
 
@@ -188,17 +192,22 @@ def _points(ctx: CheckContext, limit: Limit) -> list[Finding]:
                 over.append(injection)
                 details.append(f"{where(injection)} {u(injection.units)} = {volume}")
         figure = f"{format_decimal(limit.max_ml)} mL at {concentration}"
+        bound = None
     else:
+        scoped = [i for i in ctx.injections if _in_scope(ctx, limit, i)]
+        if not scoped:
+            return []
         bound = bound_of(limit, ctx.weight)
-        for injection in ctx.injections:
-            if _in_scope(ctx, limit, injection) and injection.units.amount > bound.units:
+        for injection in scoped:
+            if injection.units.amount > bound.units:
                 over.append(injection)
                 details.append(f"{where(injection)} {u(injection.units)}")
         figure = bound.words
     if not over:
         return []
     count = "1 injection point is" if len(over) == 1 else f"{len(over)} injection points are"
-    message = f"{count} above {_label(limit)} ({figure}): {', '.join(details)}."
+    label = f"Label: {limit.description}." if bound is None else _label(limit, bound)
+    message = f"{count} above {figure} per point: {', '.join(details)}. {label}"
     return [finding(limit.rule, limit.severity, message, limit.cite, over)]
 
 
@@ -209,7 +218,9 @@ def _weakest_concentration(ctx: CheckContext) -> Concentration | None:
     found = [
         vial_concentration(ctx.product, vial.size, Volume(vial.diluent_ml))
         for vial in ctx.plan.vials
-        if vial.diluent_ml is not None and (vial.diluent_ml > 0 or ctx.product.form == "solution")
+        if vial.size.product == ctx.plan.product  # another product's vial is a product mismatch
+        and vial.diluent_ml is not None
+        and (vial.diluent_ml > 0 or ctx.product.form == "solution")
     ]
     if not found:
         return None
@@ -217,9 +228,11 @@ def _weakest_concentration(ctx: CheckContext) -> Concentration | None:
 
 
 def _muscles(ctx: CheckContext, limit: Limit) -> list[Finding]:
-    bound = bound_of(limit, ctx.weight)
     key = "muscle" if limit.measure is Measure.MUSCLE else "both"
     scoped = tuple(i for i in ctx.injections if _in_scope(ctx, limit, i))
+    if not scoped:
+        return []
+    bound = bound_of(limit, ctx.weight)
     findings = []
     for group, injections in _grouped(scoped, key):
         total = _sum(injections)
@@ -228,15 +241,19 @@ def _muscles(ctx: CheckContext, limit: Limit) -> list[Finding]:
         what = " ".join(group) if key == "muscle" else f"{group[0]} (both sides together)"
         if key == "muscle" and group[1] == "midline":
             what = group[0]
-        words = "an off-label dose" if limit.rule == "off-label" else "above the figure"
-        message = f"{what}: {u(total)} planned is above {_label(limit)} ({bound.words}): {words}."
+        words = "an off-label dose" if limit.rule == "off-label" else "above the label's figure"
+        message = (
+            f"{what}: {u(total)} planned is above {u(bound.units)}: {words}. {_label(limit, bound)}"
+        )
         findings.append(finding(limit.rule, limit.severity, message, limit.cite, injections))
     return findings
 
 
 def _limbs(ctx: CheckContext, limit: Limit) -> list[Finding]:
-    bound = bound_of(limit, ctx.weight)
     scoped = [i for i in _visit_injections(ctx) if _in_scope(ctx, limit, i)]
+    if not scoped:
+        return []  # B.9: a limb figure with no point in its limb needs no weight
+    bound = bound_of(limit, ctx.weight)
     groups: dict[str, list[Injection]] = defaultdict(list)
     for injection in scoped:
         region = ctx.catalog.sites[injection.site].region
@@ -248,8 +265,8 @@ def _limbs(ctx: CheckContext, limit: Limit) -> list[Finding]:
         if total <= bound.units:
             continue
         message = (
-            f"{label.replace('-', ' ')}: {u(total)} in this visit is above {_label(limit)} "
-            f"(allowed {bound.words}); over by {u(total - bound.units)}."
+            f"{label.replace('-', ' ')}: {u(total)} in this visit is above {u(bound.units)}; "
+            f"over by {u(total - bound.units)}. {_label(limit, bound)}"
         )
         planned = [i for i in injections if i in ctx.injections]
         findings.append(finding(limit.rule, limit.severity, message, limit.cite, planned))

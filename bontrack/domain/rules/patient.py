@@ -47,9 +47,8 @@ def contraindication_findings(ctx: CheckContext) -> list[Finding]:
             "" if severity is Severity.BLOCK else " (whether the product contains it is uncertain)"
         )
         message = f"{factor.name}: {product.code} contains it{words}; {factor.message}."
-        findings.append(
-            finding("contraindication", severity, message, [factor.cite, ingredient.cite])
-        )
+        cites = [product.hypersensitivity_cite, ingredient.cite]
+        findings.append(finding("contraindication", severity, message, cites))
     return findings
 
 

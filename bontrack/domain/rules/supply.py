@@ -7,7 +7,7 @@ from decimal import Decimal
 from bontrack.domain.catalog.model import Severity
 from bontrack.domain.planning import dilution_in_label, listed_dilutions, use_by
 from bontrack.domain.quantities import Volume
-from bontrack.domain.rules.findings import CheckContext, Finding, finding, u, where
+from bontrack.domain.rules.findings import CheckContext, Finding, finding, merged, u, where
 from bontrack.domain.units import format_decimal
 
 
@@ -43,6 +43,10 @@ def _vial_name(n: int, lot: str | None, size: Decimal) -> str:
     return f"vial {n} ({u(size)}{', lot ' + lot if lot else ''})"
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def lot_findings(ctx: CheckContext) -> list[Finding]:
     """An expired (judged on the plan date) or recalled lot blocks and cannot be overridden."""
     sources = ctx.catalog.rule_sources
@@ -75,7 +79,7 @@ def reconstitution_findings(ctx: CheckContext) -> list[Finding]:
                 hours = (ctx.now - vial.reconstituted_at).total_seconds() / 3600
                 verb = "diluted" if product.form == "solution" else "reconstituted"
                 message = (
-                    f"{name.capitalize()} was {verb} {hours:.1f} hours before the injection "
+                    f"{_capital(name)} was {verb} {hours:.1f} hours before the injection "
                     f"time ({vial.reconstituted_at.isoformat()}); {product.code} must be used "
                     f"within {format_decimal(product.in_use_hours)} hours (by "
                     f"{expires.isoformat()}): discard it."
@@ -91,9 +95,9 @@ def reconstitution_findings(ctx: CheckContext) -> list[Finding]:
                 f"{format_decimal(v)} mL" for v in listed_dilutions(product, vial.size)
             )
             message = (
-                f"{name.capitalize()} reconstituted with {format_decimal(vial.diluent_ml)} mL of "
+                f"{_capital(name)} reconstituted with {format_decimal(vial.diluent_ml)} mL of "
                 f"saline: the label lists {listed} for this vial size."
             )
             cites = [d.cite for d in product.dilutions if d.vial_units == vial.size.amount]
-            findings.append(finding("reconstitution", Severity.WARN, message, cites))
+            findings.append(finding("reconstitution", Severity.WARN, message, merged(cites)))
     return findings

@@ -1,0 +1,104 @@
+"""The access funnels: the only way services and views reach patient rows (DESIGN.md 3.5).
+
+Each funnel enforces the clinic boundary (another clinic's ids answer 404 and are logged as a
+refused access), the role's permission (403), and a restricted patient's care team.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from bontrack.accounts.models import Membership
+from bontrack.accounts.permissions import Perm
+from bontrack.audit.services import Actor, record_security_event
+from bontrack.inventory.models import Lot, Vial
+from bontrack.patients.models import Patient
+from bontrack.treatments.errors import ForbiddenError, NotFoundError
+from bontrack.treatments.models import TreatmentSession
+
+
+def require(actor: Actor, perm: Perm) -> None:
+    if not actor.membership.can(perm):
+        raise ForbiddenError(
+            None, f"your role ({actor.membership.role}) does not allow {perm.value}"
+        )
+
+
+def _refused(actor: Actor, what: str, object_id: object) -> NotFoundError:
+    record_security_event(
+        "refused-access",
+        username=actor.membership.user.get_username(),
+        user_id=actor.membership.user_id,
+        clinic_id=actor.membership.clinic_id,
+        address=actor.address,
+        object_type=what,
+        object_id=str(object_id),
+    )
+    return NotFoundError(None, f"no {what} with that id in this clinic")
+
+
+def in_care_team(membership: Membership, patient: Patient) -> bool:
+    if patient.restricted_by_id == membership.id:
+        return True
+    return (
+        TreatmentSession.objects.filter(patient=patient).filter(planned_by=membership).exists()
+        or TreatmentSession.objects.filter(patient=patient, signed_by=membership).exists()
+    )
+
+
+def access_patient(actor: Actor, patient_id: UUID | str, perm: Perm) -> Patient:
+    patient = Patient.objects.filter(clinic_id=actor.membership.clinic_id, id=patient_id).first()
+    if patient is None:
+        raise _refused(actor, "patient", patient_id)
+    require(actor, perm)
+    if (
+        patient.restricted
+        and perm is not Perm.DEMOGRAPHICS_READ
+        and not in_care_team(actor.membership, patient)
+    ):
+        raise ForbiddenError(
+            None,
+            "this patient's chart is restricted to their care team (break-glass needs a reason)",
+        )
+    return patient
+
+
+def access_session(actor: Actor, session_id: UUID | str, perm: Perm) -> TreatmentSession:
+    session = (
+        TreatmentSession.objects.select_related("patient")
+        .filter(clinic_id=actor.membership.clinic_id, id=session_id)
+        .first()
+    )
+    if session is None:
+        raise _refused(actor, "session", session_id)
+    access_patient(actor, session.patient_id, perm)
+    return session
+
+
+def access_lot(actor: Actor, lot_id: UUID | str, perm: Perm) -> Lot:
+    lot = Lot.objects.filter(clinic_id=actor.membership.clinic_id, id=lot_id).first()
+    if lot is None:
+        raise _refused(actor, "lot", lot_id)
+    require(actor, perm)
+    return lot
+
+
+def access_vial(actor: Actor, vial_id: UUID | str, perm: Perm) -> Vial:
+    vial = (
+        Vial.objects.select_related("lot")
+        .filter(clinic_id=actor.membership.clinic_id, id=vial_id)
+        .first()
+    )
+    if vial is None:
+        raise _refused(actor, "vial", vial_id)
+    require(actor, perm)
+    return vial
+
+
+def access_membership(actor: Actor, membership_id: UUID | str) -> Membership:
+    found = Membership.objects.filter(
+        clinic_id=actor.membership.clinic_id, id=membership_id
+    ).first()
+    if found is None:
+        raise _refused(actor, "member", membership_id)
+    return found

@@ -1,0 +1,349 @@
+"""A demo clinic: one user per role, stock, and patients with realistic histories.
+
+Everything is created through the services, exactly as a clinic would create it; passwords are
+random and printed once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from bontrack.accounts.models import Clinic, Membership
+from bontrack.accounts.services import add_member, create_clinic
+from bontrack.audit.services import Actor
+from bontrack.inventory.models import Lot
+from bontrack.inventory.services import receive_lot, reconstitute_vial
+from bontrack.patients.models import Patient
+from bontrack.patients.services import record_consent, register_patient
+from bontrack.treatments import services as sessions
+from bontrack.treatments.models import TreatmentSession
+
+ALL_INDICATIONS = [
+    "chronic-migraine",
+    "cervical-dystonia",
+    "upper-limb-spasticity",
+    "lower-limb-spasticity",
+    "pediatric-upper-limb-spasticity",
+    "pediatric-lower-limb-spasticity",
+    "axillary-hyperhidrosis",
+    "blepharospasm",
+    "glabellar-lines",
+    "lateral-canthal-lines",
+    "forehead-lines",
+    "bruxism",
+    "temporomandibular-disorder",
+]
+
+
+@dataclass
+class DemoClinic:
+    clinic: Clinic
+    passwords: dict[str, str]
+    members: dict[str, Membership]
+
+
+def _password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def sign_with_decisions(
+    prescriber: Actor,
+    signer: Actor,
+    session: TreatmentSession,
+    administered_at: datetime,
+    vial_ids: list[str],
+) -> TreatmentSession:
+    """Acknowledge every warning, override every overridable block with a reason, then sign.
+    For demo data only: real clinicians decide finding by finding."""
+    sessions.update_plan(signer, session.id, vial_ids=vial_ids, plan_date=administered_at.date())
+    session.refresh_from_db()
+    # The signing re-check runs at the injection time: decide on what it will find.
+    result = sessions.stored_result_at(session, administered_at)
+    for finding in result["findings"]:
+        if finding["severity"] == "warn":
+            sessions.decide(
+                signer, session.id, fingerprint_=finding["fingerprint"], kind="acknowledge"
+            )
+        elif finding["overridable"]:
+            sessions.decide(
+                prescriber,
+                session.id,
+                fingerprint_=finding["fingerprint"],
+                kind="override",
+                reason="Demo history: dose agreed with the treating physician.",
+            )
+    return sessions.sign_session(signer, session.id, administered_at=administered_at)
+
+
+def build_demo(today: date | None = None) -> DemoClinic:
+    today = today or timezone.localdate()
+    clinic = create_clinic("Demo Neurology & Aesthetics Clinic", "Europe/London")
+    passwords = {
+        name: _password() for name in ("admin", "physician", "nurse", "frontdesk", "auditor")
+    }
+    physician = add_member(
+        clinic,
+        username="physician",
+        password=passwords["physician"],
+        role="prescriber",
+        full_name="Ada Okafor",
+        credentials=["physician"],
+        indications=ALL_INDICATIONS,
+    )
+    members = {
+        "admin": add_member(
+            clinic,
+            username="admin",
+            password=passwords["admin"],
+            role="clinic-admin",
+            full_name="Morgan Reyes",
+        ),
+        "physician": physician,
+        "nurse": add_member(
+            clinic,
+            username="nurse",
+            password=passwords["nurse"],
+            role="nurse-injector",
+            full_name="Sam Lindqvist",
+            credentials=["registered-nurse"],
+            indications=[
+                "chronic-migraine",
+                "glabellar-lines",
+                "lateral-canthal-lines",
+                "forehead-lines",
+                "axillary-hyperhidrosis",
+            ],
+            supervisor=physician,
+        ),
+        "frontdesk": add_member(
+            clinic,
+            username="frontdesk",
+            password=passwords["frontdesk"],
+            role="front-desk",
+            full_name="Jo Patel",
+        ),
+        "auditor": add_member(
+            clinic,
+            username="auditor",
+            password=passwords["auditor"],
+            role="auditor",
+            full_name="Riley Chen",
+        ),
+    }
+    doctor = Actor(physician, "127.0.0.1")
+    lots = {
+        "ona200": receive_lot(
+            doctor,
+            product="onabotulinumtoxinA",
+            lot_number="C7421A",
+            vial_size_units=Decimal(200),
+            expires_on=today + timedelta(days=400),
+            received_vials=20,
+            received_on=today - timedelta(days=400),
+        ),
+        "ona100": receive_lot(
+            doctor,
+            product="onabotulinumtoxinA",
+            lot_number="C7390B",
+            vial_size_units=Decimal(100),
+            expires_on=today + timedelta(days=45),
+            received_vials=10,
+            received_on=today - timedelta(days=300),
+        ),
+        "dysport": receive_lot(
+            doctor,
+            product="abobotulinumtoxinA",
+            lot_number="D55012",
+            vial_size_units=Decimal(300),
+            expires_on=today + timedelta(days=200),
+            received_vials=6,
+            received_on=today - timedelta(days=200),
+        ),
+        "xeomin": receive_lot(
+            doctor,
+            product="incobotulinumtoxinA",
+            lot_number="X88120",
+            vial_size_units=Decimal(100),
+            expires_on=today + timedelta(days=300),
+            received_vials=8,
+            received_on=today - timedelta(days=200),
+        ),
+    }
+    _patients(doctor, Actor(members["nurse"], "127.0.0.1"), lots, today)
+    return DemoClinic(clinic, passwords, members)
+
+
+def _open_vial(actor: Actor, lot: Lot, diluent: Decimal, at: datetime) -> str:
+    vial = (
+        lot.vials.filter(reconstituted_at__isnull=True, patient__isnull=True)
+        .order_by("created_at")
+        .first()
+    )
+    assert vial is not None, "the demo ran out of vials"
+    reconstitute_vial(actor, vial.id, diluent_ml=diluent, reconstituted_at=at)
+    return str(vial.id)
+
+
+def _at(day: date, hour: int) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time(hour, 0)))
+
+
+def _history(
+    doctor: Actor, patient: Patient, lot: Lot, diluent: Decimal, day: date, **plan: object
+) -> None:
+    session = sessions.plan_session(doctor, patient.id, plan_date=day, **plan)  # type: ignore[arg-type]
+    vial = _open_vial(doctor, lot, diluent, _at(day, 9))
+    sign_with_decisions(doctor, doctor, session, _at(day, 10), [vial])
+
+
+def _patients(doctor: Actor, nurse: Actor, lots: dict[str, Lot], today: date) -> None:
+    def patient(
+        record: str, given: str, family: str, born: date, sex: str, **clinical: object
+    ) -> Patient:
+        return register_patient(
+            doctor,
+            today,
+            record_number=record,
+            given_name=given,
+            family_name=family,
+            birth_date=born,
+            sex=sex,
+            phone="+44 20 7946 0" + record[-3:],
+            email=f"{given.lower()}.{family.lower()}@example.org",
+            contact_agreed=True,
+            contact_method="email",
+            **clinical,
+        )
+
+    def consent(p: Patient, indication: str, signed: date) -> None:
+        record_consent(
+            doctor,
+            p.id,
+            indication=indication,
+            signed_on=signed,
+            signed_by=f"{p.given_name} {p.family_name}",
+        )
+
+    # Chronic migraine: three PREEMPT cycles, 12 weeks apart, next one due now.
+    maria = patient(
+        "BT-0001",
+        "Maria",
+        "Santos",
+        date(1983, 6, 14),
+        "female",
+        weight_kg=Decimal(64),
+        weight_measured_on=today - timedelta(days=30),
+    )
+    consent(maria, "chronic-migraine", today - timedelta(days=260))
+    for weeks in (36, 24, 12):
+        _history(
+            doctor,
+            maria,
+            lots["ona200"],
+            Decimal(4),
+            today - timedelta(weeks=weeks),
+            product="onabotulinumtoxinA",
+            indication="chronic-migraine",
+            protocol="preempt-155",
+        )
+
+    # Stroke survivor: 300 U for arm spasticity six weeks ago, now asking about migraine.
+    james = patient(
+        "BT-0002",
+        "James",
+        "Whitfield",
+        date(1961, 2, 3),
+        "male",
+        weight_kg=Decimal(82),
+        weight_measured_on=today - timedelta(days=40),
+        medications=["muscle-relaxants"],
+    )
+    consent(james, "upper-limb-spasticity", today - timedelta(days=60))
+    consent(james, "chronic-migraine", today - timedelta(days=2))
+    arm = [
+        sessions.PointInput("biceps-brachii", "left", Decimal(50)),
+        sessions.PointInput("biceps-brachii", "left", Decimal(50)),
+        sessions.PointInput("brachialis", "left", Decimal(40)),
+        sessions.PointInput("brachioradialis", "left", Decimal(50)),
+        sessions.PointInput("flexor-carpi-radialis", "left", Decimal(40)),
+        sessions.PointInput("flexor-carpi-ulnaris", "left", Decimal(30)),
+        sessions.PointInput("flexor-digitorum-superficialis", "left", Decimal(40)),
+    ]
+    _history(
+        doctor,
+        james,
+        lots["ona200"],
+        Decimal(4),
+        today - timedelta(weeks=6),
+        product="onabotulinumtoxinA",
+        indication="upper-limb-spasticity",
+        injections=arm,
+    )
+
+    # Cosmetic: Dysport glabellar lines twice.
+    chloe = patient("BT-0003", "Chloe", "Martin", date(1990, 9, 21), "female")
+    consent(chloe, "glabellar-lines", today - timedelta(days=200))
+    for days in (190, 95):
+        _history(
+            doctor,
+            chloe,
+            lots["dysport"],
+            Decimal("2.5"),
+            today - timedelta(days=days),
+            product="abobotulinumtoxinA",
+            indication="glabellar-lines",
+            protocol="glabellar-dysport-50",
+        )
+
+    # A child with cerebral palsy: weight-based dosing.
+    leo = patient(
+        "BT-0004",
+        "Leo",
+        "Novak",
+        today.replace(year=today.year - 8) - timedelta(days=40),
+        "male",
+        weight_kg=Decimal(24),
+        weight_measured_on=today - timedelta(days=20),
+    )
+    consent(leo, "pediatric-upper-limb-spasticity", today - timedelta(days=120))
+    child_arm = [
+        sessions.PointInput("biceps-brachii", "right", Decimal(30)),
+        sessions.PointInput("brachialis", "right", Decimal(20)),
+        sessions.PointInput("flexor-carpi-ulnaris", "right", Decimal(20)),
+    ]
+    _history(
+        doctor,
+        leo,
+        lots["ona100"],
+        Decimal(2),
+        today - timedelta(weeks=14),
+        product="onabotulinumtoxinA",
+        indication="pediatric-upper-limb-spasticity",
+        injections=child_arm,
+    )
+
+    # Cervical dystonia with Xeomin, and myasthenia gravis to watch for.
+    ruth = patient(
+        "BT-0005", "Ruth", "Abrams", date(1957, 11, 30), "female", conditions=["dysphagia"]
+    )
+    consent(ruth, "cervical-dystonia", today - timedelta(days=150))
+    neck = [
+        sessions.PointInput("sternocleidomastoid", "left", Decimal(30)),
+        sessions.PointInput("splenius-capitis", "right", Decimal(50)),
+        sessions.PointInput("trapezius", "right", Decimal(40)),
+    ]
+    _history(
+        doctor,
+        ruth,
+        lots["xeomin"],
+        Decimal(2),
+        today - timedelta(weeks=13),
+        product="incobotulinumtoxinA",
+        indication="cervical-dystonia",
+        injections=neck,
+    )

@@ -1,0 +1,86 @@
+"""Who may do what: roles and their permissions, as data (DESIGN.md 3.4).
+
+Every view and API operation names the permission it needs; ``access.py`` enforces it together
+with the clinic boundary.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    CLINIC_ADMIN = "clinic-admin"
+    PRESCRIBER = "prescriber"
+    NURSE_INJECTOR = "nurse-injector"
+    FRONT_DESK = "front-desk"
+    AUDITOR = "auditor"
+
+
+class Perm(StrEnum):
+    DEMOGRAPHICS_READ = "demographics.read"
+    DEMOGRAPHICS_WRITE = "demographics.write"
+    CHART_READ = "chart.read"
+    PLAN_WRITE = "plan.write"
+    SIGN = "session.sign"
+    OVERRIDE = "session.override"
+    INVENTORY_READ = "inventory.read"
+    INVENTORY_WRITE = "inventory.write"
+    USERS_MANAGE = "users.manage"
+    AUDIT_READ = "audit.read"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.CLINIC_ADMIN: frozenset(
+        {
+            Perm.DEMOGRAPHICS_READ,
+            Perm.DEMOGRAPHICS_WRITE,
+            Perm.CHART_READ,
+            Perm.INVENTORY_READ,
+            Perm.INVENTORY_WRITE,
+            Perm.USERS_MANAGE,
+            Perm.AUDIT_READ,
+        }
+    ),
+    Role.PRESCRIBER: frozenset(
+        {
+            Perm.DEMOGRAPHICS_READ,
+            Perm.DEMOGRAPHICS_WRITE,
+            Perm.CHART_READ,
+            Perm.PLAN_WRITE,
+            Perm.SIGN,
+            Perm.OVERRIDE,
+            Perm.INVENTORY_READ,
+            Perm.INVENTORY_WRITE,
+        }
+    ),
+    Role.NURSE_INJECTOR: frozenset(
+        {
+            Perm.DEMOGRAPHICS_READ,
+            Perm.DEMOGRAPHICS_WRITE,
+            Perm.CHART_READ,
+            Perm.PLAN_WRITE,
+            Perm.SIGN,
+            Perm.INVENTORY_READ,
+            Perm.INVENTORY_WRITE,
+        }
+    ),
+    Role.FRONT_DESK: frozenset(
+        {Perm.DEMOGRAPHICS_READ, Perm.DEMOGRAPHICS_WRITE, Perm.INVENTORY_READ}
+    ),
+    Role.AUDITOR: frozenset(
+        {Perm.DEMOGRAPHICS_READ, Perm.CHART_READ, Perm.INVENTORY_READ, Perm.AUDIT_READ}
+    ),
+}
+
+# The credentials each role may hold (codes.md); a prescriber needs one that can prescribe.
+ROLE_CREDENTIALS: dict[Role, frozenset[str]] = {
+    Role.PRESCRIBER: frozenset(
+        {"physician", "nurse-practitioner", "physician-assistant", "dentist"}
+    ),
+    Role.NURSE_INJECTOR: frozenset({"registered-nurse"}),
+}
+
+
+def has_perm(role: str, perm: Perm) -> bool:
+    return perm in ROLE_PERMISSIONS.get(Role(role), frozenset())

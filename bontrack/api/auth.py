@@ -1,0 +1,85 @@
+"""API authentication: the browser session (with CSRF) or a bearer token of one membership.
+
+Either way the request gets an ``actor``: the membership acting, in its clinic, from an address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja.security import HttpBearer, SessionAuth
+
+from bontrack.accounts.models import ApiToken, Membership
+from bontrack.audit.services import Actor
+
+TOKEN_PREFIX = "bt_"
+
+
+def client_address(request: HttpRequest) -> str:
+    return str(request.META.get("REMOTE_ADDR", ""))[:64]
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(membership: Membership, name: str, days: int) -> tuple[ApiToken, str]:
+    """A new token; the clear text is returned once and only its hash is stored."""
+    clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        membership=membership,
+        name=name,
+        prefix=clear[:10],
+        key_hash=hash_token(clear),
+        expires_at=timezone.now() + timedelta(days=days),
+    )
+    return token, clear
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        found = (
+            ApiToken.objects.select_related("membership__user", "membership__clinic")
+            .filter(
+                key_hash=hash_token(token), revoked_at__isnull=True, expires_at__gt=timezone.now()
+            )
+            .first()
+        )
+        if found is None or not found.membership.active or not found.membership.user.is_active:
+            return None
+        request.actor = Actor(found.membership, client_address(request))  # type: ignore[attr-defined]
+        return found.membership
+
+
+class ClinicSessionAuth(SessionAuth):
+    """A signed-in user acting in the clinic chosen at sign-in (or their only clinic)."""
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        memberships = Membership.objects.select_related("user", "clinic").filter(
+            user=user, active=True
+        )
+        chosen = request.session.get("membership_id")
+        membership = memberships.filter(id=chosen).first() if chosen else None
+        if membership is None:
+            only = list(memberships[:2])
+            membership = only[0] if len(only) == 1 else None
+        if membership is None:
+            return None
+        request.actor = Actor(membership, client_address(request))  # type: ignore[attr-defined]
+        return membership
+
+
+def actor_of(request: HttpRequest) -> Actor:
+    actor: Actor = request.actor  # type: ignore[attr-defined]
+    return actor
+
+
+AUTH = [TokenAuth(), ClinicSessionAuth()]

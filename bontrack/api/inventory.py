@@ -1,0 +1,138 @@
+"""Lots, vials, stock and recalls."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Router, Status
+
+from bontrack.accounts.access import access_lot, access_vial, require
+from bontrack.accounts.permissions import Perm
+from bontrack.api.auth import actor_of
+from bontrack.api.schemas import (
+    ErrorOut,
+    ExposureOut,
+    LotIn,
+    LotOut,
+    ReasonIn,
+    ReconstituteIn,
+    StockRow,
+    VialOut,
+    WasteIn,
+    units_text,
+)
+from bontrack.domain.catalog import catalog
+from bontrack.domain.planning import use_by
+from bontrack.inventory import services
+from bontrack.inventory.models import Lot, Vial
+
+router = Router(tags=["inventory"])
+ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
+def lot_out(lot: Lot) -> dict[str, Any]:
+    return {
+        "id": lot.id,
+        "product": lot.product,
+        "lot_number": lot.lot_number,
+        "vial_size_units": units_text(lot.vial_size_units),
+        "expires_on": lot.expires_on,
+        "received_vials": lot.received_vials,
+        "received_on": lot.received_on,
+        "recalled_at": lot.recalled_at,
+        "recall_reason": lot.recall_reason,
+    }
+
+
+def vial_out(vial: Vial) -> dict[str, Any]:
+    product = catalog().products[vial.lot.product]
+    return {
+        "id": vial.id,
+        "lot_id": vial.lot_id,
+        "product": vial.lot.product,
+        "lot_number": vial.lot.lot_number,
+        "size_units": units_text(vial.lot.vial_size_units),
+        "reconstituted_at": vial.reconstituted_at,
+        "diluent_ml": units_text(vial.diluent_ml) if vial.diluent_ml is not None else None,
+        "use_by": use_by(product, vial.reconstituted_at) if vial.reconstituted_at else None,
+        "patient_id": vial.patient_id,
+        "units_wasted": units_text(vial.units_wasted),
+        "discarded_at": vial.discarded_at,
+    }
+
+
+@router.get("/lots", response={200: list[LotOut], **ERRORS})
+def list_lots(request: HttpRequest) -> Any:
+    require(actor_of(request), Perm.INVENTORY_READ)
+    lots = Lot.objects.filter(clinic_id=actor_of(request).membership.clinic_id).order_by(
+        "product", "expires_on"
+    )
+    return [lot_out(lot) for lot in lots]
+
+
+@router.post("/lots", response={201: LotOut, **ERRORS})
+def receive_lot(request: HttpRequest, body: LotIn) -> Any:
+    return Status(201, lot_out(services.receive_lot(actor_of(request), **body.model_dump())))
+
+
+@router.get("/lots/{lot_id}", response={200: LotOut, **ERRORS})
+def read_lot(request: HttpRequest, lot_id: UUID) -> Any:
+    return lot_out(access_lot(actor_of(request), lot_id, Perm.INVENTORY_READ))
+
+
+@router.post("/lots/{lot_id}/recall", response={200: list[ExposureOut], **ERRORS})
+def recall_lot(request: HttpRequest, lot_id: UUID, body: ReasonIn) -> Any:
+    """Mark the lot recalled (its vials block every check from now on) and list who received it."""
+    return services.recall_lot(actor_of(request), lot_id, reason=body.reason)
+
+
+@router.get("/lots/{lot_id}/exposures", response={200: list[ExposureOut], **ERRORS})
+def lot_exposures(request: HttpRequest, lot_id: UUID) -> Any:
+    return services.exposures(actor_of(request), lot_id)
+
+
+@router.get("/stock", response={200: list[StockRow], **ERRORS})
+def stock(request: HttpRequest, expiring_within_days: int = 60) -> Any:
+    rows = services.stock(actor_of(request), timezone.localdate(), expiring_within_days)
+    return [{**row, "lot": lot_out(row["lot"])} for row in rows]  # type: ignore[arg-type]
+
+
+@router.get("/vials", response={200: list[VialOut], **ERRORS})
+def list_vials(request: HttpRequest, lot_id: UUID | None = None, available: bool = False) -> Any:
+    actor = actor_of(request)
+    require(actor, Perm.INVENTORY_READ)
+    vials = Vial.objects.select_related("lot").filter(clinic_id=actor.membership.clinic_id)
+    if lot_id is not None:
+        vials = vials.filter(lot_id=lot_id)
+    if available:
+        vials = vials.filter(
+            patient__isnull=True,
+            discarded_at__isnull=True,
+            lot__recalled_at__isnull=True,
+            lot__expires_on__gte=timezone.localdate(),
+        )
+    return [vial_out(v) for v in vials.order_by("lot__expires_on", "created_at")[:500]]
+
+
+@router.post("/vials/{vial_id}/reconstitute", response={200: VialOut, **ERRORS})
+def reconstitute(request: HttpRequest, vial_id: UUID, body: ReconstituteIn) -> Any:
+    vial = services.reconstitute_vial(
+        actor_of(request),
+        vial_id,
+        diluent_ml=body.diluent_ml,
+        reconstituted_at=body.reconstituted_at,
+    )
+    return vial_out(vial)
+
+
+@router.post("/vials/{vial_id}/waste", response={200: VialOut, **ERRORS})
+def waste(request: HttpRequest, vial_id: UUID, body: WasteIn) -> Any:
+    return vial_out(services.record_waste(actor_of(request), vial_id, units=body.units))
+
+
+@router.get("/vials/{vial_id}", response={200: VialOut, **ERRORS})
+def read_vial(request: HttpRequest, vial_id: UUID) -> Any:
+    return vial_out(access_vial(actor_of(request), vial_id, Perm.INVENTORY_READ))

@@ -1,0 +1,368 @@
+"""Request and response shapes of the REST API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+from bontrack.plan_input import AwareDateTime, IsoDate, Number
+
+UnitsText = str  # units leave the API as strings ("155", "2.5"), never floats
+
+
+class In(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorItem(Schema):
+    field: str | None
+    message: str
+
+
+class ErrorOut(Schema):
+    errors: list[ErrorItem]
+
+
+class TokenIn(In):
+    username: str
+    password: str
+    clinic_id: UUID | None = None
+    name: str = "api"
+    days: int = Field(default=30, ge=1, le=365)
+
+
+class TokenOut(Schema):
+    token: str
+    expires_at: datetime
+    membership_id: UUID
+    clinic_id: UUID
+    role: str
+
+
+class InfectedSiteIn(In):
+    site: str
+    side: Literal["left", "right", "midline"] | None = None
+
+
+class PatientIn(In):
+    record_number: str
+    given_name: str
+    family_name: str
+    birth_date: IsoDate
+    sex: Literal["female", "male", "other", "unknown"] = "unknown"
+    phone: str = ""
+    email: str = ""
+    address: str = ""
+    contact_agreed: bool = False
+    contact_method: Literal["none", "phone", "email", "post"] = "none"
+    weight_kg: Number | None = None
+    weight_measured_on: IsoDate | None = None
+    pregnant: bool = False
+    breastfeeding: bool = False
+    conditions: list[str] = Field(default_factory=list)
+    medications: list[str] = Field(default_factory=list)
+    allergies: list[str] = Field(default_factory=list)
+    infected_sites: list[InfectedSiteIn] = Field(default_factory=list)
+
+
+class PatientPatch(In):
+    record_number: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    birth_date: IsoDate | None = None
+    sex: Literal["female", "male", "other", "unknown"] | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    contact_agreed: bool | None = None
+    contact_method: Literal["none", "phone", "email", "post"] | None = None
+    weight_kg: Number | None = None
+    weight_measured_on: IsoDate | None = None
+    pregnant: bool | None = None
+    breastfeeding: bool | None = None
+    conditions: list[str] | None = None
+    medications: list[str] | None = None
+    allergies: list[str] | None = None
+    infected_sites: list[InfectedSiteIn] | None = None
+    restricted: bool | None = None
+
+
+class PatientSummary(Schema):
+    id: UUID
+    record_number: str
+    given_name: str
+    family_name: str
+    birth_date: date
+    sex: str
+
+
+class PatientOut(PatientSummary):
+    phone: str
+    email: str
+    address: str
+    contact_agreed: bool
+    contact_method: str
+    restricted: bool
+    # Clinical fields: null for a role that reads demographics only.
+    clinical: dict[str, Any] | None
+
+
+class ConsentIn(In):
+    indication: str
+    signed_on: IsoDate
+    signed_by: str
+    expires_on: IsoDate | None = None
+
+
+class ConsentOut(Schema):
+    id: UUID
+    indication: str
+    signed_on: date
+    signed_by: str
+    expires_on: date
+    withdrawn_on: date | None
+
+
+class WithdrawIn(In):
+    on: IsoDate
+    reason: str
+
+
+class DiagnosisIn(In):
+    indication: str
+    icd10: str
+    noted_on: IsoDate
+
+
+class DiagnosisOut(Schema):
+    id: UUID
+    indication: str
+    icd10: str
+    noted_on: date
+
+
+class PointIn(In):
+    site: str
+    side: Literal["left", "right", "midline"]
+    units: Number
+    route: Literal["intramuscular", "intradermal", "subcutaneous"] | None = None
+
+
+class PlanIn(In):
+    patient_id: UUID
+    product: str
+    indication: str
+    plan_date: IsoDate
+    protocol: str | None = None
+    injections: list[PointIn] | None = None
+    injector_id: UUID | None = None
+    vial_ids: list[UUID] = Field(default_factory=list)
+    notes: str = ""
+
+
+class PlanPatch(In):
+    injections: list[PointIn] | None = None
+    vial_ids: list[UUID] | None = None
+    injector_id: UUID | None = None
+    plan_date: IsoDate | None = None
+    notes: str | None = None
+
+
+class DecisionIn(In):
+    fingerprint: str
+    kind: Literal["acknowledge", "override"]
+    reason: str = ""
+
+
+class SignIn(In):
+    administered_at: AwareDateTime
+    vial_ids: list[UUID] | None = None
+
+
+class ReasonIn(In):
+    reason: str
+
+
+class AmendIn(In):
+    reason: str
+    injections: list[PointIn] | None = None
+    notes: str | None = None
+
+
+class PointOut(Schema):
+    site: str
+    side: str
+    units: UnitsText
+    route: str
+
+
+class EventOut(Schema):
+    id: UUID
+    kind: str
+    reason: str
+    by: UUID
+    at: datetime
+    digest: str
+    amends_digest: str
+    data: dict[str, Any]
+
+
+class SessionOut(Schema):
+    id: UUID
+    patient_id: UUID
+    status: str
+    product: str
+    indication: str
+    protocol: str
+    plan_date: date
+    notes: str
+    injector_id: UUID | None
+    total_units: UnitsText
+    injections: list[PointOut]
+    original_injections: list[PointOut]
+    vial_ids: list[UUID]
+    check: dict[str, Any]
+    catalog_version: str
+    administered_at: datetime | None
+    signed_at: datetime | None
+    signed_by: UUID | None
+    digest: str
+    events: list[EventOut]
+
+
+class TimelineItem(Schema):
+    id: UUID
+    status: str
+    plan_date: date
+    product: str
+    indication: str
+    total_units: UnitsText
+    injector: str | None
+    overridden: list[str]
+
+
+class LotIn(In):
+    product: str
+    lot_number: str
+    vial_size_units: Number
+    expires_on: IsoDate
+    received_vials: int
+    received_on: IsoDate
+
+
+class LotOut(Schema):
+    id: UUID
+    product: str
+    lot_number: str
+    vial_size_units: UnitsText
+    expires_on: date
+    received_vials: int
+    received_on: date
+    recalled_at: datetime | None
+    recall_reason: str
+
+
+class StockRow(Schema):
+    lot: LotOut
+    unopened: int
+    expired: bool
+    expiring_soon: bool
+    recalled: bool
+
+
+class VialOut(Schema):
+    id: UUID
+    lot_id: UUID
+    product: str
+    lot_number: str
+    size_units: UnitsText
+    reconstituted_at: datetime | None
+    diluent_ml: str | None
+    use_by: datetime | None
+    patient_id: UUID | None
+    units_wasted: UnitsText
+    discarded_at: datetime | None
+
+
+class ReconstituteIn(In):
+    diluent_ml: Number
+    reconstituted_at: AwareDateTime
+
+
+class WasteIn(In):
+    units: Number
+
+
+class ExposureOut(Schema):
+    patient_id: UUID
+    record_number: str
+    name: str
+    phone: str
+    email: str
+    session_id: UUID
+    administered_on: date
+
+
+class AdverseEventIn(In):
+    term: str
+    onset_date: IsoDate
+    severity: Literal["mild", "moderate", "severe", "life-threatening"]
+    serious: bool = False
+    relatedness: Literal["unrelated", "unlikely", "possible", "probable", "certain"]
+    outcome: Literal[
+        "recovered", "recovering", "not-recovered", "recovered-with-sequelae", "fatal", "unknown"
+    ]
+    notes: str = ""
+
+
+class AdverseEventOut(Schema):
+    id: UUID
+    session_id: UUID
+    patient_id: UUID
+    term: str
+    onset_date: date
+    severity: str
+    serious: bool
+    relatedness: str
+    outcome: str
+    notes: str
+    recorded_at: datetime
+
+
+class AuditOut(Schema):
+    seq: int
+    at: datetime
+    username: str
+    role: str
+    patient_id: UUID | None
+    action: str
+    object_type: str
+    object_id: str
+    detail: dict[str, Any]
+    address: str
+    hash: str
+
+
+class ChainOut(Schema):
+    name: str
+    entries: int
+    intact: bool
+    broken_at: int | None
+    problem: str
+
+
+class DigestOut(Schema):
+    session_id: UUID
+    digest: str
+    intact: bool
+
+
+def units_text(value: Decimal) -> str:
+    from bontrack.domain.units import format_decimal
+
+    return format_decimal(Decimal(value))

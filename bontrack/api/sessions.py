@@ -1,0 +1,220 @@
+"""Treatment sessions: plan, check, decide, sign, co-sign, amend, enter in error, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.http import HttpRequest
+from ninja import Router, Status
+
+from bontrack.accounts.access import access_session
+from bontrack.accounts.permissions import Perm
+from bontrack.api.auth import actor_of
+from bontrack.api.schemas import (
+    AdverseEventIn,
+    AdverseEventOut,
+    AmendIn,
+    DecisionIn,
+    DigestOut,
+    ErrorOut,
+    PlanIn,
+    PlanPatch,
+    PointIn,
+    ReasonIn,
+    SessionOut,
+    SignIn,
+    units_text,
+)
+from bontrack.audit.services import clinical_transaction
+from bontrack.outcomes.services import record_adverse_event
+from bontrack.treatments import services
+from bontrack.treatments.errors import ConflictError
+from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.records import Point, current_points, status_of, total_units
+
+router = Router(tags=["sessions"])
+ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
+def _points(items: list[PointIn] | None) -> list[services.PointInput] | None:
+    if items is None:
+        return None
+    return [services.PointInput(p.site, p.side, p.units, p.route) for p in items]
+
+
+def _point_out(p: Point) -> dict[str, Any]:
+    return {"site": p.site, "side": p.side, "units": units_text(p.units), "route": p.route}
+
+
+def session_out(session: TreatmentSession) -> dict[str, Any]:
+    session = (
+        TreatmentSession.objects.select_related("patient")
+        .prefetch_related("injections", "events", "session_vials")
+        .get(pk=session.pk)
+    )
+    events = list(session.events.all())
+    points = current_points(session, events)
+    original = [Point(i.site, i.side, i.units, i.route) for i in session.injections.all()]
+    return {
+        "id": session.id,
+        "patient_id": session.patient_id,
+        "status": status_of(session, events),
+        "product": session.product,
+        "indication": session.indication,
+        "protocol": session.protocol,
+        "plan_date": session.plan_date,
+        "notes": session.notes,
+        "injector_id": session.injector_id,
+        "total_units": units_text(total_units(points)),
+        "injections": [_point_out(p) for p in points],
+        "original_injections": [_point_out(p) for p in original],
+        "vial_ids": [v.vial_id for v in session.session_vials.all()],
+        "check": session.check_result,
+        "catalog_version": session.catalog_version,
+        "administered_at": session.administered_at,
+        "signed_at": session.signed_at,
+        "signed_by": session.signed_by_id,
+        "digest": session.digest,
+        "events": [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "reason": e.reason,
+                "by": e.by_id,
+                "at": e.at,
+                "digest": e.digest,
+                "amends_digest": e.amends_digest,
+                "data": e.data,
+            }
+            for e in events
+        ],
+    }
+
+
+@router.post("", response={201: SessionOut, **ERRORS})
+def plan_session(request: HttpRequest, body: PlanIn) -> Any:
+    session = services.plan_session(
+        actor_of(request),
+        body.patient_id,
+        product=body.product,
+        indication=body.indication,
+        plan_date=body.plan_date,
+        protocol=body.protocol,
+        injections=_points(body.injections),
+        injector_id=body.injector_id,
+        vial_ids=body.vial_ids,
+        notes=body.notes,
+    )
+    return Status(201, session_out(session))
+
+
+@router.get("/{session_id}", response={200: SessionOut, **ERRORS})
+def read_session(request: HttpRequest, session_id: UUID) -> Any:
+    actor = actor_of(request)
+    with clinical_transaction(actor) as trail:
+        session = access_session(actor, session_id, Perm.CHART_READ)
+        trail.record("read", "session", session.id, session.patient_id)
+    return session_out(session)
+
+
+@router.patch("/{session_id}", response={200: SessionOut, **ERRORS})
+def update_plan(request: HttpRequest, session_id: UUID, body: PlanPatch) -> Any:
+    session = services.update_plan(
+        actor_of(request),
+        session_id,
+        injections=_points(body.injections),
+        vial_ids=body.vial_ids,
+        injector_id=body.injector_id,
+        plan_date=body.plan_date,
+        notes=body.notes,
+    )
+    return session_out(session)
+
+
+@router.delete("/{session_id}", response={204: None, **ERRORS})
+def delete_session(request: HttpRequest, session_id: UUID) -> Any:
+    """Signed sessions are never deleted (409); a plan is cancelled, which is appended."""
+    actor = actor_of(request)
+    session = access_session(actor, session_id, Perm.PLAN_WRITE)
+    if session.is_signed:
+        raise ConflictError(None, "a signed session is never deleted: mark it entered-in-error")
+    services.cancel_plan(actor, session_id, reason="deleted through the API")
+    return Status(204, None)
+
+
+@router.post("/{session_id}/check", response={200: dict[str, Any], **ERRORS})
+def recheck(request: HttpRequest, session_id: UUID) -> Any:
+    return services.recheck(actor_of(request), session_id)
+
+
+@router.post("/{session_id}/decisions", response={201: dict[str, Any], **ERRORS})
+def decide(request: HttpRequest, session_id: UUID, body: DecisionIn) -> Any:
+    decision = services.decide(
+        actor_of(request),
+        session_id,
+        fingerprint_=body.fingerprint,
+        kind=body.kind,
+        reason=body.reason,
+    )
+    return Status(
+        201, {"fingerprint": decision.fingerprint, "rule": decision.rule, "kind": decision.kind}
+    )
+
+
+@router.post("/{session_id}/sign", response={200: SessionOut, **ERRORS})
+def sign(request: HttpRequest, session_id: UUID, body: SignIn) -> Any:
+    session = services.sign_session(
+        actor_of(request), session_id, administered_at=body.administered_at, vial_ids=body.vial_ids
+    )
+    return session_out(session)
+
+
+@router.post("/{session_id}/co-sign", response={200: SessionOut, **ERRORS})
+def co_sign(request: HttpRequest, session_id: UUID) -> Any:
+    event = services.co_sign(actor_of(request), session_id)
+    return session_out(event.session)
+
+
+@router.post("/{session_id}/amendments", response={201: SessionOut, **ERRORS})
+def amend(request: HttpRequest, session_id: UUID, body: AmendIn) -> Any:
+    event = services.amend(
+        actor_of(request),
+        session_id,
+        reason=body.reason,
+        injections=_points(body.injections),
+        notes=body.notes,
+    )
+    return Status(201, session_out(event.session))
+
+
+@router.post("/{session_id}/entered-in-error", response={200: SessionOut, **ERRORS})
+def entered_in_error(request: HttpRequest, session_id: UUID, body: ReasonIn) -> Any:
+    event = services.mark_entered_in_error(actor_of(request), session_id, reason=body.reason)
+    return session_out(event.session)
+
+
+@router.post("/{session_id}/cancel", response={200: SessionOut, **ERRORS})
+def cancel(request: HttpRequest, session_id: UUID, body: ReasonIn) -> Any:
+    event = services.cancel_plan(actor_of(request), session_id, reason=body.reason)
+    return session_out(event.session)
+
+
+@router.get("/{session_id}/verify", response={200: DigestOut, **ERRORS})
+def verify(request: HttpRequest, session_id: UUID) -> Any:
+    actor = actor_of(request)
+    with clinical_transaction(actor) as trail:
+        session = access_session(actor, session_id, Perm.CHART_READ)
+        if not session.is_signed:
+            raise ConflictError(None, "a plan has no digest yet")
+        trail.record("read", "session-digest", session.id, session.patient_id)
+    return {
+        "session_id": session.id,
+        "digest": session.digest,
+        "intact": services.verify_digest(session),
+    }
+
+
+@router.post("/{session_id}/adverse-events", response={201: AdverseEventOut, **ERRORS})
+def add_adverse_event(request: HttpRequest, session_id: UUID, body: AdverseEventIn) -> Any:
+    return Status(201, record_adverse_event(actor_of(request), session_id, **body.model_dump()))

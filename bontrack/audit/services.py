@@ -1,0 +1,209 @@
+"""Writing and verifying the audit trail and the security log.
+
+A clinical service opens ``clinical_transaction(actor)``, records what it read or wrote on the
+trail it gets, and the trail's entries are appended as the last statements of the transaction:
+the lock order is always patient, then audit chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from bontrack.accounts.models import Clinic, Membership
+from bontrack.audit.chain import GENESIS, chain_hash
+from bontrack.audit.models import AuditEntry, SecurityEvent
+
+SECURITY_LOCK_KEY = 7_244_001  # advisory lock key of the security log's chain
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, in which clinic, from where."""
+
+    membership: Membership
+    address: str = ""
+
+    @property
+    def clinic(self) -> Clinic:
+        return self.membership.clinic
+
+
+@dataclass
+class AuditTrail:
+    actor: Actor
+    pending: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(
+        self,
+        action: str,
+        object_type: str,
+        object_id: object = "",
+        patient_id: UUID | None = None,
+        **detail: Any,
+    ) -> None:
+        self.pending.append(
+            {
+                "action": action,
+                "object_type": object_type,
+                "object_id": str(object_id),
+                "patient_id": patient_id,
+                "detail": detail,
+            }
+        )
+
+    def write(self) -> None:
+        if not self.pending:
+            return
+        membership = self.actor.membership
+        _lock_chain(str(membership.clinic_id))
+        head = AuditEntry.objects.filter(clinic_id=membership.clinic_id).order_by("-seq").first()
+        seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+        now = timezone.now()
+        rows = []
+        for item in self.pending:
+            seq += 1
+            entry = AuditEntry(
+                clinic_id=membership.clinic_id,
+                seq=seq,
+                at=now,
+                user_id=membership.user_id,
+                username=membership.user.get_username(),
+                role=membership.role,
+                address=self.actor.address,
+                prev_hash=prev,
+                **item,
+            )
+            entry.hash = chain_hash(audit_canonical(entry), prev)
+            prev = entry.hash
+            rows.append(entry)
+        AuditEntry.objects.bulk_create(rows)
+        self.pending.clear()
+
+
+def audit_canonical(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "clinic": entry.clinic_id,
+        "seq": entry.seq,
+        "at": entry.at,
+        "user": entry.user_id,
+        "username": entry.username,
+        "role": entry.role,
+        "patient": entry.patient_id,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "detail": entry.detail,
+        "address": entry.address,
+    }
+
+
+def _lock_chain(key: str | int) -> None:
+    """Serialise appends to one chain. SQLite's IMMEDIATE transactions already do."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [str(key)])
+
+
+@contextmanager
+def clinical_transaction(actor: Actor) -> Iterator[AuditTrail]:
+    """One transaction for a clinical change and its audit entries, written last."""
+    with transaction.atomic():
+        trail = AuditTrail(actor)
+        yield trail
+        trail.write()
+
+
+def record_security_event(
+    kind: str,
+    username: str = "",
+    user_id: int | None = None,
+    clinic_id: UUID | None = None,
+    address: str = "",
+    **detail: Any,
+) -> None:
+    """Append to the security log in a transaction of its own (after a refused request's
+    transaction has ended, so that its rollback keeps the entry)."""
+    with transaction.atomic():
+        _lock_chain(SECURITY_LOCK_KEY)
+        head = SecurityEvent.objects.order_by("-seq").first()
+        seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
+        event = SecurityEvent(
+            seq=seq,
+            at=timezone.now(),
+            username=username,
+            user_id=user_id,
+            kind=kind,
+            clinic_id=clinic_id,
+            detail=detail,
+            address=address,
+            prev_hash=prev,
+        )
+        event.hash = chain_hash(security_canonical(event), prev)
+        event.save()
+
+
+def security_canonical(event: SecurityEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "at": event.at,
+        "username": event.username,
+        "user": event.user_id,
+        "kind": event.kind,
+        "clinic": event.clinic_id,
+        "detail": event.detail,
+        "address": event.address,
+    }
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    name: str
+    entries: int
+    broken_at: int | None = None
+    problem: str = ""
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None
+
+
+def verify_clinic_chain(clinic_id: UUID) -> ChainReport:
+    prev = GENESIS
+    count = 0
+    expected_seq = 1
+    for entry in AuditEntry.objects.filter(clinic_id=clinic_id).order_by("seq").iterator():
+        count += 1
+        name = f"clinic {clinic_id}"
+        if entry.seq != expected_seq:
+            return ChainReport(name, count, entry.seq, f"entry {expected_seq} is missing")
+        if entry.prev_hash != prev:
+            return ChainReport(name, count, entry.seq, "its previous hash does not match")
+        if chain_hash(audit_canonical(entry), prev) != entry.hash:
+            return ChainReport(name, count, entry.seq, "its content does not match its hash")
+        prev = entry.hash
+        expected_seq += 1
+    return ChainReport(f"clinic {clinic_id}", count)
+
+
+def verify_security_chain() -> ChainReport:
+    prev = GENESIS
+    count = 0
+    for event in SecurityEvent.objects.order_by("seq").iterator():
+        count += 1
+        if event.seq != count:
+            return ChainReport("security log", count, event.seq, f"entry {count} is missing")
+        if event.prev_hash != prev:
+            return ChainReport("security log", count, event.seq, "its previous hash does not match")
+        if chain_hash(security_canonical(event), prev) != event.hash:
+            return ChainReport(
+                "security log", count, event.seq, "its content does not match its hash"
+            )
+        prev = event.hash
+    return ChainReport("security log", count)

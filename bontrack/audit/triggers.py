@@ -1,0 +1,94 @@
+"""Database triggers that make audit rows and signed records append-only, on both engines.
+
+They are (re)created idempotently after every migration, because a migration that rebuilds a
+SQLite table drops its triggers. Production code has no way to remove them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connections
+
+MESSAGE = "bontrack: append-only record"
+
+# (trigger name, table, SQL condition on OLD for the row to be protected, or None for all rows)
+PROTECTED = (
+    ("audit_entry", "audit_auditentry", None),
+    ("security_event", "audit_securityevent", None),
+    ("signed_session", "treatments_treatmentsession", "OLD.signed_at IS NOT NULL"),
+    (
+        "signed_injection",
+        "treatments_injection",
+        (
+            "EXISTS (SELECT 1 FROM treatments_treatmentsession s "
+            "WHERE s.id = OLD.session_id AND s.signed_at IS NOT NULL)"
+        ),
+    ),
+    ("session_event", "treatments_sessionevent", None),
+)
+
+
+def sqlite_statements() -> list[str]:
+    statements = []
+    for name, table, condition in PROTECTED:
+        when = f" WHEN {condition}" if condition else ""
+        for event in ("UPDATE", "DELETE"):
+            statements.append(
+                f"CREATE TRIGGER IF NOT EXISTS bontrack_{name}_no_{event.lower()} "
+                f"BEFORE {event} ON {table} FOR EACH ROW{when} "
+                f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
+            )
+    return statements
+
+
+def postgres_statements() -> list[str]:
+    statements = [
+        f"""CREATE OR REPLACE FUNCTION bontrack_refuse_change() RETURNS trigger AS $$
+        BEGIN RAISE EXCEPTION '{MESSAGE}: % on %', TG_OP, TG_TABLE_NAME; END;
+        $$ LANGUAGE plpgsql"""
+    ]
+    for name, table, condition in PROTECTED:
+        when = f" WHEN ({condition})" if condition else ""
+        statements.append(
+            f"CREATE OR REPLACE TRIGGER bontrack_{name}_no_change BEFORE UPDATE OR DELETE ON "
+            f"{table} FOR EACH ROW{when} EXECUTE FUNCTION bontrack_refuse_change()"
+        )
+        statements.append(
+            f"CREATE OR REPLACE TRIGGER bontrack_{name}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION bontrack_refuse_change()"
+        )
+    return statements
+
+
+def trigger_names(vendor: str) -> set[str]:
+    if vendor == "sqlite":
+        return {
+            f"bontrack_{name}_no_{event}"
+            for name, _, _ in PROTECTED
+            for event in ("update", "delete")
+        }
+    return {
+        f"bontrack_{name}_no_{what}" for name, _, _ in PROTECTED for what in ("change", "truncate")
+    }
+
+
+def install_triggers(using: str = "default", **_: Any) -> None:
+    connection = connections[using]
+    tables = set(connection.introspection.table_names())
+    if not {table for _, table, _ in PROTECTED} <= tables:
+        return  # not every app is migrated yet: the last post_migrate installs them
+    statements = sqlite_statements() if connection.vendor == "sqlite" else postgres_statements()
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def installed_triggers(using: str = "default") -> set[str]:
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        else:
+            cursor.execute("SELECT DISTINCT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        return {row[0] for row in cursor.fetchall()}

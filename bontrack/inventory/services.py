@@ -1,0 +1,187 @@
+"""Inventory: receive lots, open and reconstitute vials, record waste, recall a lot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from uuid import UUID
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from bontrack.accounts.access import access_lot, access_vial, require
+from bontrack.accounts.permissions import Perm
+from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.domain.catalog import catalog
+from bontrack.inventory.models import Lot, Vial
+from bontrack.treatments.errors import ConflictError, ServiceError
+from bontrack.treatments.models import SessionVial
+
+
+def receive_lot(
+    actor: Actor,
+    *,
+    product: str,
+    lot_number: str,
+    vial_size_units: Decimal,
+    expires_on: date,
+    received_vials: int,
+    received_on: date,
+) -> Lot:
+    require(actor, Perm.INVENTORY_WRITE)
+    found = catalog().products.get(product)
+    if found is None:
+        raise ServiceError("product", f"unknown product code {product!r}")
+    if vial_size_units not in found.vial_sizes:
+        sizes = ", ".join(str(s) for s in found.vial_sizes)
+        raise ServiceError("vial_size_units", f"{product} comes in {sizes} U")
+    if not lot_number.strip():
+        raise ServiceError("lot_number", "must not be empty")
+    if received_vials < 1 or received_vials > 10000:
+        raise ServiceError("received_vials", "must be between 1 and 10,000")
+    with clinical_transaction(actor) as trail:
+        if Lot.objects.filter(
+            clinic_id=actor.membership.clinic_id, product=product, lot_number=lot_number
+        ).exists():
+            raise ConflictError("lot_number", "this lot is already in stock")
+        lot = Lot.objects.create(
+            clinic_id=actor.membership.clinic_id,
+            product=product,
+            lot_number=lot_number.strip(),
+            vial_size_units=vial_size_units,
+            expires_on=expires_on,
+            received_vials=received_vials,
+            received_on=received_on,
+        )
+        Vial.objects.bulk_create(
+            Vial(clinic_id=lot.clinic_id, lot=lot) for _ in range(received_vials)
+        )
+        trail.record("create", "lot", lot.id, lot_number=lot.lot_number)
+    return lot
+
+
+def reconstitute_vial(
+    actor: Actor, vial_id: UUID | str, *, diluent_ml: Decimal, reconstituted_at: datetime
+) -> Vial:
+    if timezone.is_naive(reconstituted_at):
+        raise ServiceError("reconstituted_at", "must include a UTC offset")
+    if reconstituted_at > timezone.now() + timedelta(minutes=5):
+        raise ServiceError("reconstituted_at", "is in the future")
+    with clinical_transaction(actor) as trail:
+        vial = access_vial(actor, vial_id, Perm.INVENTORY_WRITE)
+        product = catalog().products[vial.lot.product]
+        if diluent_ml < 0 or (diluent_ml == 0 and product.form == "powder"):
+            raise ServiceError("diluent_ml", "must be greater than 0 for a powder")
+        if vial.reconstituted_at is not None:
+            raise ConflictError(None, "this vial was already reconstituted")
+        if vial.lot.recalled_at is not None:
+            raise ConflictError(None, "this vial's lot is recalled: do not use it")
+        vial.diluent_ml = diluent_ml
+        vial.reconstituted_at = reconstituted_at
+        vial.reconstituted_by = actor.membership
+        vial.save()
+        trail.record("update", "vial", vial.id, reconstituted=True)
+    return vial
+
+
+def record_waste(actor: Actor, vial_id: UUID | str, *, units: Decimal) -> Vial:
+    with clinical_transaction(actor) as trail:
+        vial = access_vial(actor, vial_id, Perm.INVENTORY_WRITE)
+        if units < 0 or units > vial.lot.vial_size_units:
+            raise ServiceError("units", f"must be between 0 and {vial.lot.vial_size_units} U")
+        vial.units_wasted = units
+        vial.discarded_at = timezone.now()
+        vial.save()
+        trail.record("update", "vial", vial.id, wasted=str(units))
+    return vial
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """A patient who received a recalled lot, and when."""
+
+    patient_id: UUID
+    record_number: str
+    name: str
+    phone: str
+    email: str
+    session_id: UUID
+    administered_on: date
+
+
+def recall_lot(actor: Actor, lot_id: UUID | str, *, reason: str) -> list[Exposure]:
+    if not reason.strip():
+        raise ServiceError("reason", "give the recall's reason or notice number")
+    with clinical_transaction(actor) as trail:
+        lot = access_lot(actor, lot_id, Perm.INVENTORY_WRITE)
+        if lot.recalled_at is not None:
+            raise ConflictError(None, "this lot is already recalled")
+        lot.recalled_at = timezone.now()
+        lot.recall_reason = reason.strip()
+        lot.save()
+        trail.record("update", "lot", lot.id, recalled=True)
+    return exposures(actor, lot.id)
+
+
+def exposures(actor: Actor, lot_id: UUID | str) -> list[Exposure]:
+    """Every signed session that used a vial of the lot; one disclosure entry per patient."""
+    with clinical_transaction(actor) as trail:
+        lot = access_lot(actor, lot_id, Perm.INVENTORY_READ)
+        require(actor, Perm.DEMOGRAPHICS_READ)
+        uses = (
+            SessionVial.objects.filter(vial__lot=lot, session__signed_at__isnull=False)
+            .select_related("session__patient")
+            .order_by("session__plan_date")
+        )
+        found: dict[UUID, Exposure] = {}
+        for use in uses:
+            s = use.session
+            p = s.patient
+            found.setdefault(
+                s.id,
+                Exposure(
+                    p.id,
+                    p.record_number,
+                    f"{p.given_name} {p.family_name}",
+                    p.phone,
+                    p.email,
+                    s.id,
+                    s.plan_date,
+                ),
+            )
+        for patient_id in {e.patient_id for e in found.values()}:
+            trail.record("disclose", "recall-list", lot.id, patient_id)
+    return list(found.values())
+
+
+def stock(actor: Actor, today: date, expiring_within_days: int = 60) -> list[dict[str, object]]:
+    require(actor, Perm.INVENTORY_READ)
+    lots = (
+        Lot.objects.filter(clinic_id=actor.membership.clinic_id)
+        .annotate(
+            unopened=Count(
+                "vials",
+                filter=Q(
+                    vials__reconstituted_at__isnull=True,
+                    vials__patient__isnull=True,
+                    vials__discarded_at__isnull=True,
+                ),
+            )
+        )
+        .order_by("product", "expires_on")
+    )
+    rows = []
+    for lot in lots:
+        rows.append(
+            {
+                "lot": lot,
+                "unopened": lot.unopened,  # type: ignore[attr-defined]
+                "expired": lot.expires_on < today,
+                "expiring_soon": today
+                <= lot.expires_on
+                <= today + timedelta(days=expiring_within_days),
+                "recalled": lot.recalled_at is not None,
+            }
+        )
+    return rows

@@ -1,0 +1,90 @@
+"""Patients: demographics, contact preferences, the risk factors the checker reads, diagnoses and
+consents. Exposed by UUID only; every row carries its clinic."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from django.db import models
+
+SEXES = ("female", "male", "other", "unknown")
+CONTACT_METHODS = ("none", "phone", "email", "post")
+
+
+class Patient(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="patients")
+    record_number = models.CharField(max_length=40)
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    birth_date = models.DateField()
+    sex = models.CharField(max_length=10, choices=[(s, s) for s in SEXES], default="unknown")
+    phone = models.CharField(max_length=40, blank=True)
+    email = models.EmailField(blank=True)
+    address = models.TextField(blank=True)
+    contact_agreed = models.BooleanField(default=False)
+    contact_method = models.CharField(
+        max_length=10, choices=[(m, m) for m in CONTACT_METHODS], default="none"
+    )
+    weight_kg = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    weight_measured_on = models.DateField(null=True, blank=True)
+    pregnant = models.BooleanField(default=False)
+    breastfeeding = models.BooleanField(default=False)
+    conditions = models.JSONField(default=list, blank=True)
+    medications = models.JSONField(default=list, blank=True)
+    allergies = models.JSONField(default=list, blank=True)
+    # [{"site": "masseter"}, {"site": "axilla", "side": "left"}]
+    infected_sites = models.JSONField(default=list, blank=True)
+    restricted = models.BooleanField(default=False)
+    restricted_by = models.ForeignKey(
+        "accounts.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "record_number"], name="record_number_unique_per_clinic"
+            )
+        ]
+        indexes = [models.Index(fields=["clinic", "family_name", "given_name"])]
+
+    def __str__(self) -> str:
+        return f"{self.family_name}, {self.given_name} ({self.record_number})"
+
+
+class Diagnosis(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="diagnoses")
+    indication = models.CharField(max_length=64)
+    icd10 = models.CharField(max_length=16)
+    noted_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class Consent(models.Model):
+    """A patient's (or guardian's) consent to treatment of one indication (B.22, B.29)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consents")
+    indication = models.CharField(max_length=64)
+    signed_on = models.DateField()
+    signed_by = models.CharField(max_length=200)  # the patient, or the guardian of a child
+    expires_on = models.DateField()
+    withdrawn_on = models.DateField(null=True, blank=True)
+    withdrawn_reason = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def valid_on(self, day: date) -> bool:
+        """B.29: signed on or before the day, the day before both expiry and 365 days after
+        signing, and not withdrawn (by that day)."""
+        if self.withdrawn_on is not None and self.withdrawn_on <= day:
+            return False
+        return self.signed_on <= day < min(self.expires_on, self.signed_on + timedelta(days=365))

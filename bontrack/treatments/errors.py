@@ -1,0 +1,28 @@
+"""Errors the treatment services raise; the API turns each into a 4xx with the field named."""
+
+
+class SignedRecordError(Exception):
+    """An attempt to change or delete a signed record."""
+
+
+class ServiceError(Exception):
+    """A request the rules refuse, naming the field it concerns."""
+
+    status = 400
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class ConflictError(ServiceError):
+    status = 409
+
+
+class ForbiddenError(ServiceError):
+    status = 403
+
+
+class NotFoundError(ServiceError):
+    status = 404

@@ -1,0 +1,159 @@
+"""Treatment sessions: a plan until signed; then written once, never changed.
+
+Cancellation (of a plan), co-signature, amendments and entered-in-error are appended records that
+point at the session; its current status and values are derived from them. Triggers in the
+database and ``save``/``delete`` here refuse changes to a signed session and its injections.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import models
+
+from bontrack.treatments.errors import SignedRecordError
+
+
+class TreatmentSession(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="sessions"
+    )
+    product = models.CharField(max_length=64)
+    indication = models.CharField(max_length=64)
+    protocol = models.CharField(max_length=64, blank=True)
+    plan_date = models.DateField()
+    notes = models.TextField(blank=True)
+    planned_by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+    )
+    injector = models.ForeignKey(
+        "accounts.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The latest check: {"verdict", "total_units", "findings": [...], "catalog_version"}.
+    check_result = models.JSONField(default=dict)
+    catalog_version = models.CharField(max_length=16)
+    administered_at = models.DateTimeField(null=True, blank=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signed_by = models.ForeignKey(
+        "accounts.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    digest = models.CharField(max_length=64, blank=True)
+    external = models.BooleanField(default=False)  # a dose given elsewhere, recorded here
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "patient", "plan_date"]),
+            models.Index(fields=["clinic", "signed_at"]),
+        ]
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed_at is not None
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            stored = (
+                type(self).objects.filter(pk=self.pk).values_list("signed_at", flat=True).first()
+            )
+            if stored is not None:
+                raise SignedRecordError("a signed session is never changed: append an amendment")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        if self.is_signed:
+            raise SignedRecordError("a signed session is never deleted: mark it entered-in-error")
+        return super().delete(*args, **kwargs)
+
+
+class Injection(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(
+        TreatmentSession, on_delete=models.PROTECT, related_name="injections"
+    )
+    position = models.PositiveIntegerField()
+    site = models.CharField(max_length=64)
+    side = models.CharField(max_length=8)
+    units = models.DecimalField(max_digits=10, decimal_places=3)
+    route = models.CharField(max_length=16)
+    vial = models.ForeignKey(
+        "inventory.Vial", null=True, blank=True, on_delete=models.PROTECT, related_name="injections"
+    )
+
+    class Meta:
+        ordering = ["position"]
+
+    def _session_signed(self) -> bool:
+        return TreatmentSession.objects.filter(pk=self.session_id, signed_at__isnull=False).exists()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._session_signed():
+            raise SignedRecordError("the injections of a signed session are never changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        if self._session_signed():
+            raise SignedRecordError("the injections of a signed session are never deleted")
+        return super().delete(*args, **kwargs)
+
+
+class SessionVial(models.Model):
+    """A vial used for a session (its lot, reconstitution and age are checked)."""
+
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(
+        TreatmentSession, on_delete=models.PROTECT, related_name="session_vials"
+    )
+    vial = models.ForeignKey(
+        "inventory.Vial", on_delete=models.PROTECT, related_name="session_uses"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "vial"], name="vial_once_per_session")
+        ]
+
+
+class FindingDecision(models.Model):
+    """A clinician's answer to one finding of the current plan: acknowledged (a warning) or
+    overridden with a written reason (an overridable block, prescribers only). Bound to the
+    finding's fingerprint, so that a changed plan asks again."""
+
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(
+        TreatmentSession, on_delete=models.PROTECT, related_name="decisions"
+    )
+    fingerprint = models.CharField(max_length=64)
+    rule = models.CharField(max_length=32)
+    kind = models.CharField(
+        max_length=16, choices=[("acknowledge", "acknowledge"), ("override", "override")]
+    )
+    reason = models.TextField(blank=True)
+    by = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+
+
+class SessionEvent(models.Model):
+    """Appended to a session: cancelled (a plan), co-signed, amended, entered-in-error."""
+
+    KINDS = ("cancelled", "co-signed", "amended", "entered-in-error")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(TreatmentSession, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=20, choices=[(k, k) for k in KINDS])
+    reason = models.TextField(blank=True)
+    by = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    # For an amendment: the corrected injections and notes, in full.
+    data = models.JSONField(default=dict)
+    digest = models.CharField(max_length=64, blank=True)
+    amends_digest = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]

@@ -49,10 +49,20 @@ def postgres_statements() -> list[str]:
         $$ LANGUAGE plpgsql"""
     ]
     for name, table, condition in PROTECTED:
-        when = f" WHEN ({condition})" if condition else ""
+        # PostgreSQL allows no subquery in a trigger's WHEN: the condition lives in the function.
+        statements.append(
+            f"""CREATE OR REPLACE FUNCTION bontrack_guard_{name}() RETURNS trigger AS $$
+            BEGIN
+              IF {condition or "TRUE"} THEN
+                RAISE EXCEPTION '{MESSAGE}: % on %', TG_OP, TG_TABLE_NAME;
+              END IF;
+              IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+              RETURN NEW;
+            END; $$ LANGUAGE plpgsql"""
+        )
         statements.append(
             f"CREATE OR REPLACE TRIGGER bontrack_{name}_no_change BEFORE UPDATE OR DELETE ON "
-            f"{table} FOR EACH ROW{when} EXECUTE FUNCTION bontrack_refuse_change()"
+            f"{table} FOR EACH ROW EXECUTE FUNCTION bontrack_guard_{name}()"
         )
         statements.append(
             f"CREATE OR REPLACE TRIGGER bontrack_{name}_no_truncate BEFORE TRUNCATE ON {table} "

@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Where settings.py keeps the SQLite database, the secret key and collected static files.
+VAR_DIR := $(or $(BONTRACK_VAR_DIR),var)
 
-.PHONY: run test lint format typecheck pytest bench fuzz clean catalog-lock
+.PHONY: run test lint format typecheck pytest bench fuzz clean catalog-lock openapi \
+	migrations-check secret-key
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,11 +15,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: check a worked example plan and answer a reconstitution question
-run: $(STAMP)
-	-$(BIN)/bontrack check examples/preempt-after-spasticity.json
-	$(BIN)/bontrack reconstitute --product onabotulinumtoxinA --vial 200 --diluent 4 \
-		--protocol preempt-155 --reconstituted-at 2026-11-25T09:00:00+00:00
+## run: migrate, load the demo clinic on an empty database, serve on http://127.0.0.1:8000
+run: $(STAMP) secret-key
+	$(BIN)/python manage.py migrate --noinput --verbosity 0
+	$(BIN)/bontrack demo --if-empty
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@echo "Serving http://127.0.0.1:8000 with debug off (Ctrl-C stops). Log in to the API:"
+	@echo "  curl -X POST http://127.0.0.1:8000/api/v1/auth/token -H 'Content-Type: application/json' \\"
+	@echo "       -d '{\"username\": \"physician\", \"password\": \"...\"}'"
+	@echo "  with a demo user and the password printed when the demo was loaded; docs: /api/v1/docs"
+	BONTRACK_DEBUG=0 $(BIN)/gunicorn bontrack.wsgi:application --bind 127.0.0.1:8000 \
+		--workers 2 --access-logfile - --no-control-socket
+
+# A random key in $(VAR_DIR)/secret_key (mode 600, never committed) unless SECRET_KEY is set.
+secret-key:
+	@if [ -z "$$SECRET_KEY" ] && [ ! -s $(VAR_DIR)/secret_key ]; then \
+		mkdir -p $(VAR_DIR) && (umask 077; $(PYTHON) -c \
+			'import secrets; print(secrets.token_urlsafe(50))' > $(VAR_DIR)/secret_key) && \
+		chmod 600 $(VAR_DIR)/secret_key && echo "wrote a new secret key to $(VAR_DIR)/secret_key"; \
+	fi
 
 ## test: lint, type-check the domain core, run the test suite
 test: lint typecheck pytest
@@ -33,11 +50,22 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict bontrack/domain
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	DATABASE_URL= $(BIN)/pytest -q -p no:cacheprovider || [ $$? -eq 5 ]
+	DATABASE_URL=$${BONTRACK_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres} \
+		$(BIN)/pytest -q -p no:cacheprovider -m postgres || [ $$? -eq 5 ]
 
 ## bench: benchmarks that print ratios measured in one run
 bench: $(STAMP)
 	$(BIN)/python bench/check.py
+	$(BIN)/python bench/api.py
+
+## openapi: write the API's schema to docs/openapi.json (a test compares it with the code)
+openapi: $(STAMP) secret-key
+	$(BIN)/python -m bontrack.api.openapi
+
+## migrations-check: fail when a model change has no migration (pytest runs the same check)
+migrations-check: $(STAMP) secret-key
+	$(BIN)/python manage.py makemigrations --check --dry-run
 
 ## fuzz: longer property-based runs than the test suite does
 fuzz: $(STAMP)

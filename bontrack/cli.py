@@ -1,8 +1,9 @@
-"""The `bontrack` command: check a plan, list the catalog, answer reconstitution questions.
+"""The `bontrack` command: check a plan, judge an outcome, list the catalog, answer reconstitution
+questions.
 
 Exit codes of `check` (DESIGN.md 3.3): 0 when nothing blocks, 1 when something blocks, 2 when the
 input is invalid (standard error names the field; with --json, standard output carries the API's
-error shape).
+error shape). `outcome` exits 0, or 2 for invalid input, the same way (DESIGN.md 3.8).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -20,10 +22,12 @@ from bontrack.check_output import result_json, result_text
 from bontrack.domain.catalog import catalog
 from bontrack.domain.catalog.model import Catalog, Citation
 from bontrack.domain.check import evaluate
+from bontrack.domain.outcomes import OutcomeVerdict, Reading, judge
 from bontrack.domain.planning import dilution_in_label, expand_protocol, reconstitute
 from bontrack.domain.quantities import Volume
 from bontrack.domain.treatment import Injection
 from bontrack.domain.units import Units, format_decimal
+from bontrack.outcome_input import parse_outcome_input
 from bontrack.plan_input import FieldError, InvalidInputError, parse_check_input
 
 EXIT_OK, EXIT_BLOCK, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 70
@@ -61,6 +65,75 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         print(result_text(result))
     return EXIT_BLOCK if result.verdict == "block" else EXIT_OK
+
+
+def outcome_json(result: OutcomeVerdict) -> dict[str, Any]:
+    """DESIGN 3.8's output: numbers as strings; ``responder_50`` for headache-day scales only."""
+    shape: dict[str, Any] = {
+        "scale": result.scale,
+        "indication": result.indication,
+        "muscle_group": result.muscle_group,
+        "verdict": result.verdict,
+        "change": None if result.change is None else format_decimal(result.change),
+        "change_grades": result.change_grades,
+        # One decimal always ("-35.0"), so not normalised like the other numbers.
+        "change_pct": None if result.change_pct is None else format(result.change_pct, "f"),
+    }
+    if result.headache_days:
+        shape["responder_50"] = result.responder_50
+    shape["reason"] = result.reason
+    shape["source"] = result.source
+    return shape
+
+
+def _reading_text(reading: Reading) -> str:
+    value = reading.value if isinstance(reading.value, str) else format_decimal(reading.value)
+    after = f", after cycle {reading.after_cycle}" if reading.after_cycle is not None else ""
+    return f"{value} ({reading.when()}{after})"
+
+
+def outcome_text(result: OutcomeVerdict) -> str:
+    scale = catalog().scales[result.scale]
+    lines = [f"Verdict: {result.verdict}", f"Scale: {result.scale} ({scale.name})"]
+    about = [
+        f"Indication: {result.indication}" if result.indication else "",
+        f"Muscle group: {result.muscle_group}" if result.muscle_group else "",
+    ]
+    if any(about):
+        lines.append("    ".join(a for a in about if a))
+    lines.append(f"Baseline: {_reading_text(result.baseline)}")
+    if result.latest is not None:
+        lines.append(f"Latest follow-up: {_reading_text(result.latest)}")
+    changes = []
+    if result.change is not None:
+        changes.append(format_decimal(result.change))
+    if result.change_pct is not None:
+        changes.append(f"{format(result.change_pct, 'f')} %")
+    if result.change_grades is not None:
+        n = result.change_grades
+        changes.append(f"{n} grade" if abs(n) == 1 else f"{n} grades")
+    if changes:
+        lines.append(f"Change: {', '.join(changes)}")
+    if result.headache_days and result.cycles is not None:
+        lines.append(f"Treatment cycles before this follow-up: {result.cycles}")
+    if result.responder_50 is not None:
+        lines.append(f"Fall of 50 % or more (responder): {'yes' if result.responder_50 else 'no'}")
+    lines += textwrap.wrap(f"Reason: {result.reason}", 100, subsequent_indent="  ")
+    lines += textwrap.wrap(f"Source: {result.source}", 100, subsequent_indent="  ")
+    return "\n".join(lines)
+
+
+def cmd_outcome(args: argparse.Namespace) -> int:
+    try:
+        series = parse_outcome_input(_read(args.file))
+    except InvalidInputError as invalid:
+        return _errors_out(invalid.errors, args.json)
+    result = judge(series)
+    if args.json:
+        print(json.dumps(outcome_json(result), indent=2, ensure_ascii=False))
+    else:
+        print(outcome_text(result))
+    return EXIT_OK
 
 
 def _cite(cite: Citation) -> dict[str, Any]:
@@ -417,6 +490,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("plan", help="path to the plan JSON, or - for standard input")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.set_defaults(handler=cmd_check)
+    outcome = sub.add_parser(
+        "outcome", help="judge the response on an outcome scale (JSON: baseline and follow-ups)"
+    )
+    outcome.add_argument("file", help="path to the outcome JSON, or - for standard input")
+    outcome.add_argument("--json", action="store_true", help="print the result as JSON")
+    outcome.set_defaults(handler=cmd_outcome)
     cat = sub.add_parser("catalog", help="list products, indications, protocols, sites and codes")
     cat.add_argument("--json", action="store_true")
     cat.set_defaults(handler=cmd_catalog)

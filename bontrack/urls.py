@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.urls import path
 from django.views.generic import RedirectView
 
@@ -10,3 +11,15 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Unknown paths: the API's error shape under /api/, a plain page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"errors": [{"field": None, "message": "no such endpoint"}]}, status=404
+        )
+    return HttpResponseNotFound("<h1>Not found</h1><p>There is no page at this address.</p>")
+
+
+handler404 = not_found

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.db import connection
+
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, record_security_event
 from bontrack.inventory.models import Lot, Vial
-from bontrack.patients.models import Patient
+from bontrack.patients.models import Consent, Patient
 from bontrack.treatments.errors import ForbiddenError, NotFoundError
 from bontrack.treatments.models import TreatmentSession
 
@@ -25,16 +27,28 @@ def require(actor: Actor, perm: Perm) -> None:
 
 
 def _refused(actor: Actor, what: str, object_id: object) -> NotFoundError:
-    record_security_event(
-        "refused-access",
-        username=actor.membership.user.get_username(),
-        user_id=actor.membership.user_id,
-        clinic_id=actor.membership.clinic_id,
-        address=actor.address,
-        object_type=what,
-        object_id=str(object_id),
-    )
-    return NotFoundError(None, f"no {what} with that id in this clinic")
+    """404 for an id outside the caller's clinic, logged to the security log. Inside a
+    transaction the entry waits until the transaction has rolled back, so that it is kept."""
+    refusal = {
+        "kind": "refused-access",
+        "username": actor.membership.user.get_username(),
+        "user_id": actor.membership.user_id,
+        "clinic_id": actor.membership.clinic_id,
+        "address": actor.address,
+        "object_type": what,
+        "object_id": str(object_id),
+    }
+    error = NotFoundError(None, f"no {what} with that id in this clinic", refusal)
+    if not connection.in_atomic_block:
+        flush_refusal(error)
+    return error
+
+
+def flush_refusal(error: NotFoundError) -> None:
+    """Write a pending refused-access entry; called once the refused transaction has ended."""
+    if error.refusal is not None:
+        record_security_event(**error.refusal)
+        error.refusal = None
 
 
 def in_care_team(membership: Membership, patient: Patient) -> bool:
@@ -93,6 +107,14 @@ def access_vial(actor: Actor, vial_id: UUID | str, perm: Perm) -> Vial:
         raise _refused(actor, "vial", vial_id)
     require(actor, perm)
     return vial
+
+
+def access_consent(actor: Actor, consent_id: UUID | str, perm: Perm) -> Consent:
+    consent = Consent.objects.filter(clinic_id=actor.membership.clinic_id, id=consent_id).first()
+    if consent is None:
+        raise _refused(actor, "consent", consent_id)
+    access_patient(actor, consent.patient_id, perm)
+    return consent
 
 
 def access_membership(actor: Actor, membership_id: UUID | str) -> Membership:

@@ -17,7 +17,7 @@ from bontrack.audit.models import AuditEntry
 from bontrack.audit.services import verify_clinic_chain
 
 router = Router(tags=["audit"])
-ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
 @router.get("", response={200: list[AuditOut], **ERRORS})

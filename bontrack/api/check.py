@@ -21,7 +21,7 @@ router = Router(tags=["check"])
 
 @router.post(
     "",
-    response={200: dict[str, Any], 403: ErrorOut, 422: ErrorOut},
+    response={200: dict[str, Any], 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     openapi_extra={
         "requestBody": {
             "content": {"application/json": {"schema": {"type": "object"}}},

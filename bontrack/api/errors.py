@@ -8,8 +8,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from bontrack.accounts.access import flush_refusal
 from bontrack.plan_input import GENERIC_MESSAGES, field_path
-from bontrack.treatments.errors import ServiceError, SignedRecordError
+from bontrack.treatments.errors import NotFoundError, ServiceError, SignedRecordError
 
 
 def error_body(field: str | None, message: str) -> dict[str, Any]:
@@ -38,6 +39,8 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(ServiceError)
     def refused(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+        if isinstance(exc, NotFoundError):
+            flush_refusal(exc)
         return api.create_response(request, error_body(exc.field, exc.message), status=exc.status)
 
     @api.exception_handler(SignedRecordError)

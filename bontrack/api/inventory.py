@@ -30,7 +30,7 @@ from bontrack.inventory import services
 from bontrack.inventory.models import Lot, Vial
 
 router = Router(tags=["inventory"])
-ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
 def lot_out(lot: Lot) -> dict[str, Any]:

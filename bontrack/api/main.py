@@ -37,7 +37,7 @@ api = NinjaAPI(
 )
 errors.install(api)
 
-from bontrack.api import audit, check, inventory, patients, sessions, tokens  # noqa: E402
+from bontrack.api import audit, check, health, inventory, patients, sessions, tokens  # noqa: E402
 
 api.add_router("/auth", tokens.router)
 api.add_router("/check", check.router)
@@ -45,3 +45,4 @@ api.add_router("/patients", patients.router)
 api.add_router("/sessions", sessions.router)
 api.add_router("/", inventory.router)
 api.add_router("/audit", audit.router)
+api.add_router("/health", health.router)

@@ -33,7 +33,7 @@ from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import current_points, status_of, total_units
 
 router = Router(tags=["patients"])
-ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
 def patient_out(patient: Patient, clinical: bool) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def timeline(request: HttpRequest, patient_id: UUID) -> Any:
         patient = access_patient(actor, patient_id, Perm.CHART_READ)
         sessions = (
             TreatmentSession.objects.filter(patient=patient)
-            .select_related("injector__user")
+            .select_related("injector__user", "signed_by")
             .prefetch_related("injections", "events")
             .order_by("-plan_date", "-created_at")
         )

@@ -34,7 +34,7 @@ from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import Point, current_points, status_of, total_units
 
 router = Router(tags=["sessions"])
-ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
 def _points(items: list[PointIn] | None) -> list[services.PointInput] | None:

@@ -114,10 +114,18 @@ def _lock_chain(key: str | int) -> None:
 @contextmanager
 def clinical_transaction(actor: Actor) -> Iterator[AuditTrail]:
     """One transaction for a clinical change and its audit entries, written last."""
-    with transaction.atomic():
-        trail = AuditTrail(actor)
-        yield trail
-        trail.write()
+    try:
+        with transaction.atomic():
+            trail = AuditTrail(actor)
+            yield trail
+            trail.write()
+    except Exception as error:
+        # The refused transaction has rolled back: its security entry can now be kept.
+        refusal = getattr(error, "refusal", None)
+        if refusal is not None:
+            record_security_event(**refusal)
+            error.refusal = None  # type: ignore[attr-defined]
+        raise
 
 
 def record_security_event(

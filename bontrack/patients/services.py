@@ -10,7 +10,7 @@ from uuid import UUID
 
 from django.db import IntegrityError
 
-from bontrack.accounts.access import access_patient, require
+from bontrack.accounts.access import access_consent, access_patient, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.domain.catalog import catalog
@@ -199,12 +199,7 @@ def record_consent(
 
 def withdraw_consent(actor: Actor, consent_id: UUID | str, *, on: date, reason: str) -> Consent:
     with clinical_transaction(actor) as trail:
-        consent = Consent.objects.filter(
-            clinic_id=actor.membership.clinic_id, id=consent_id
-        ).first()
-        if consent is None:
-            raise ServiceError(None, "no consent with that id in this clinic")
-        access_patient(actor, consent.patient_id, Perm.PLAN_WRITE)
+        consent = access_consent(actor, consent_id, Perm.PLAN_WRITE)
         if consent.withdrawn_on is not None:
             raise ConflictError(None, "this consent was already withdrawn")
         consent.withdrawn_on = on

@@ -1,5 +1,7 @@
 """Errors the treatment services raise; the API turns each into a 4xx with the field named."""
 
+from typing import Any
+
 
 class SignedRecordError(Exception):
     """An attempt to change or delete a signed record."""
@@ -26,3 +28,10 @@ class ForbiddenError(ServiceError):
 
 class NotFoundError(ServiceError):
     status = 404
+
+    def __init__(
+        self, field: str | None, message: str, refusal: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(field, message)
+        # A refused access to log once the refused transaction has rolled back (DESIGN 3.4).
+        self.refusal = refusal

@@ -32,13 +32,19 @@ def world():
 def _spasticity(s, p, stock, when, units=300):
     vial = builders.open_vial(s, stock, at=when - timedelta(hours=1))
     points = [PointInput("biceps-brachii", "left", Decimal(units) / 6)] * 6
-    return builders.signed_session(s, p, when, vial, indication="upper-limb-spasticity", injections=points)
+    return builders.signed_session(
+        s, p, when, vial, indication="upper-limb-spasticity", injections=points
+    )
 
 
 def _migraine_plan(s, p, who="physician"):
     return services.plan_session(
-        s.actor(who), p.id, product="onabotulinumtoxinA", indication="chronic-migraine",
-        plan_date=timezone.localdate(), protocol="preempt-155",
+        s.actor(who),
+        p.id,
+        product="onabotulinumtoxinA",
+        indication="chronic-migraine",
+        plan_date=timezone.localdate(),
+        protocol="preempt-155",
     )
 
 
@@ -64,7 +70,9 @@ def test_an_amendment_lowers_the_counted_dose_and_keeps_the_original(world):
     earlier = _spasticity(s, p, stock, timezone.now() - timedelta(weeks=6))
     original_digest = earlier.digest
     services.amend(
-        s.actor("physician"), earlier.id, reason="Charted 300 U, 200 U were given",
+        s.actor("physician"),
+        earlier.id,
+        reason="Charted 300 U, 200 U were given",
         injections=[PointInput("biceps-brachii", "left", Decimal(50))] * 4,
     )
     earlier.refresh_from_db()
@@ -94,7 +102,9 @@ def test_a_nurses_session_awaits_the_prescribers_co_signature(world):
     now = timezone.now()
     services.update_plan(s.actor("nurse"), plan.id, vial_ids=[vial.id])
     for f in services.stored_result_at(plan, now)["findings"]:
-        services.decide(s.actor("nurse"), plan.id, fingerprint_=f["fingerprint"], kind="acknowledge")
+        services.decide(
+            s.actor("nurse"), plan.id, fingerprint_=f["fingerprint"], kind="acknowledge"
+        )
     signed = services.sign_session(s.actor("nurse"), plan.id, administered_at=now)
     assert status_of(signed) == "awaiting-co-signature"
     with pytest.raises(ForbiddenError):
@@ -107,10 +117,14 @@ def test_a_nurses_session_awaits_the_prescribers_co_signature(world):
 
 def test_signing_without_a_valid_consent_blocks(world):
     """B.22, B.29: no consent for the indication on the session date blocks signing."""
-    s, p, stock = world
+    s, p, _ = world
     plan = services.plan_session(
-        s.actor("physician"), p.id, product="onabotulinumtoxinA", indication="glabellar-lines",
-        plan_date=timezone.localdate(), protocol="glabellar-20",
+        s.actor("physician"),
+        p.id,
+        product="onabotulinumtoxinA",
+        indication="glabellar-lines",
+        plan_date=timezone.localdate(),
+        protocol="glabellar-20",
     )
     with pytest.raises(ConflictError, match="consent"):
         services.sign_session(s.actor("physician"), plan.id, administered_at=timezone.now())
@@ -123,11 +137,11 @@ def test_signing_without_a_valid_consent_blocks(world):
     ("signed_days_ago", "withdrawn", "valid"),
     [(0, False, True), (364, False, True), (365, False, False), (10, True, False)],
 )
-def test_consent_validity_reads_b29(world, signed_days_ago, withdrawn, valid):
-    s, p, _ = world
+def test_consent_validity_reads_b29(signed_days_ago, withdrawn, valid):
     day = date(2026, 11, 25)
     consent = Consent(
-        signed_on=day - timedelta(days=signed_days_ago), expires_on=day + timedelta(days=400),
+        signed_on=day - timedelta(days=signed_days_ago),
+        expires_on=day + timedelta(days=400),
         withdrawn_on=day - timedelta(days=1) if withdrawn else None,
     )
     assert consent.valid_on(day) is valid
@@ -143,9 +157,21 @@ def test_unacknowledged_warnings_and_unoverridden_blocks_refuse_signing(world):
         services.sign_session(s.actor("physician"), plan.id, administered_at=timezone.now())
     block = rules(plan)["cumulative-dose"]
     with pytest.raises(ServiceError, match="reason"):
-        services.decide(s.actor("physician"), plan.id, fingerprint_=block["fingerprint"], kind="override", reason="ok")
+        services.decide(
+            s.actor("physician"),
+            plan.id,
+            fingerprint_=block["fingerprint"],
+            kind="override",
+            reason="ok",
+        )
     with pytest.raises(ForbiddenError):
-        services.decide(s.actor("nurse"), plan.id, fingerprint_=block["fingerprint"], kind="override", reason="a long enough reason")
+        services.decide(
+            s.actor("nurse"),
+            plan.id,
+            fingerprint_=block["fingerprint"],
+            kind="override",
+            reason="a long enough reason",
+        )
 
 
 def test_a_changed_plan_asks_for_its_decisions_again(world):
@@ -153,8 +179,16 @@ def test_a_changed_plan_asks_for_its_decisions_again(world):
     _spasticity(s, p, stock, timezone.now() - timedelta(weeks=6))
     plan = _migraine_plan(s, p)
     block = rules(plan)["cumulative-dose"]
-    services.decide(s.actor("physician"), plan.id, fingerprint_=block["fingerprint"], kind="override", reason="Migraine disabling, reviewed with neurology")
-    services.update_plan(s.actor("physician"), plan.id, injections=[PointInput("frontalis", "left", Decimal(110))])
+    services.decide(
+        s.actor("physician"),
+        plan.id,
+        fingerprint_=block["fingerprint"],
+        kind="override",
+        reason="Migraine disabling, reviewed with neurology",
+    )
+    services.update_plan(
+        s.actor("physician"), plan.id, injections=[PointInput("frontalis", "left", Decimal(110))]
+    )
     assert rules(plan)["cumulative-dose"]["fingerprint"] != block["fingerprint"]
 
 
@@ -166,12 +200,20 @@ def test_an_expired_vial_blocks_signing_and_cannot_be_overridden(world):
     finding = rules(plan)["reconstitution"]
     assert finding["severity"] == "block"
     with pytest.raises(ServiceError):
-        services.decide(s.actor("physician"), plan.id, fingerprint_=finding["fingerprint"], kind="override", reason="It looked fine to me, honestly")
+        services.decide(
+            s.actor("physician"),
+            plan.id,
+            fingerprint_=finding["fingerprint"],
+            kind="override",
+            reason="It looked fine to me, honestly",
+        )
 
 
 def test_every_write_is_audited_and_the_chain_verifies(world):
     s, p, stock = world
     _spasticity(s, p, stock, timezone.now() - timedelta(weeks=6))
-    actions = set(AuditEntry.objects.filter(clinic=s.clinic, patient_id=p.id).values_list("action", flat=True))
+    actions = set(
+        AuditEntry.objects.filter(clinic=s.clinic, patient_id=p.id).values_list("action", flat=True)
+    )
     assert {"create", "sign"} <= actions
     assert verify_clinic_chain(s.clinic.id).intact

@@ -1,0 +1,18 @@
+"""A liveness probe: answers without authentication and without touching the database."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+router = Router(tags=["health"])
+
+
+class HealthOut(Schema):
+    status: str
+
+
+@router.get("", auth=None, response={200: HealthOut})
+def health(request: HttpRequest) -> dict[str, str]:
+    """`{"status": "ok"}` while the process serves requests; reads nothing, writes nothing."""
+    return {"status": "ok"}

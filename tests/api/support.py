@@ -1,0 +1,365 @@
+"""The API tests' world of two clinics, and helpers to call the API and compare what it wrote.
+
+Clinic A: two patients with consents, a lot with opened and unopened vials, a session signed by
+the physician (upper-limb spasticity, 300 U, two weeks ago), one signed by the nurse and awaiting
+the physician's co-signature, a plan whose cumulative-dose block (300 U + 155 U in 12 weeks) the
+physician has already overridden, so that it can be signed now, and a plan of the nurse's with an
+unacknowledged warning. Clinic B (prefix "b"): its own staff, a patient and a lot.
+
+Each test gets a new world. Its parts are built through the services (tests/builders.py) the
+first time the test names them, so that a call that needs only a lot does not pay for three
+signed sessions; ``prepare()`` builds what a call names before anything is measured, ``build_all()``
+builds everything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+from django.db.models import Model
+from django.test import Client
+from django.utils import timezone
+
+from bontrack.accounts.models import Membership
+from bontrack.audit.models import AuditEntry, SecurityEvent
+from bontrack.inventory.models import Lot, Vial
+from bontrack.inventory.services import reconstitute_vial
+from bontrack.outcomes.models import AdverseEvent
+from bontrack.patients.models import Consent, Diagnosis, Patient
+from bontrack.treatments.models import (
+    FindingDecision,
+    Injection,
+    SessionEvent,
+    SessionVial,
+    TreatmentSession,
+)
+from tests import builders
+from tests.builders import sessions
+
+# The personas of DESIGN 4 ("Permissions as data, tested as a matrix").
+ROLES = ("physician", "nurse_injector", "front_desk", "auditor", "clinic_admin", "other_clinic")
+_MEMBERS = {
+    "physician": ("a", "physician"),
+    "nurse_injector": ("a", "nurse"),
+    "front_desk": ("a", "front_desk"),
+    "auditor": ("a", "auditor"),
+    "clinic_admin": ("a", "admin"),
+    "other_clinic": ("b", "physician"),
+}
+
+# Rows a request could create or change in a clinic; the first five are the ones the brief names.
+TRACKED: tuple[type[Model], ...] = (
+    TreatmentSession,
+    Patient,
+    Lot,
+    Vial,
+    AuditEntry,
+    Consent,
+    Diagnosis,
+    Injection,
+    SessionVial,
+    FindingDecision,
+    SessionEvent,
+    AdverseEvent,
+)
+# The clinic A objects a path or a test may name, e.g. /patients/{patient}.
+OBJECTS = (
+    "patient",
+    "patient2",
+    "consent",
+    "lot",
+    "opened_vial",
+    "fresh_vial",
+    "plan_vial",
+    "signed",
+    "nurse_signed",
+    "plan",
+    "plan2",
+)
+
+
+def error_shape_problems(response: Any) -> list[str]:
+    """What is wrong with a 4xx body, measured against {"errors": [{"field", "message"}]}."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return [f"not JSON ({response.get('Content-Type')}): {response.content[:120]!r}"]
+    if not isinstance(body, dict) or set(body) != {"errors"}:
+        return [f"top level is not exactly {{'errors'}}: {body!r}"]
+    items = body["errors"]
+    if not isinstance(items, list) or not items:
+        return [f"errors is not a non-empty list: {items!r}"]
+    problems = []
+    for item in items:
+        if not isinstance(item, dict) or set(item) != {"field", "message"}:
+            problems.append(f"item is not exactly {{field, message}}: {item!r}")
+        elif not (item["field"] is None or isinstance(item["field"], str)):
+            problems.append(f"field is neither a string nor null: {item!r}")
+        elif not isinstance(item["message"], str) or not item["message"].strip():
+            problems.append(f"message is not a non-empty string: {item!r}")
+    return problems
+
+
+def differences(before: dict[str, list[Any]], after: dict[str, list[Any]]) -> list[str]:
+    """The tracked tables whose rows differ between two ``World.rows()`` snapshots."""
+    return [
+        f"{name}: {len(before[name])} rows before, {len(after[name])} after"
+        + ("" if len(before[name]) != len(after[name]) else " (a row changed)")
+        for name in before
+        if before[name] != after[name]
+    ]
+
+
+class _Ids(dict[str, str]):
+    def __init__(self, world: World) -> None:
+        super().__init__()
+        self.world = world
+
+    def __missing__(self, name: str) -> str:
+        return str(getattr(self.world, name).id)
+
+
+class World:
+    def __init__(self) -> None:
+        self.client = Client()
+        self.now = timezone.now().replace(microsecond=0)
+        self.two_weeks_ago = self.now - timedelta(days=14)
+        # When the plan is signed, in the tests that sign it; its findings are answered for then.
+        self.administered = self.now - timedelta(minutes=10)
+        self._tokens: dict[str, str] = {}
+
+    # -- clinics and people -----------------------------------------------------------------
+    @cached_property
+    def a(self) -> builders.Staff:
+        return builders.staff()
+
+    @cached_property
+    def b(self) -> builders.Staff:
+        staff = builders.staff("Clinic B", prefix="b")
+        builders.patient(staff, "B-1")
+        builders.lot(staff, number="B-LOT-1", vials=1)
+        return staff
+
+    def staff_of(self, role: str) -> builders.Staff:
+        return self.a if _MEMBERS[role][0] == "a" else self.b
+
+    def member(self, role: str) -> Membership:
+        membership: Membership = getattr(self.staff_of(role), _MEMBERS[role][1])
+        return membership
+
+    def username(self, role: str) -> str:
+        return str(self.member(role).user.get_username())
+
+    def password(self, role: str) -> str:
+        return self.staff_of(role).password
+
+    def token(self, role: str) -> str:
+        """A bearer token, asked for over the API as a client would (once per role)."""
+        if role not in self._tokens:
+            response = self.client.post(
+                "/api/v1/auth/token",
+                {"username": self.username(role), "password": self.password(role)},
+                content_type="application/json",
+            )
+            assert response.status_code == 201, response.content
+            self._tokens[role] = response.json()["token"]
+        return self._tokens[role]
+
+    # -- clinic A's records -----------------------------------------------------------------
+    @cached_property
+    def patient(self) -> Patient:
+        patient = builders.patient(self.a, weight_kg=70)
+        builders.consent(self.a, patient, "chronic-migraine")
+        builders.consent(self.a, patient, "upper-limb-spasticity")
+        return patient
+
+    @cached_property
+    def consent(self) -> Consent:
+        return Consent.objects.get(patient=self.patient, indication="chronic-migraine")
+
+    @cached_property
+    def patient2(self) -> Patient:
+        patient = builders.patient(self.a, "P-2", weight_kg=64)
+        builders.consent(self.a, patient, "chronic-migraine")
+        return patient
+
+    @cached_property
+    def lot(self) -> Lot:
+        lot = builders.lot(self.a, number="A-LOT-1", vials=6)
+        self._unopened = list(lot.vials.order_by("pk"))
+        return lot
+
+    def _open(self, at: Any = None) -> Vial:
+        self.lot  # noqa: B018 (the lot fills the pool of unopened vials)
+        return reconstitute_vial(
+            self.a.actor("physician"),
+            self._unopened.pop().id,
+            diluent_ml=Decimal(4),
+            reconstituted_at=at or self.now - timedelta(hours=1),
+        )
+
+    @cached_property
+    def opened_vial(self) -> Vial:
+        return self._open()
+
+    @cached_property
+    def fresh_vial(self) -> Vial:
+        self.lot  # noqa: B018
+        return self._unopened.pop(0)
+
+    @cached_property
+    def plan_vial(self) -> Vial:
+        return self._open()
+
+    @cached_property
+    def signed(self) -> TreatmentSession:
+        """Signed by the physician two weeks ago: upper-limb spasticity, 6 x 50 U."""
+        return builders.signed_session(
+            self.a,
+            self.patient,
+            self.two_weeks_ago,
+            self._open(self.two_weeks_ago - timedelta(hours=1)),
+            indication="upper-limb-spasticity",
+            injections=[sessions.PointInput("biceps-brachii", "left", Decimal(50))] * 6,
+        )
+
+    @cached_property
+    def nurse_signed(self) -> TreatmentSession:
+        """Planned and signed by the nurse two weeks ago (chronic migraine): awaiting the
+        co-signature of a prescriber."""
+        nurse = self.a.actor("nurse")
+        session = sessions.plan_session(
+            nurse,
+            self.patient2.id,
+            product="onabotulinumtoxinA",
+            indication="chronic-migraine",
+            plan_date=self.two_weeks_ago.date(),
+            protocol="preempt-155",
+            vial_ids=[self._open(self.two_weeks_ago - timedelta(hours=1)).id],
+        )
+        self.answer_findings(session, self.two_weeks_ago)
+        return sessions.sign_session(nurse, session.id, administered_at=self.two_weeks_ago)
+
+    @cached_property
+    def plan(self) -> TreatmentSession:
+        """The physician's plan for today (chronic migraine, PREEMPT 155 U): with the signed
+        300 U two weeks ago it makes an overridable cumulative-dose block, already overridden
+        (and every other finding answered) for a signature at ``administered``."""
+        self.signed  # noqa: B018
+        plan = sessions.plan_session(
+            self.a.actor("physician"),
+            self.patient.id,
+            product="onabotulinumtoxinA",
+            indication="chronic-migraine",
+            plan_date=timezone.localdate(),
+            protocol="preempt-155",
+            vial_ids=[self.plan_vial.id],
+        )
+        block = next(f for f in plan.check_result["findings"] if f["severity"] == "block")
+        assert block["overridable"], block
+        self._block_fingerprint = block["fingerprint"]
+        self.answer_findings(plan, self.administered)
+        return plan
+
+    @cached_property
+    def plan2(self) -> TreatmentSession:
+        """The nurse's plan for patient 2, two weeks after the last session: a warning
+        (retreatment interval) that nobody has acknowledged."""
+        self.nurse_signed  # noqa: B018
+        plan = sessions.plan_session(
+            self.a.actor("nurse"),
+            self.patient2.id,
+            product="onabotulinumtoxinA",
+            indication="chronic-migraine",
+            plan_date=timezone.localdate(),
+            protocol="preempt-155",
+        )
+        warn = next(f for f in plan.check_result["findings"] if f["severity"] == "warn")
+        self._warn_fingerprint = warn["fingerprint"]
+        return plan
+
+    @property
+    def block_fingerprint(self) -> str:
+        """The overridable cumulative-dose block of ``plan``."""
+        self.plan  # noqa: B018
+        return self._block_fingerprint
+
+    @property
+    def warn_fingerprint(self) -> str:
+        """The unacknowledged retreatment-interval warning of ``plan2``."""
+        self.plan2  # noqa: B018
+        return self._warn_fingerprint
+
+    def answer_findings(self, session: TreatmentSession, at: Any) -> None:
+        """Acknowledge every warning and override every block, as the physician."""
+        for f in sessions.stored_result_at(session, at)["findings"]:
+            kind = "acknowledge" if f["severity"] == "warn" else "override"
+            sessions.decide(
+                self.a.actor("physician"),
+                session.id,
+                fingerprint_=f["fingerprint"],
+                kind=kind,
+                reason="Reviewed with the patient before treatment.",
+            )
+
+    # -- building ---------------------------------------------------------------------------
+    def prepare(self, *texts: str) -> None:
+        """Build every object named as ``{name}`` in the texts (paths, usually)."""
+        for text in texts:
+            for name in re.findall(r"\{(\w+)\}", text):
+                getattr(self, name)
+
+    def build_all(self) -> None:
+        self.b  # noqa: B018
+        for name in OBJECTS:
+            getattr(self, name)
+
+    # -- calls ------------------------------------------------------------------------------
+    def call(
+        self,
+        role: str | None,
+        method: str,
+        path: str,
+        body: Any = None,
+        raw: str | None = None,
+    ) -> Any:
+        """Call /api/v1{path} as ``role`` (None: without credentials); ``{name}`` in the path
+        is clinic A's object of that name. ``raw`` sends a body exactly as given."""
+        kwargs: dict[str, Any] = {}
+        if role is not None:
+            kwargs["HTTP_AUTHORIZATION"] = f"Bearer {self.token(role)}"
+        if raw is not None:
+            kwargs["data"] = raw
+            kwargs["content_type"] = "application/json"
+        elif body is not None:
+            kwargs["data"] = json.dumps(body)
+            kwargs["content_type"] = "application/json"
+        url = "/api/v1" + path.format_map(_Ids(self))
+        return getattr(self.client, method.lower())(url, **kwargs)
+
+    # -- what the database holds ------------------------------------------------------------
+    def rows(self, clinic: str = "a") -> dict[str, list[dict[str, Any]]]:
+        """Every tracked row of the clinic, in full: equal snapshots mean nothing was written."""
+        chosen = (self.a if clinic == "a" else self.b).clinic
+        return {
+            m.__name__: list(m.objects.filter(clinic=chosen).order_by("pk").values())
+            for m in TRACKED
+        }
+
+    def clinic_a_ids(self) -> set[str]:
+        """Every id of a clinic A row that another clinic must never be shown."""
+        found: set[str] = set()
+        for model in (Patient, Lot, Vial, TreatmentSession, Consent):
+            rows = model.objects.filter(clinic=self.a.clinic).values_list("pk", flat=True)
+            found |= {str(pk) for pk in rows}
+        return found
+
+    @staticmethod
+    def security_seq() -> int:
+        head = SecurityEvent.objects.order_by("-seq").first()
+        return head.seq if head else 0

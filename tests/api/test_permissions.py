@@ -1,0 +1,444 @@
+"""The permission matrix of DESIGN 3.4 over every route of the API, for every persona.
+
+A role with the permission gets a 2xx; a role of clinic A without it gets 403; the prescriber of
+clinic B (``other_clinic``) gets 404 for every id of clinic A, writes a refused-access entry to the
+security log and changes nothing in clinic A; without credentials every call gets 401. Every
+refusal carries the one error shape and leaves clinic A's rows exactly as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from bontrack.api.main import api
+from bontrack.audit.models import AuditEntry, SecurityEvent
+from bontrack.domain.catalog import catalog
+from tests.api.support import ROLES, TRACKED, World, differences, error_shape_problems
+
+pytestmark = pytest.mark.django_db
+
+A_ROLES = ("physician", "nurse_injector", "front_desk", "auditor", "clinic_admin")
+EVERYONE = frozenset(A_ROLES)
+DEMOGRAPHICS_WRITE = frozenset({"clinic_admin", "physician", "nurse_injector", "front_desk"})
+CHART_READ = frozenset({"clinic_admin", "physician", "nurse_injector", "auditor"})
+CLINICAL = frozenset({"physician", "nurse_injector"})  # plan; sign and amend
+PRESCRIBER = frozenset({"physician"})  # override, co-sign
+INVENTORY_WRITE = frozenset({"clinic_admin", "physician", "nurse_injector"})
+AUDIT_READ = frozenset({"clinic_admin", "auditor"})
+
+# Routes that answer without credentials.
+PUBLIC = {("POST", "/auth/token"), ("GET", "/health")}
+CHECK_EXAMPLE = json.loads(
+    (Path(__file__).resolve().parents[2] / "examples" / "preempt-after-spasticity.json").read_text()
+)
+
+Body = Callable[[World, str], Any]
+
+
+def _today() -> str:
+    return timezone.localdate().isoformat()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call: who may make it, and which clinic A object it names (other clinics: 404)."""
+
+    method: str
+    path: str
+    allowed: frozenset[str]
+    target: str | None = None
+    body: Body | None = None
+    label: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path}" + (f" [{self.label}]" if self.label else "")
+
+    def expected(self, role: str) -> int:
+        """200 stands for any 2xx."""
+        if role == "other_clinic":
+            if self.target is not None:
+                return 404
+            # Calls that name no clinic A object act in clinic B, as its prescriber.
+            return 200 if "physician" in self.allowed else 403
+        return 200 if role in self.allowed else 403
+
+
+def _token_body(w: World, role: str) -> dict[str, str]:
+    return {"username": w.username(role), "password": w.password(role)}
+
+
+CASES = [
+    Case("GET", "/health", EVERYONE),
+    Case("POST", "/auth/token", EVERYONE, body=_token_body),
+    Case("POST", "/check", CLINICAL, body=lambda w, r: CHECK_EXAMPLE),
+    # Patients: demographics for everyone at the desk, charts for clinicians and auditors.
+    Case("GET", "/patients", EVERYONE),
+    Case(
+        "POST",
+        "/patients",
+        DEMOGRAPHICS_WRITE,
+        body=lambda w, r: {
+            "record_number": "P-NEW",
+            "given_name": "Sam",
+            "family_name": "Roe",
+            "birth_date": "1990-01-02",
+            "phone": "+44 20 7946 0001",
+        },
+    ),
+    Case("GET", "/patients/{patient}", EVERYONE, "patient"),
+    Case(
+        "PATCH",
+        "/patients/{patient}",
+        DEMOGRAPHICS_WRITE,
+        "patient",
+        lambda w, r: {"phone": "+44 20 7946 0002", "contact_method": "phone"},
+        "demographics",
+    ),
+    Case(
+        "PATCH",
+        "/patients/{patient}",
+        CLINICAL,
+        "patient",
+        lambda w, r: {"weight_kg": 71, "weight_measured_on": _today()},
+        "clinical",
+    ),
+    Case("GET", "/patients/{patient}/timeline", CHART_READ, "patient"),
+    Case("GET", "/patients/{patient}/consents", CHART_READ, "patient"),
+    Case(
+        "POST",
+        "/patients/{patient}/consents",
+        CLINICAL,
+        "patient",
+        lambda w, r: {"indication": "glabellar-lines", "signed_on": _today(), "signed_by": "Alex"},
+    ),
+    Case(
+        "POST",
+        "/patients/consents/{consent}/withdraw",
+        CLINICAL,
+        "consent",
+        lambda w, r: {"on": _today(), "reason": "The patient changed their mind."},
+    ),
+    Case(
+        "POST",
+        "/patients/{patient}/diagnoses",
+        CLINICAL,
+        "patient",
+        lambda w, r: {
+            "indication": "chronic-migraine",
+            "icd10": catalog().indications["chronic-migraine"].icd10[0].code,
+            "noted_on": _today(),
+        },
+    ),
+    # Sessions: clinicians plan and sign, only a prescriber overrides or co-signs.
+    Case(
+        "POST",
+        "/sessions",
+        CLINICAL,
+        "patient",
+        lambda w, r: {
+            "patient_id": str(w.patient.id),
+            "product": "onabotulinumtoxinA",
+            "indication": "chronic-migraine",
+            "plan_date": _today(),
+            "protocol": "preempt-155",
+        },
+    ),
+    Case("GET", "/sessions/{plan}", CHART_READ, "plan", label="plan"),
+    Case("GET", "/sessions/{signed}", CHART_READ, "signed", label="signed"),
+    Case("PATCH", "/sessions/{plan}", CLINICAL, "plan", lambda w, r: {"notes": "Bring the diary."}),
+    Case("DELETE", "/sessions/{plan}", CLINICAL, "plan"),
+    Case("POST", "/sessions/{plan}/check", CLINICAL, "plan"),
+    Case(
+        "POST",
+        "/sessions/{plan2}/decisions",
+        CLINICAL,
+        "plan2",
+        lambda w, r: {"fingerprint": w.warn_fingerprint, "kind": "acknowledge"},
+        "acknowledge a warning",
+    ),
+    Case(
+        "POST",
+        "/sessions/{plan}/decisions",
+        PRESCRIBER,
+        "plan",
+        lambda w, r: {
+            "fingerprint": w.block_fingerprint,
+            "kind": "override",
+            "reason": "Migraine is disabling; the spasticity dose was the minimum.",
+        },
+        "override a block",
+    ),
+    Case(
+        "POST",
+        "/sessions/{plan}/sign",
+        CLINICAL,
+        "plan",
+        lambda w, r: {
+            "administered_at": w.administered.isoformat(),
+            "vial_ids": [str(w.plan_vial.id)],
+        },
+    ),
+    Case("POST", "/sessions/{nurse_signed}/co-sign", PRESCRIBER, "nurse_signed"),
+    Case(
+        "POST",
+        "/sessions/{signed}/amendments",
+        CLINICAL,
+        "signed",
+        lambda w, r: {"reason": "The notes were left out.", "notes": "Tolerated well."},
+    ),
+    Case(
+        "POST",
+        "/sessions/{signed}/entered-in-error",
+        CLINICAL,
+        "signed",
+        lambda w, r: {"reason": "Charted on the wrong patient."},
+    ),
+    Case(
+        "POST",
+        "/sessions/{plan}/cancel",
+        CLINICAL,
+        "plan",
+        lambda w, r: {"reason": "The patient cancelled."},
+    ),
+    Case("GET", "/sessions/{signed}/verify", CHART_READ, "signed"),
+    Case(
+        "POST",
+        "/sessions/{signed}/adverse-events",
+        CLINICAL,
+        "signed",
+        lambda w, r: {
+            "term": "injection-site-pain",
+            "onset_date": _today(),
+            "severity": "mild",
+            "relatedness": "possible",
+            "outcome": "recovering",
+        },
+    ),
+    # Inventory: everyone reads it; the front desk and the auditor do not change it.
+    Case("GET", "/lots", EVERYONE),
+    Case(
+        "POST",
+        "/lots",
+        INVENTORY_WRITE,
+        body=lambda w, r: {
+            "product": "onabotulinumtoxinA",
+            "lot_number": "NEW-LOT",
+            "vial_size_units": 100,
+            "expires_on": (timezone.localdate() + timedelta(days=200)).isoformat(),
+            "received_vials": 2,
+            "received_on": _today(),
+        },
+    ),
+    Case("GET", "/lots/{lot}", EVERYONE, "lot"),
+    Case(
+        "POST",
+        "/lots/{lot}/recall",
+        INVENTORY_WRITE,
+        "lot",
+        lambda w, r: {"reason": "Manufacturer notice 2026-11"},
+    ),
+    Case("GET", "/lots/{lot}/exposures", EVERYONE, "lot"),
+    Case("GET", "/stock", EVERYONE),
+    Case("GET", "/vials", EVERYONE),
+    # A filter naming clinic A's lot: clinic B sees none of its vials.
+    Case("GET", "/vials?lot_id={lot}", EVERYONE, label="lot filter"),
+    Case("GET", "/vials/{opened_vial}", EVERYONE, "opened_vial"),
+    Case(
+        "POST",
+        "/vials/{fresh_vial}/reconstitute",
+        INVENTORY_WRITE,
+        "fresh_vial",
+        lambda w, r: {
+            "diluent_ml": 4,
+            "reconstituted_at": (timezone.now() - timedelta(minutes=5)).isoformat(),
+        },
+    ),
+    Case(
+        "POST",
+        "/vials/{opened_vial}/waste",
+        INVENTORY_WRITE,
+        "opened_vial",
+        lambda w, r: {"units": 5},
+    ),
+    # The audit log: clinic admins and auditors only.
+    Case("GET", "/audit", AUDIT_READ),
+    Case("GET", "/audit?patient_id={patient}", AUDIT_READ, label="patient filter"),
+    Case("GET", "/audit/verify", AUDIT_READ),
+]
+
+
+def _normalise(path: str) -> str:
+    path = re.sub(r"\{[^}]*\}", "{}", path.split("?")[0])
+    path = re.sub(r"/+", "/", "/" + path)
+    return path.rstrip("/") or "/"
+
+
+def api_routes() -> dict[tuple[str, str], Any]:
+    """Every (method, path) the API serves, walked from its routers, with its operation."""
+    found = {}
+    for prefix, router in api._routers:
+        for path, view in router.path_operations.items():
+            for operation in view.operations:
+                for method in operation.methods:
+                    found[(method, _normalise(prefix + path))] = operation
+    return found
+
+
+# -- the table covers the API -------------------------------------------------------------------
+
+
+def test_the_table_lists_every_route_of_the_api_and_no_other():
+    served = set(api_routes())
+    listed = {(c.method, _normalise(c.path)) for c in CASES}
+    assert served - listed == set(), "routes the permission table does not list"
+    assert listed - served == set(), "routes in the table that the API does not serve"
+
+
+# -- the matrix ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_permission_matrix(world: World, case: Case, role: str):
+    expected = case.expected(role)
+    world.prepare(case.path)
+    if role == "other_clinic" and case.target is None:
+        world.build_all()  # so that a list answered for clinic B could show clinic A's rows
+    body = case.body(world, role) if case.body else None
+    world.token(role)  # signing in writes to the security log: before the snapshots
+    before = world.rows("a")
+    seq = world.security_seq()
+
+    response = world.call(role, case.method, case.path, body)
+
+    if expected == 200:
+        assert 200 <= response.status_code < 300, (expected, response.content)
+    else:
+        assert response.status_code == expected, response.content
+        assert error_shape_problems(response) == []
+        assert differences(before, world.rows("a")) == [], "a refused call wrote to clinic A"
+    if role == "other_clinic":
+        assert differences(before, world.rows("a")) == [], "clinic B changed clinic A"
+        text = response.content.decode()
+        leaked = sorted(i for i in world.clinic_a_ids() if i in text)
+        assert leaked == [], "clinic B was shown clinic A's ids"
+        if expected == 404:
+            target = str(getattr(world, case.target).id)  # type: ignore[arg-type]
+            refusals = [
+                e
+                for e in SecurityEvent.objects.filter(seq__gt=seq)
+                if e.kind == "refused-access" and e.detail.get("object_id") == target
+            ]
+            assert len(refusals) == 1, "the refused access is not in the security log"
+            assert refusals[0].clinic_id == world.b.clinic.id
+
+
+def test_front_desk_reads_demographics_without_the_clinical_fields(world: World):
+    desk = world.call("front_desk", "GET", "/patients/{patient}").json()
+    assert desk["record_number"] == "P-1"
+    assert desk["clinical"] is None
+    auditor = world.call("auditor", "GET", "/patients/{patient}").json()
+    assert auditor["clinical"]["weight_kg"] == "70"
+
+
+def test_the_nurse_signature_awaits_the_co_signature_of_a_prescriber(world: World):
+    signed = world.call(
+        "nurse_injector",
+        "POST",
+        "/sessions/{plan}/sign",
+        {"administered_at": world.administered.isoformat(), "vial_ids": [str(world.plan_vial.id)]},
+    )
+    assert signed.status_code == 200, signed.content
+    assert signed.json()["status"] == "awaiting-co-signature"
+    refused = world.call("nurse_injector", "POST", "/sessions/{plan}/co-sign")
+    assert refused.status_code == 403, refused.content
+    done = world.call("physician", "POST", "/sessions/{plan}/co-sign")
+    assert done.status_code == 200, done.content
+    assert done.json()["status"] == "signed"
+
+
+# -- without credentials ------------------------------------------------------------------------
+
+PRIVATE_ROUTES = sorted(set(api_routes()) - {(m, _normalise(p)) for m, p in PUBLIC})
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), PRIVATE_ROUTES, ids=[" ".join(r) for r in PRIVATE_ROUTES]
+)
+@pytest.mark.parametrize("credentials", ["none", "unknown token"])
+def test_unauthenticated_calls_get_401_with_the_error_shape(
+    client: Any, method: str, path: str, credentials: str
+):
+    before = {m.__name__: m.objects.count() for m in TRACKED}
+    url = "/api/v1" + path.replace("{}", str(uuid.uuid4()))
+    headers = {} if credentials == "none" else {"HTTP_AUTHORIZATION": "Bearer bt_not-a-token"}
+    body = {} if method == "GET" else {"data": "{}", "content_type": "application/json"}
+    response = getattr(client, method.lower())(url, **body, **headers)
+    assert response.status_code == 401, response.content
+    assert error_shape_problems(response) == []
+    assert {m.__name__: m.objects.count() for m in TRACKED} == before
+
+
+def test_the_public_routes_answer_without_credentials(world: World):
+    world.a  # noqa: B018 (a-physician exists: only the password is wrong)
+    assert world.call(None, "GET", "/health").status_code == 200
+    wrong = world.call(
+        None, "POST", "/auth/token", {"username": "a-physician", "password": "not the password"}
+    )
+    assert wrong.status_code == 401
+    assert error_shape_problems(wrong) == []
+    assert SecurityEvent.objects.order_by("-seq").first().kind == "sign-in-failed"
+
+
+# -- reads are audited: one read entry per patient shown ---------------------------------------
+
+PATIENT_READS = [
+    ("/patients/{patient}", EVERYONE),
+    ("/patients/{patient}/timeline", CHART_READ),
+    ("/patients/{patient}/consents", CHART_READ),
+    ("/sessions/{signed}", CHART_READ),
+    ("/sessions/{signed}/verify", CHART_READ),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "role"),
+    [(path, role) for path, allowed in PATIENT_READS for role in A_ROLES if role in allowed],
+)
+def test_each_patient_read_writes_exactly_one_read_entry(world: World, path: str, role: str):
+    world.prepare(path)
+    world.token(role)
+    last = AuditEntry.objects.filter(clinic=world.a.clinic).order_by("-seq").first().seq
+    response = world.call(role, "GET", path)
+    assert response.status_code == 200, response.content
+    written = list(AuditEntry.objects.filter(clinic=world.a.clinic, seq__gt=last))
+    assert [(e.action, e.patient_id) for e in written] == [("read", world.patient.id)]
+    assert written[0].username == world.username(role)
+
+
+@pytest.mark.parametrize("role", A_ROLES)
+@pytest.mark.parametrize("query", ["", "?q=P-2"])
+def test_the_patient_list_writes_one_read_entry_per_patient_shown(
+    world: World, role: str, query: str
+):
+    world.prepare("{patient} {patient2}")
+    world.token(role)
+    last = AuditEntry.objects.filter(clinic=world.a.clinic).order_by("-seq").first().seq
+    response = world.call(role, "GET", "/patients" + query)
+    assert response.status_code == 200, response.content
+    shown = sorted(uuid.UUID(p["id"]) for p in response.json())
+    assert len(shown) == (1 if query else 2)
+    written = list(AuditEntry.objects.filter(clinic=world.a.clinic, seq__gt=last))
+    assert all(e.action == "read" for e in written)
+    assert sorted(e.patient_id for e in written) == shown

@@ -158,4 +158,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
 
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# WhiteNoise expects the static root to exist even before collectstatic has run.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

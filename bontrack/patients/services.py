@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -232,7 +231,3 @@ def add_diagnosis(
         )
         trail.record("create", "diagnosis", diagnosis.id, patient.id)
     return diagnosis
-
-
-def codes_of(items: Iterable[Any]) -> list[str]:
-    return [str(i) for i in items]

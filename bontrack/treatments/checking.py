@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from bontrack.accounts.models import Membership
@@ -136,7 +135,3 @@ def stored_result(result: CheckResult) -> dict[str, Any]:
     for item in data["findings"]:
         item["fingerprint"] = fingerprint(item)
     return data
-
-
-def zero_if_none(value: Decimal | None) -> Decimal:
-    return value if value is not None else Decimal(0)

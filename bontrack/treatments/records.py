@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -64,7 +63,3 @@ def counts_toward_limits(status: str) -> bool:
 
 def total_units(points: Iterable[Point]) -> Decimal:
     return sum((p.units for p in points), Decimal(0))
-
-
-def session_date(session: TreatmentSession) -> date:
-    return session.plan_date

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from bontrack.domain.catalog.model import Limit, Measure, MuscleDose, Severity
 from bontrack.domain.quantities import Concentration, Volume
-from bontrack.domain.rules.findings import CheckContext, Finding, SiteRef, finding, u, where
+from bontrack.domain.rules.findings import CheckContext, Finding, finding, u, where
 from bontrack.domain.treatment import HistoryEntry, Injection
 from bontrack.domain.units import format_decimal
 
@@ -320,7 +320,3 @@ def muscle_dose_findings(ctx: CheckContext) -> list[Finding]:
             )
             findings.append(finding("muscle-range", Severity.WARN, message, dose.cite, injections))
     return findings
-
-
-def as_site_refs(injections: list[Injection]) -> list[SiteRef]:
-    return [SiteRef(i.site, i.side) for i in injections]

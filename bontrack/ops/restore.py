@@ -1,0 +1,155 @@
+"""`bontrack restore`: load a backup into an empty database and prove it is whole.
+
+Before anything is written, every file's SHA-256 is checked against the manifest. After loading,
+the row counts, each clinic's audit chain (and its head) and every signed session's digest are
+verified; any difference is reported and the command fails.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import connection
+
+from bontrack.ops.backup import (
+    FILES_DIR,
+    MANIFEST,
+    POSTGRES_FILE,
+    SQLITE_FILE,
+    BackupError,
+    _media_root,
+    _postgres_url,
+    bontrack_tables,
+    sha256_of,
+    snapshot_facts,
+)
+
+
+@dataclass
+class RestoreReport:
+    problems: list[str] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    if not path.exists():
+        raise BackupError(f"{folder}: no {MANIFEST}: not a bontrack backup")
+    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    for name, expected in manifest["files"].items():
+        file = folder / name
+        if not file.exists():
+            raise BackupError(f"{name}: missing from the backup")
+        if sha256_of(file) != expected:
+            raise BackupError(
+                f"{name}: its SHA-256 does not match the manifest: the backup is damaged"
+            )
+    return manifest
+
+
+def _database_is_empty() -> bool:
+    tables = connection.introspection.table_names()
+    if "accounts_clinic" not in tables:
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM accounts_clinic")
+        row = cursor.fetchone()
+    return row is None or row[0] == 0
+
+
+def restore_backup(folder: Path) -> RestoreReport:
+    manifest = read_manifest(folder)
+    if manifest["engine"] != connection.vendor:
+        raise BackupError(
+            f"the backup is of {manifest['engine']}, this database is {connection.vendor}"
+        )
+    if not _database_is_empty():
+        raise BackupError(
+            "the target database already holds clinics: restore into an empty database"
+        )
+    if connection.vendor == "sqlite":
+        target = Path(settings.DATABASES["default"]["NAME"])
+        connection.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(folder / SQLITE_FILE, target)
+    else:
+        _restore_postgres(folder / POSTGRES_FILE)
+    if (folder / FILES_DIR).exists():
+        shutil.copytree(folder / FILES_DIR, _media_root(), dirs_exist_ok=True)
+    return verify_restored(manifest)
+
+
+def _restore_postgres(dump: Path) -> None:
+    connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    connection.close()
+    done = subprocess.run(
+        ["pg_restore", "--no-owner", "--exit-on-error", f"--dbname={_postgres_url()}", str(dump)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BackupError(f"pg_restore failed: {done.stderr.strip()}")
+
+
+def verify_restored(manifest: dict[str, Any]) -> RestoreReport:
+    from bontrack.audit.services import verify_clinic_chain, verify_security_chain
+    from bontrack.treatments.models import TreatmentSession
+    from bontrack.treatments.services import verify_digest
+
+    report = RestoreReport()
+    tables = bontrack_tables(connection.introspection.table_names())
+
+    def query(sql: str) -> list[tuple[Any, ...]]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+
+    facts = snapshot_facts(query, tables)
+    for table, count in manifest["row_counts"].items():
+        if facts["row_counts"].get(table) != count:
+            report.problems.append(
+                f"{table}: {facts['row_counts'].get(table)} rows, the backup had {count}"
+            )
+    for clinic, head in manifest["audit_heads"].items():
+        if facts["audit_heads"].get(clinic) != head:
+            report.problems.append(
+                f"clinic {clinic}: the audit chain's head differs from the backup's"
+            )
+        chain = verify_clinic_chain(UUID(clinic))
+        if not chain.intact:
+            report.problems.append(
+                f"{chain.name}: broken at entry {chain.broken_at}: {chain.problem}"
+            )
+    if facts["security_head"] != manifest["security_head"]:
+        report.problems.append("the security log's head differs from the backup's")
+    security = verify_security_chain()
+    if not security.intact:
+        report.problems.append(
+            f"security log: broken at entry {security.broken_at}: {security.problem}"
+        )
+    signed = 0
+    for session in TreatmentSession.objects.filter(signed_at__isnull=False).iterator():
+        signed += 1
+        if not verify_digest(session):
+            report.problems.append(f"session {session.id}: its digest does not verify")
+    report.checked = {
+        "tables": len(tables),
+        "clinics": len(manifest["audit_heads"]),
+        "signed_sessions": signed,
+    }
+    return report

@@ -58,6 +58,8 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/check.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/load.py --database sqlite
+	$(BIN)/python bench/load.py --database postgres
 
 ## openapi: write the API's schema to docs/openapi.json (a test compares it with the code)
 openapi: $(STAMP) secret-key

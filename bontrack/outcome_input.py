@@ -8,8 +8,10 @@ level names. Every problem names its field, e.g. ``follow_ups[0].value: must be 
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from itertools import pairwise
 from typing import Annotated, Any, Generic, TypeVar
@@ -140,10 +142,19 @@ class _Collector:
         self.errors.append(FieldError(path, message))
 
 
-def _value_problem(scale: Scale, value: Any) -> str | None:
-    """What is wrong with a value for this scale, if anything (its type is already right)."""
+def value_problem(scale: Scale, value: Any) -> str | None:
+    """What is wrong with a value for this scale, if anything: an ordinal scale takes one of its
+    level names (a string), a numeric one an exact finite ``Decimal`` within its range and steps
+    (scales.toml) with at most 3 decimals. The one rule for the outcome input and the stored
+    assessments alike."""
     if scale.kind == "ordinal":
+        if not isinstance(value, str):
+            return f"must be one of the levels {_levels(scale)} (a string)"
         return None if value in scale.levels else f"must be one of the levels {_levels(scale)}"
+    if isinstance(value, bool) or not isinstance(value, Decimal):
+        return "must be a number"
+    if not value.is_finite():
+        return "must be a finite number"
     low, high, step = scale.minimum, scale.maximum, scale.step
     if low is not None and high is not None and not low <= value <= high:
         return f"must be between {format_decimal(low)} and {format_decimal(high)}"
@@ -160,13 +171,57 @@ def _value_problem(scale: Scale, value: Any) -> str | None:
     return None
 
 
+def scale_indication_problem(scale: Scale, indication: str, cat: Catalog) -> str | None:
+    """What is wrong with recording this scale for this indication: the catalog lists the scales
+    each indication is followed with (indications.toml)."""
+    found = cat.indications.get(indication)
+    if found is None:
+        return f"unknown indication code {indication!r} (`bontrack catalog` lists them)"
+    if scale.code not in found.scales:
+        return (
+            f"{scale.code} is not a scale of {indication} (its scales: {', '.join(found.scales)})"
+        )
+    return None
+
+
+# Diary counts cover a fixed number of days: a 28-day window, or one calendar month.
+WINDOW_DAYS = {"headache-days-28d": 28, "migraine-days-28d": 28}
+MONTH_SCALES = ("headache-days-month",)
+
+
+def period_problem(scale: Scale, start: date, end: date) -> str | None:
+    """What is wrong with the period a result covers: it must not end before it starts, and a
+    diary count covers its window (28 days) or one whole calendar month."""
+    if end < start:
+        return f"ends ({end.isoformat()}) before it starts ({start.isoformat()})"
+    days = (end - start).days + 1
+    window = WINDOW_DAYS.get(scale.code)
+    if window is not None and days != window:
+        return f"{scale.code} counts {window} days; this period has {days}"
+    if scale.code in MONTH_SCALES:
+        last = calendar.monthrange(start.year, start.month)[1]
+        if start.day != 1 or end != date(start.year, start.month, last):
+            return f"{scale.code} counts one calendar month: from its first day to its last"
+    return None
+
+
+def count_problem(scale: Scale, start: date, end: date, value: Any) -> str | None:
+    """A count of days (a diary scale) cannot exceed the days of the period it covers."""
+    if scale.code not in WINDOW_DAYS and scale.code not in MONTH_SCALES:
+        return None
+    days = (end - start).days + 1
+    if isinstance(value, Decimal) and value > days:
+        return f"counts {format_decimal(value)} days in a period of {days}"
+    return None
+
+
 def _reading(
     v: _Collector,
     path: str,
     item: BaselineIn[Any] | FollowUpIn[Any],
     scale: Scale,
 ) -> Reading | None:
-    problem = _value_problem(scale, item.value)
+    problem = value_problem(scale, item.value)
     if problem:
         v.fail(f"{path}.value", problem)
     month = item.month if isinstance(item, FollowUpIn) else None

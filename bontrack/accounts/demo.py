@@ -18,6 +18,7 @@ from bontrack.accounts.services import add_member, create_clinic
 from bontrack.audit.services import Actor
 from bontrack.inventory.models import Lot
 from bontrack.inventory.services import receive_lot, reconstitute_vial
+from bontrack.outcomes.services import record_assessment, record_wear_off
 from bontrack.patients.models import Patient
 from bontrack.patients.services import record_consent, register_patient
 from bontrack.treatments import services as sessions
@@ -195,10 +196,31 @@ def _at(day: date, hour: int) -> datetime:
 
 def _history(
     doctor: Actor, patient: Patient, lot: Lot, diluent: Decimal, day: date, **plan: object
-) -> None:
+) -> TreatmentSession:
     session = sessions.plan_session(doctor, patient.id, plan_date=day, **plan)  # type: ignore[arg-type]
     vial = _open_vial(doctor, lot, diluent, _at(day, 9))
-    sign_with_decisions(doctor, doctor, session, _at(day, 10), [vial])
+    return sign_with_decisions(doctor, doctor, session, _at(day, 10), [vial])
+
+
+def _headache_days(
+    doctor: Actor, patient: Patient, cycles: list[TreatmentSession], days: list[int], today: date
+) -> None:
+    """Headache days in the 28 days before each cycle (the first: the baseline; later ones:
+    before re-injection, after the cycle before) and, when ``days`` has one more value, in the
+    28 days up to yesterday."""
+    ends = [c.plan_date for c in cycles] + [today]
+    for n, value in enumerate(days):
+        record_assessment(
+            doctor,
+            patient.id,
+            indication="chronic-migraine",
+            scale="headache-days-28d",
+            value=Decimal(value),
+            timepoint="baseline" if n == 0 else "before-reinjection",
+            period=(ends[n] - timedelta(days=28), ends[n] - timedelta(days=1)),
+            session_id=None if n == 0 else cycles[n - 1].id,
+            today=today,
+        )
 
 
 def _patients(doctor: Actor, nurse: Actor, lots: dict[str, Lot], today: date) -> None:
@@ -240,7 +262,7 @@ def _patients(doctor: Actor, nurse: Actor, lots: dict[str, Lot], today: date) ->
         weight_measured_on=today - timedelta(days=30),
     )
     consent(maria, "chronic-migraine", today - timedelta(days=260))
-    for weeks in (36, 24, 12):
+    cycles = [
         _history(
             doctor,
             maria,
@@ -251,6 +273,38 @@ def _patients(doctor: Actor, nurse: Actor, lots: dict[str, Lot], today: date) ->
             indication="chronic-migraine",
             protocol="preempt-155",
         )
+        for weeks in (36, 24, 12)
+    ]
+    # Her diary: 25 headache days before PREEMPT, 18 after the first cycle, 12 after the
+    # second: -52 % after 2 cycles, a 50 % responder.
+    _headache_days(doctor, maria, cycles, [25, 18, 12], today)
+
+    # Chronic migraine that does not respond: 22 headache days, still 18 after 2 cycles
+    # (-18 %): NICE TA260 says stop.
+    owen = patient(
+        "BT-0006",
+        "Owen",
+        "Gallagher",
+        date(1975, 3, 8),
+        "male",
+        weight_kg=Decimal(88),
+        weight_measured_on=today - timedelta(days=20),
+    )
+    consent(owen, "chronic-migraine", today - timedelta(days=200))
+    owen_cycles = [
+        _history(
+            doctor,
+            owen,
+            lots["ona200"],
+            Decimal(4),
+            today - timedelta(weeks=weeks),
+            product="onabotulinumtoxinA",
+            indication="chronic-migraine",
+            protocol="preempt-155",
+        )
+        for weeks in (24, 12)
+    ]
+    _headache_days(doctor, owen, owen_cycles, [22, 20, 18], today)
 
     # Stroke survivor: 300 U for arm spasticity six weeks ago, now asking about migraine.
     james = patient(
@@ -288,7 +342,7 @@ def _patients(doctor: Actor, nurse: Actor, lots: dict[str, Lot], today: date) ->
     # Cosmetic: Dysport glabellar lines twice.
     chloe = patient("BT-0003", "Chloe", "Martin", date(1990, 9, 21), "female")
     consent(chloe, "glabellar-lines", today - timedelta(days=200))
-    for days in (190, 95):
+    glabellar = [
         _history(
             doctor,
             chloe,
@@ -299,6 +353,16 @@ def _patients(doctor: Actor, nurse: Actor, lots: dict[str, Lot], today: date) ->
             indication="glabellar-lines",
             protocol="glabellar-dysport-50",
         )
+        for days in (190, 95)
+    ]
+    # She said the first treatment wore off after about 11 weeks.
+    record_wear_off(
+        doctor,
+        glabellar[0].id,
+        wore_off_on=glabellar[0].plan_date + timedelta(days=80),
+        reported_on=glabellar[0].plan_date + timedelta(days=85),
+        today=today,
+    )
 
     # A child with cerebral palsy: weight-based dosing.
     leo = patient(

@@ -1,8 +1,11 @@
-"""Adverse events, linked to the session that may have caused them."""
+"""Follow-up: adverse events (linked to the session that may have caused them), outcome
+assessments on the catalog's scales, and the patient's wear-off reports."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import date
+from decimal import Decimal
 
 from django.db import models
 
@@ -38,3 +41,135 @@ class AdverseEvent(models.Model):
         "accounts.Membership", on_delete=models.PROTECT, related_name="+"
     )
     recorded_at = models.DateTimeField()
+
+
+# When in the treatment course a result was measured (DESIGN 3.8: baseline and follow-ups).
+TIMEPOINTS = ("baseline", "peak-effect", "before-reinjection", "follow-up")
+# Who entered it: a clinician, or the import of a headache diary (which upserts by period).
+ASSESSMENT_SOURCES = ("clinician", "diary")
+
+
+class Assessment(models.Model):
+    """One result on an outcome scale (codes.md), stored exactly: a Decimal for a numeric scale,
+    the level's name for an ordinal one. Measured on a day (``assessed_on``) or over a period
+    (``period_start`` to ``period_end``, e.g. a 28-day headache diary)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="assessments"
+    )
+    indication = models.CharField(max_length=64)
+    scale = models.CharField(max_length=64)
+    value_number = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    value_level = models.CharField(max_length=32, blank=True)
+    timepoint = models.CharField(max_length=20, choices=[(t, t) for t in TIMEPOINTS])
+    session = models.ForeignKey(
+        "treatments.TreatmentSession",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assessments",
+    )
+    assessed_on = models.DateField(null=True, blank=True)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    muscle_group = models.CharField(max_length=100, blank=True)
+    source = models.CharField(
+        max_length=10, choices=[(s, s) for s in ASSESSMENT_SOURCES], default="clinician"
+    )
+    recorded_by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(value_number__isnull=False, value_level="")
+                    | (models.Q(value_number__isnull=True) & ~models.Q(value_level=""))
+                ),
+                name="assessment_one_value",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(
+                        assessed_on__isnull=False,
+                        period_start__isnull=True,
+                        period_end__isnull=True,
+                    )
+                    | models.Q(
+                        assessed_on__isnull=True,
+                        period_start__isnull=False,
+                        period_end__isnull=False,
+                    )
+                ),
+                name="assessment_a_day_or_a_period",
+            ),
+            models.UniqueConstraint(
+                fields=[
+                    "clinic",
+                    "patient",
+                    "indication",
+                    "scale",
+                    "muscle_group",
+                    "period_start",
+                    "period_end",
+                ],
+                condition=models.Q(period_start__isnull=False),
+                name="assessment_one_result_per_period",
+            ),
+            models.UniqueConstraint(
+                fields=["clinic", "patient", "indication", "scale", "muscle_group", "assessed_on"],
+                condition=models.Q(assessed_on__isnull=False),
+                name="assessment_one_result_per_day",
+            ),
+        ]
+        indexes = [models.Index(fields=["clinic", "patient", "indication", "scale"])]
+
+    @property
+    def value(self) -> Decimal | str:
+        return self.value_level if self.value_number is None else self.value_number
+
+    @property
+    def start(self) -> date:
+        day = self.period_start or self.assessed_on
+        assert day is not None
+        return day
+
+    @property
+    def end(self) -> date:
+        day = self.period_end or self.assessed_on
+        assert day is not None
+        return day
+
+
+class WearOffReport(models.Model):
+    """The patient's report of the day a session's effect wore off (the due list reads them)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="wear_off_reports"
+    )
+    session = models.ForeignKey(
+        "treatments.TreatmentSession", on_delete=models.PROTECT, related_name="wear_off_reports"
+    )
+    reported_on = models.DateField()
+    wore_off_on = models.DateField()
+    notes = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session"], name="one_wear_off_report_per_session"),
+            models.CheckConstraint(
+                condition=models.Q(wore_off_on__lte=models.F("reported_on")),
+                name="wear_off_reported_after_it_happened",
+            ),
+        ]
+        indexes = [models.Index(fields=["clinic", "patient"])]

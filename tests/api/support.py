@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Model
 from django.test import Client
 from django.utils import timezone
@@ -29,7 +31,7 @@ from bontrack.accounts.models import Membership
 from bontrack.audit.models import AuditEntry, SecurityEvent
 from bontrack.inventory.models import Lot, Vial
 from bontrack.inventory.services import reconstitute_vial
-from bontrack.outcomes.models import AdverseEvent
+from bontrack.outcomes.models import AdverseEvent, Assessment, WearOffReport
 from bontrack.patients.models import Consent, Diagnosis, Patient
 from bontrack.treatments.models import (
     FindingDecision,
@@ -66,6 +68,8 @@ TRACKED: tuple[type[Model], ...] = (
     FindingDecision,
     SessionEvent,
     AdverseEvent,
+    Assessment,
+    WearOffReport,
 )
 # The clinic A objects a path or a test may name, e.g. /patients/{patient}.
 OBJECTS = (
@@ -103,6 +107,13 @@ def error_shape_problems(response: Any) -> list[str]:
         elif not isinstance(item["message"], str) or not item["message"].strip():
             problems.append(f"message is not a non-empty string: {item!r}")
     return problems
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A multipart/form-data body (a file upload): field name -> (file name, content)."""
+
+    files: dict[str, tuple[str, bytes]]
 
 
 def differences(before: dict[str, list[Any]], after: dict[str, list[Any]]) -> list[str]:
@@ -336,6 +347,11 @@ class World:
         if raw is not None:
             kwargs["data"] = raw
             kwargs["content_type"] = "application/json"
+        elif isinstance(body, Upload):
+            kwargs["data"] = {
+                name: SimpleUploadedFile(filename, content, "text/csv")
+                for name, (filename, content) in body.files.items()
+            }
         elif body is not None:
             kwargs["data"] = json.dumps(body)
             kwargs["content_type"] = "application/json"

@@ -23,7 +23,7 @@ from django.utils import timezone
 from bontrack.api.main import api
 from bontrack.audit.models import AuditEntry, SecurityEvent
 from bontrack.domain.catalog import catalog
-from tests.api.support import ROLES, TRACKED, World, differences, error_shape_problems
+from tests.api.support import ROLES, TRACKED, Upload, World, differences, error_shape_problems
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +38,7 @@ AUDIT_READ = frozenset({"clinic_admin", "auditor"})
 
 # Routes that answer without credentials.
 PUBLIC = {("POST", "/auth/token"), ("GET", "/health")}
+DIARY = b"date,headache,migraine,hours,acute_medication\n2026-01-05,yes,no,3,yes\n"
 CHECK_EXAMPLE = json.loads(
     (Path(__file__).resolve().parents[2] / "examples" / "preempt-after-spasticity.json").read_text()
 )
@@ -271,6 +272,50 @@ CASES = [
         "opened_vial",
         lambda w, r: {"units": 5},
     ),
+    # Follow-up: clinicians record, chart readers read, exports need chart read.
+    Case(
+        "POST",
+        "/patients/{patient}/assessments",
+        CLINICAL,
+        "patient",
+        lambda w, r: {
+            "indication": "chronic-migraine",
+            "scale": "hit-6",
+            "value": 62,
+            "timepoint": "baseline",
+            "assessed_on": _today(),
+        },
+    ),
+    Case("GET", "/patients/{patient}/assessments", CHART_READ, "patient"),
+    Case(
+        "POST",
+        "/sessions/{signed}/wear-off",
+        CLINICAL,
+        "signed",
+        lambda w, r: {"wore_off_on": _today()},
+    ),
+    Case("GET", "/patients/{patient}/wear-off", CHART_READ, "patient"),
+    Case("GET", "/patients/{patient}/verdicts", CHART_READ, "patient"),
+    Case("GET", "/patients/{patient}/due", CHART_READ, "patient"),
+    Case("GET", "/due", CHART_READ),
+    Case("GET", "/due?format=csv", CHART_READ, label="csv"),
+    Case(
+        "POST",
+        "/patients/{patient}/diary",
+        CLINICAL,
+        "patient",
+        lambda w, r: Upload({"file": ("diary.csv", DIARY)}),
+    ),
+    Case(
+        "POST",
+        "/patients/{patient}/diary?dry_run=true",
+        CLINICAL,
+        "patient",
+        lambda w, r: Upload({"file": ("diary.csv", DIARY)}),
+        "dry run",
+    ),
+    Case("GET", "/reports/adverse-events", CHART_READ),
+    Case("GET", "/reports/adverse-events/export", CHART_READ),
     # The audit log: clinic admins and auditors only.
     Case("GET", "/audit", AUDIT_READ),
     Case("GET", "/audit?patient_id={patient}", AUDIT_READ, label="patient filter"),
@@ -409,6 +454,10 @@ PATIENT_READS = [
     ("/patients/{patient}/consents", CHART_READ),
     ("/sessions/{signed}", CHART_READ),
     ("/sessions/{signed}/verify", CHART_READ),
+    ("/patients/{patient}/assessments", CHART_READ),
+    ("/patients/{patient}/wear-off", CHART_READ),
+    ("/patients/{patient}/verdicts", CHART_READ),
+    ("/patients/{patient}/due", CHART_READ),
 ]
 
 

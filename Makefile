@@ -20,7 +20,8 @@ run: $(STAMP) secret-key
 	$(BIN)/python manage.py migrate --noinput --verbosity 0
 	$(BIN)/bontrack demo --if-empty
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	@echo "Serving http://127.0.0.1:8000 with debug off (Ctrl-C stops). Log in to the API:"
+	@echo "Serving http://127.0.0.1:8000 with debug off (Ctrl-C stops): sign in there with a"
+	@echo "demo user and the password printed when the demo was loaded. Or log in to the API:"
 	@echo "  curl -X POST http://127.0.0.1:8000/api/v1/auth/token -H 'Content-Type: application/json' \\"
 	@echo "       -d '{\"username\": \"physician\", \"password\": \"...\"}'"
 	@echo "  with a demo user and the password printed when the demo was loaded; docs: /api/v1/docs"
@@ -58,6 +59,7 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/check.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/due.py
 	$(BIN)/python bench/load.py --database sqlite
 	$(BIN)/python bench/load.py --database postgres
 

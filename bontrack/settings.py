@@ -5,6 +5,7 @@
 - ``SECRET_KEY``: else the key ``make run`` wrote to ``var/secret_key``; with debug off and no key,
   start-up refuses.
 - ``BONTRACK_DEBUG=1`` turns debug on (never in production).
+- ``BONTRACK_IDLE_MINUTES``: a signed-in page session ends after this many idle minutes (30).
 """
 
 from __future__ import annotations
@@ -55,12 +56,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # Serves the API docs' Swagger UI from the installed package, never from a CDN.
     "ninja",
+    # htmx request details (request.htmx) and htmx itself as a static file, for the pages.
+    "django_htmx",
     "bontrack.accounts",
     "bontrack.audit",
     "bontrack.patients",
     "bontrack.inventory",
     "bontrack.treatments",
     "bontrack.outcomes",
+    "bontrack.web",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "bontrack.api.middleware.ApiErrorShapeMiddleware",
 ]
 
@@ -145,6 +150,11 @@ if TESTING:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 SESSION_COOKIE_HTTPONLY = True
+# Idle sessions end: each request renews the cookie, which expires after this many idle minutes.
+SESSION_COOKIE_AGE = int(os.environ.get("BONTRACK_IDLE_MINUTES", "30")) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"

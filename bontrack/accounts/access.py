@@ -10,13 +10,14 @@ from uuid import UUID
 
 from django.db import connection
 
-from bontrack.accounts.models import Membership
+from bontrack.accounts.models import Clinic, Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, record_security_event
 from bontrack.inventory.models import Lot, Vial
-from bontrack.patients.models import Consent, Patient
+from bontrack.outcomes.models import AdverseEvent, Assessment
+from bontrack.patients.models import Consent, Diagnosis, Patient
 from bontrack.treatments.errors import ForbiddenError, NotFoundError
-from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.models import SessionEvent, TreatmentSession
 
 
 def require(actor: Actor, perm: Perm) -> None:
@@ -123,4 +124,50 @@ def access_membership(actor: Actor, membership_id: UUID | str) -> Membership:
     ).first()
     if found is None:
         raise _refused(actor, "member", membership_id)
+    return found
+
+
+def access_clinic(actor: Actor, clinic_id: UUID | str) -> Clinic:
+    """The caller's own clinic; any other clinic's id is refused like any other row's."""
+    if str(actor.membership.clinic_id) != str(clinic_id):
+        raise _refused(actor, "clinic", clinic_id)
+    return actor.membership.clinic
+
+
+def access_diagnosis(actor: Actor, diagnosis_id: UUID | str, perm: Perm) -> Diagnosis:
+    found = Diagnosis.objects.filter(clinic_id=actor.membership.clinic_id, id=diagnosis_id).first()
+    if found is None:
+        raise _refused(actor, "diagnosis", diagnosis_id)
+    access_patient(actor, found.patient_id, perm)
+    return found
+
+
+def access_adverse_event(actor: Actor, event_id: UUID | str, perm: Perm) -> AdverseEvent:
+    found = AdverseEvent.objects.filter(clinic_id=actor.membership.clinic_id, id=event_id).first()
+    if found is None:
+        raise _refused(actor, "adverse event", event_id)
+    access_patient(actor, found.patient_id, perm)
+    return found
+
+
+def access_assessment(actor: Actor, assessment_id: UUID | str, perm: Perm) -> Assessment:
+    found = Assessment.objects.filter(
+        clinic_id=actor.membership.clinic_id, id=assessment_id
+    ).first()
+    if found is None:
+        raise _refused(actor, "assessment", assessment_id)
+    access_patient(actor, found.patient_id, perm)
+    return found
+
+
+def access_session_event(actor: Actor, event_id: UUID | str, perm: Perm) -> SessionEvent:
+    """An appended record of a session (co-signature, amendment, entered-in-error, cancel)."""
+    found = (
+        SessionEvent.objects.select_related("session")
+        .filter(clinic_id=actor.membership.clinic_id, id=event_id)
+        .first()
+    )
+    if found is None:
+        raise _refused(actor, "session record", event_id)
+    access_patient(actor, found.session.patient_id, perm)
     return found

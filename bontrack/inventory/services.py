@@ -14,6 +14,7 @@ from bontrack.accounts.access import access_lot, access_vial, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.domain.catalog import catalog
+from bontrack.domain.planning import use_by
 from bontrack.inventory.models import Lot, Vial
 from bontrack.treatments.errors import ConflictError, ServiceError
 from bontrack.treatments.models import SessionVial
@@ -185,3 +186,53 @@ def stock(actor: Actor, today: date, expiring_within_days: int = 60) -> list[dic
             }
         )
     return rows
+
+
+def usable_vials(
+    actor: Actor, *, product: str, patient_id: UUID | str | None, today: date, now: datetime
+) -> list[Vial]:
+    """Vials of the clinic's stock that may be picked for a patient's session: of the product,
+    lot not expired (usable through its expiry day) and not recalled, not discarded, not used for
+    another patient nor in a signed session (vials are single-patient, single-session), and not
+    past the label's in-use time once reconstituted. Reconstituted vials first, then unopened."""
+    require(actor, Perm.INVENTORY_READ)
+    found = catalog().products.get(product)
+    if found is None:
+        raise ServiceError("product", f"unknown product code {product!r}")
+    vials = (
+        Vial.objects.select_related("lot")
+        .filter(
+            clinic_id=actor.membership.clinic_id,
+            lot__product=product,
+            lot__recalled_at__isnull=True,
+            lot__expires_on__gte=today,
+            discarded_at__isnull=True,
+        )
+        .filter(Q(patient__isnull=True) | Q(patient_id=patient_id))
+        .exclude(session_uses__session__signed_at__isnull=False)
+        .order_by("lot__expires_on", "created_at")
+    )
+    usable = [
+        v
+        for v in vials[:500]
+        if v.reconstituted_at is None or use_by(found, v.reconstituted_at) > now
+    ]
+    return sorted(usable, key=lambda v: (v.reconstituted_at is None, v.lot.expires_on))
+
+
+def recalled_lots(actor: Actor) -> list[tuple[Lot, int]]:
+    """The clinic's recalled lots, newest recall first, each with how many patients received it
+    in a signed session (a count only: the list with names is `exposures`, which discloses)."""
+    require(actor, Perm.INVENTORY_READ)
+    lots = (
+        Lot.objects.filter(clinic_id=actor.membership.clinic_id, recalled_at__isnull=False)
+        .annotate(
+            patients=Count(
+                "vials__session_uses__session__patient",
+                filter=Q(vials__session_uses__session__signed_at__isnull=False),
+                distinct=True,
+            )
+        )
+        .order_by("-recalled_at")
+    )
+    return [(lot, lot.patients) for lot in lots]  # type: ignore[attr-defined]

@@ -171,6 +171,48 @@ def plan_session(
     return session
 
 
+def load_protocol(actor: Actor, session_id: UUID | str, *, protocol: str) -> TreatmentSession:
+    """Replace a plan's points with a protocol's default points and name the plan after it."""
+    cat = catalog()
+    found = cat.protocols.get(protocol)
+    if found is None:
+        raise ServiceError("protocol", f"unknown protocol {protocol!r}")
+    with clinical_transaction(actor) as trail:
+        session = access_session(actor, session_id, Perm.PLAN_WRITE)
+        _lock_session(session)
+        _require_plan(session)
+        points = [
+            PointInput(i.site, i.side, i.units.amount, i.route)
+            for i in expand_protocol(found, session.product)
+        ]
+        _write_points(session, points)
+        session.protocol = protocol
+        session.save()
+        result = _recheck(session)
+        trail.record(
+            "update",
+            "session",
+            session.id,
+            session.patient_id,
+            protocol=protocol,
+            verdict=result["verdict"],
+        )
+    return session
+
+
+def read_session(
+    actor: Actor, session_id: UUID | str, perm: Perm = Perm.CHART_READ, action: str = "read"
+) -> TreatmentSession:
+    """Open one session for reading (``action="print"`` for a printed or PDF note); writes the
+    entry of its patient's audit trail."""
+    if action not in ("read", "print"):
+        raise ServiceError("action", "must be read or print")
+    with clinical_transaction(actor) as trail:
+        session = access_session(actor, session_id, perm)
+        trail.record(action, "session", session.id, session.patient_id)
+    return session
+
+
 def _attach_vials(actor: Actor, session: TreatmentSession, vial_ids: Sequence[UUID | str]) -> None:
     SessionVial.objects.filter(session=session).delete()
     for n, vial_id in enumerate(vial_ids):
@@ -382,6 +424,21 @@ def sign_session(
                 "override", "finding", session.id, session.patient_id, rule=d.rule, reason=d.reason
             )
     return session
+
+
+def unresolved_findings(
+    session: TreatmentSession, findings: list[dict[str, Any]]
+) -> dict[str, str]:
+    """For each finding that would refuse the signature as decided so far, its fingerprint and
+    the refusal's words (the same test as signing)."""
+    decisions = {d.fingerprint: d for d in session.decisions.select_related("by")}
+    refusals = {}
+    for f in findings:
+        try:
+            _refuse_unresolved([f], decisions)
+        except ConflictError as error:
+            refusals[f["fingerprint"]] = error.message
+    return refusals
 
 
 def _decision_json(decision: FindingDecision | None) -> dict[str, Any] | None:

@@ -1,0 +1,868 @@
+"""Rows to FHIR R4 resources: plain, JSON-ready dicts, one function per resource type.
+
+The functions run no queries of their own: they read the rows they are given, the relations the
+caller prefetched (``fhir_reads.py`` says which) and the catalog. Every concept carries bontrack's
+own code (the catalog's, under ``https://bontrack.example/fhir/CodeSystem/...``); a standard code
+(SNOMED CT, ICD-10-CM, LOINC) is added where the facts give one, and never invented where they
+do not (facts.md section 5). Doses are in the product's own units: UCUM's arbitrary unit
+``[arb'U]`` shown as "U", always with the product they belong to, never converted (DESIGN 3.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from bontrack.accounts.models import Clinic, Membership
+from bontrack.domain.catalog import catalog
+from bontrack.interop.fhir_search import SEARCHES
+from bontrack.inventory.models import Lot
+from bontrack.outcomes.models import AdverseEvent, Assessment
+from bontrack.patients.models import Consent, Diagnosis, Patient
+from bontrack.treatments.models import SessionEvent, TreatmentSession
+from bontrack.treatments.records import Point, current_points, status_of
+
+Resource = dict[str, Any]
+
+FHIR_VERSION = "4.0.1"
+MEDIA_TYPE = "application/fhir+json"
+# The date of the CapabilityStatement: change it when what /fhir serves changes.
+CAPABILITY_DATE = "2026-11-25"
+
+# --- Code systems and extensions -----------------------------------------------------------------
+
+SNOMED = "http://snomed.info/sct"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+
+# bontrack's own systems, under one stable base (the catalog's codes, which never change).
+BONTRACK_URI = "https://bontrack.example/fhir"
+
+
+def _code_system(name: str) -> str:
+    return f"{BONTRACK_URI}/CodeSystem/{name}"
+
+
+def _structure(name: str) -> str:
+    return f"{BONTRACK_URI}/StructureDefinition/{name}"
+
+
+SITE_SYSTEM = _code_system("site")
+INDICATION_SYSTEM = _code_system("indication")
+PRODUCT_SYSTEM = _code_system("product")
+SCALE_SYSTEM = _code_system("scale")
+ADVERSE_EVENT_TERM_SYSTEM = _code_system("adverse-event-term")
+ROUTE_SYSTEM = _code_system("route")
+PROCEDURE_SYSTEM = _code_system("procedure")
+ROLE_SYSTEM = _code_system("role")
+CREDENTIAL_SYSTEM = _code_system("credential")
+PROTOCOL_URI = f"{BONTRACK_URI}/protocol/"  # Procedure.instantiatesUri: the protocol followed
+
+DIGEST_EXTENSION = _structure("sha256-digest")  # the signed record's SHA-256 (hex)
+PRIOR_DIGEST_EXTENSION = _structure("prior-sha256-digest")  # the record amended or co-signed
+POSSIBLE_LOT_EXTENSION = _structure("possible-lot")  # a dose whose lot is one of several
+RECALL_EXTENSION = _structure("lot-recalled-at")
+TIMEPOINT_EXTENSION = _structure("assessment-timepoint")
+FOLLOWS_EXTENSION = _structure("assessment-follows-procedure")
+
+
+def scale_level_system(scale: str) -> str:
+    """The levels of one ordinal scale (``modified-ashworth`` "1+", ``gais`` "improved")."""
+    return f"{SCALE_SYSTEM}/{scale}"
+
+
+def record_number_system(clinic_id: UUID | str) -> str:
+    """Record numbers are unique per clinic, so each clinic has its own identifier system."""
+    return f"{BONTRACK_URI}/clinic/{clinic_id}/record-number"
+
+
+LATERALITY_EXTENSION = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-laterality-qualifier"
+# facts.md 5.2 and 5.2a: a point is one site code plus a laterality qualifier.
+LATERALITY = {
+    "left": ("7771000", "Left"),
+    "right": ("24028007", "Right"),
+    "both": ("51440002", "Right and left"),
+    "midline": ("399488007", "Midline"),
+}
+# facts.md 5.2a; the facts give no code for the subcutaneous route: bontrack's own code only.
+ROUTES = {
+    "intramuscular": ("78421000", "Intramuscular route"),
+    "intradermal": ("372464004", "Intradermal route"),
+}
+# facts.md section 4: the only scale with a LOINC code; the others have bontrack's code only.
+SCALE_LOINC = {
+    "pain-nrs": ("72514-3", "Pain severity - 0-10 verbal numeric rating [Score] - Reported"),
+}
+BODY_WEIGHT_LOINC = ("29463-7", "Body weight")
+# facts.md 5.2a; no substance code was found for type B.
+BONT_A_SUBSTANCE = ("108890005", "Botulinum toxin type A (substance)")
+# UCUM units of the scales measured in units; every other scale is a score.
+SCALE_UNITS = {
+    "headache-days-28d": ("days", "d"),
+    "headache-days-month": ("days", "d"),
+    "migraine-days-28d": ("days", "d"),
+    "mouth-opening-mm": ("mm", "mm"),
+    "gravimetric-sweat-mg-5min": ("mg per 5 min", "mg/(5.min)"),
+    "prism-dioptres": ("prism dioptres", "[p'diop]"),
+}
+SCORE_UNIT = ("score", "{score}")
+
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
+CONSENT_CATEGORY_LOINC = "59284-0"  # Patient consent
+AE_SERIOUSNESS = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
+AE_SEVERITY = "http://terminology.hl7.org/CodeSystem/adverse-event-severity"
+AE_OUTCOME = "http://terminology.hl7.org/CodeSystem/adverse-event-outcome"
+AE_CAUSALITY = "http://terminology.hl7.org/CodeSystem/adverse-event-causality-assess"
+PROVENANCE_PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
+DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
+SIGNATURE_TYPE = "urn:iso-astm:E1762-95:2013"
+AUTHOR_SIGNATURE = ("1.2.840.10065.1.12.1.1", "Author's Signature")
+VERIFICATION_SIGNATURE = ("1.2.840.10065.1.12.1.5", "Verification Signature")
+
+# A session's status (treatments/records.py) as a Procedure's.
+PROCEDURE_STATUS = {
+    "plan": "preparation",
+    "signed": "completed",
+    "amended": "completed",
+    "awaiting-co-signature": "completed",
+    "entered-in-error": "entered-in-error",
+    "cancelled": "not-done",
+}
+# AdverseEvent codes of R4 (4.0.1): severity and outcome are required bindings.
+AE_SEVERITY_CODES = {
+    "mild": "mild",
+    "moderate": "moderate",
+    "severe": "severe",
+    "life-threatening": "severe",  # R4 has no finer grade; the seriousness says the rest
+}
+AE_OUTCOME_CODES = {
+    "recovered": ("resolved", "Resolved"),
+    "recovering": ("recovering", "Recovering"),
+    "not-recovered": ("ongoing", "Ongoing"),
+    "recovered-with-sequelae": ("resolvedWithSequelae", "Resolved with Sequelae"),
+    "fatal": ("fatal", "Fatal"),
+    "unknown": ("unknown", "Unknown"),
+}
+# WHO-UMC causality, as R4 codes it; "unrelated" has no WHO-UMC category (text only).
+AE_CAUSALITY_CODES = {
+    "certain": ("Certain", "Certain"),
+    "probable": ("Probably-Likely", "Probably/Likely"),
+    "possible": ("Possible", "Possible"),
+    "unlikely": ("Unlikely", "Unlikely"),
+}
+
+# --- Small pieces ------------------------------------------------------------------------------
+
+
+def number(value: Decimal) -> int | float:
+    """A Decimal as a JSON number written as its normalised text (5, 2.5; never 5.000 or 2E+1).
+    Stored values have at most 3 decimals and 10 digits, so the float prints them exactly."""
+    normal = value.normalize()
+    if normal == normal.to_integral_value():
+        return int(normal)
+    return float(normal)
+
+
+def instant(moment: datetime) -> str:
+    """An aware datetime in UTC, ISO 8601 with Z."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def day(value: date) -> str:
+    return value.isoformat()
+
+
+def ref(resource_type: str, resource_id: object, display: str | None = None) -> dict[str, str]:
+    reference = {"reference": f"{resource_type}/{resource_id}"}
+    if display:
+        reference["display"] = display
+    return reference
+
+
+def coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
+    found = {"system": system, "code": code}
+    if display:
+        found["display"] = display
+    return found
+
+
+def concept(*codings: dict[str, str], text: str | None = None) -> dict[str, Any]:
+    found: dict[str, Any] = {"coding": list(codings)}
+    if text:
+        found["text"] = text
+    return found
+
+
+def units_quantity(units: Decimal) -> dict[str, Any]:
+    """A dose: the product's own units, UCUM's arbitrary unit, never [iU] nor converted."""
+    return {"value": number(units), "unit": "U", "system": UCUM, "code": "[arb'U]"}
+
+
+def laterality_extension(side: str) -> dict[str, Any]:
+    code, display = LATERALITY[side]
+    return {
+        "url": LATERALITY_EXTENSION,
+        "valueCodeableConcept": concept(coding(SNOMED, code, display)),
+    }
+
+
+def site_concept(site_code: str, side: str) -> dict[str, Any]:
+    """One site with its laterality: SNOMED CT where the catalog has a code, the catalog's own
+    code always."""
+    site = catalog().sites.get(site_code)
+    name = site.name if site is not None else site_code
+    codings = []
+    if site is not None and site.snomed:
+        codings.append(coding(SNOMED, site.snomed))
+    codings.append(coding(SITE_SYSTEM, site_code, name))
+    found = concept(*codings, text=f"{name}, {'left and right' if side == 'both' else side}")
+    return {"extension": [laterality_extension(side)], **found}
+
+
+def route_concept(route: str) -> dict[str, Any]:
+    codings = []
+    if route in ROUTES:
+        codings.append(coding(SNOMED, *ROUTES[route]))
+    codings.append(coding(ROUTE_SYSTEM, route, route))
+    return concept(*codings, text=route)
+
+
+def product_concept(product_code: str) -> dict[str, Any]:
+    product = catalog().products.get(product_code)
+    if product is None:
+        return concept(coding(PRODUCT_SYSTEM, product_code), text=product_code)
+    return concept(
+        coding(PRODUCT_SYSTEM, product.code, product.name),
+        text=f"{product.name} ({', '.join(product.brands)})",
+    )
+
+
+def indication_concept(indication: str, icd10: str | None = None) -> dict[str, Any]:
+    """An indication: its ICD-10-CM code when the patient's diagnosis names one (the catalog
+    lists several per indication), and the catalog's own code."""
+    found = catalog().indications.get(indication)
+    name = found.name if found is not None else indication
+    codings = []
+    if icd10:
+        display = next((c.display for c in found.icd10 if c.code == icd10), None) if found else None
+        codings.append(coding(ICD10CM, icd10, display))
+    codings.append(coding(INDICATION_SYSTEM, indication, name))
+    return concept(*codings, text=name)
+
+
+def practitioner_ref(membership: Membership) -> dict[str, str]:
+    return ref("Practitioner", membership.id, membership.display_name)
+
+
+def digest_extensions(own: str, prior: str = "") -> list[dict[str, str]]:
+    found = [{"url": DIGEST_EXTENSION, "valueString": own}]
+    if prior:
+        found.append({"url": PRIOR_DIGEST_EXTENSION, "valueString": prior})
+    return found
+
+
+# --- A session as it stands ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A session with what was appended to it: status, current (amended) points and notes, the
+    co-signature, and the lots of its vials. Built from prefetched relations
+    (``events__by__user``, ``session_vials__vial__lot``)."""
+
+    session: TreatmentSession
+    status: str
+    events: tuple[SessionEvent, ...]
+    points: tuple[Point, ...]
+    notes: str
+    lots: tuple[Lot, ...]
+    vial_lots: dict[str, Lot]
+
+    @property
+    def co_signature(self) -> SessionEvent | None:
+        return next((e for e in self.events if e.kind == "co-signed"), None)
+
+    def point_lots(self, point: Point) -> tuple[Lot, ...]:
+        """The lot a point was drawn from: its vial's, or the session's only lot; several when
+        the session used vials of several lots and the point does not name its vial."""
+        if point.vial_id is not None and point.vial_id in self.vial_lots:
+            return (self.vial_lots[point.vial_id],)
+        return self.lots
+
+
+def session_record(session: TreatmentSession) -> SessionRecord:
+    events = tuple(session.events.all())
+    amendments = [e for e in events if e.kind == "amended"]
+    notes = session.notes
+    if amendments:
+        latest = max(amendments, key=lambda e: (e.at, str(e.id)))
+        notes = latest.data.get("notes", session.notes)
+    vial_lots: dict[str, Lot] = {}
+    lots: dict[UUID, Lot] = {}
+    for use in sorted(session.session_vials.all(), key=lambda u: u.pk):
+        vial_lots[str(use.vial_id)] = use.vial.lot
+        lots.setdefault(use.vial.lot_id, use.vial.lot)
+    return SessionRecord(
+        session=session,
+        status=status_of(session, events),
+        events=events,
+        points=tuple(current_points(session, events)),
+        notes=notes,
+        lots=tuple(lots.values()),
+        vial_lots=vial_lots,
+    )
+
+
+def administration_id(session_id: UUID | str, n: int) -> str:
+    """MedicationAdministration/{session id}-{point number from 1}, in the order of the
+    session's current (amended) points."""
+    return f"{session_id}-{n}"
+
+
+# --- Resources -----------------------------------------------------------------------------
+
+
+def organization_resource(clinic: Clinic) -> Resource:
+    return {
+        "resourceType": "Organization",
+        "id": str(clinic.id),
+        "active": True,
+        "type": [
+            concept(
+                coding(
+                    "http://terminology.hl7.org/CodeSystem/organization-type",
+                    "prov",
+                    "Healthcare Provider",
+                )
+            )
+        ],
+        "name": clinic.name,
+    }
+
+
+def practitioner_resource(membership: Membership) -> Resource:
+    """A clinic member as a Practitioner (id: the membership's, so that a person's work in
+    another clinic is never linked)."""
+    user: Any = membership.user  # the configured user model
+    name: dict[str, Any] = {"text": membership.display_name}
+    if user.last_name:
+        name["family"] = user.last_name
+    if user.first_name:
+        name["given"] = [user.first_name]
+    credentials = catalog().credentials
+    found: Resource = {
+        "resourceType": "Practitioner",
+        "id": str(membership.id),
+        "active": bool(membership.active and user.is_active),
+        "name": [name],
+    }
+    if membership.credentials:
+        found["qualification"] = [
+            {
+                "code": concept(
+                    coding(
+                        CREDENTIAL_SYSTEM,
+                        c,
+                        credentials[c].name if c in credentials else None,
+                    )
+                )
+            }
+            for c in membership.credentials
+        ]
+    return found
+
+
+def practitioner_role_resource(membership: Membership) -> Resource:
+    return {
+        "resourceType": "PractitionerRole",
+        "id": str(membership.id),
+        "active": membership.active,
+        "practitioner": practitioner_ref(membership),
+        "organization": ref("Organization", membership.clinic_id),
+        "code": [concept(coding(ROLE_SYSTEM, membership.role, membership.role))],
+    }
+
+
+SEXES_TO_GENDER = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
+
+
+def patient_resource(patient: Patient) -> Resource:
+    """US Core's required elements: identifier (the clinic's record number under the clinic's
+    own system), name, gender (administrative sex)."""
+    found: Resource = {"resourceType": "Patient", "id": str(patient.id)}
+    if patient.restricted:
+        found["meta"] = {"security": [coding(CONFIDENTIALITY, "R", "restricted")]}
+    found["identifier"] = [
+        {
+            "use": "usual",
+            "type": concept(coding(V2_0203, "MR", "Medical record number"), text="Record number"),
+            "system": record_number_system(patient.clinic_id),
+            "value": patient.record_number,
+        }
+    ]
+    found["active"] = True
+    found["name"] = [
+        {"use": "official", "family": patient.family_name, "given": [patient.given_name]}
+    ]
+    telecom = []
+    # The contact the patient agreed to comes first (rank 1).
+    for system, value, method in (
+        ("phone", patient.phone, "phone"),
+        ("email", patient.email, "email"),
+    ):
+        if value:
+            point: dict[str, Any] = {"system": system, "value": value}
+            if patient.contact_agreed and patient.contact_method == method:
+                point["rank"] = 1
+            telecom.append(point)
+    if telecom:
+        found["telecom"] = telecom
+    found["gender"] = SEXES_TO_GENDER.get(patient.sex, "unknown")
+    found["birthDate"] = day(patient.birth_date)
+    if patient.address.strip():
+        found["address"] = [{"text": patient.address.strip()}]
+    found["managingOrganization"] = ref("Organization", patient.clinic_id)
+    return found
+
+
+def condition_resource(diagnosis: Diagnosis) -> Resource:
+    return {
+        "resourceType": "Condition",
+        "id": str(diagnosis.id),
+        "clinicalStatus": concept(coding(CONDITION_CLINICAL, "active", "Active")),
+        "verificationStatus": concept(coding(CONDITION_VERIFICATION, "confirmed", "Confirmed")),
+        "category": [concept(coding(CONDITION_CATEGORY, "problem-list-item", "Problem List Item"))],
+        "code": indication_concept(diagnosis.indication, diagnosis.icd10),
+        "subject": ref("Patient", diagnosis.patient_id),
+        "recordedDate": day(diagnosis.noted_on),
+    }
+
+
+def _body_sites(points: Iterable[Point]) -> list[dict[str, Any]]:
+    """Every site of the session once, in the order first injected: a site injected on the left
+    and on the right is one body site with the laterality "right and left"."""
+    sides: dict[str, list[str]] = {}
+    for p in points:
+        found = sides.setdefault(p.site, [])
+        if p.side not in found:
+            found.append(p.side)
+    sites = []
+    for site, seen in sides.items():
+        if set(seen) == {"left", "right"}:
+            sites.append(site_concept(site, "both"))
+        else:
+            sites.extend(site_concept(site, side) for side in seen)
+    return sites
+
+
+def procedure_resource(record: SessionRecord, diagnoses: Sequence[Diagnosis] = ()) -> Resource:
+    """One treatment session. ``diagnoses``: the patient's, to name the indication's ICD-10-CM
+    code and Condition."""
+    s = record.session
+    status = PROCEDURE_STATUS[record.status]
+    found: Resource = {"resourceType": "Procedure", "id": str(s.id)}
+    if s.protocol:
+        found["instantiatesUri"] = [PROTOCOL_URI + s.protocol]
+    found["status"] = status
+    reason_event = next(
+        (e for e in record.events if e.kind in ("cancelled", "entered-in-error")), None
+    )
+    if reason_event is not None and reason_event.reason:
+        found["statusReason"] = {"text": reason_event.reason}
+    found["code"] = concept(
+        coding(PROCEDURE_SYSTEM, "botulinum-toxin-injection", "Botulinum toxin injection"),
+        text="Botulinum toxin injection",
+    )
+    found["subject"] = ref("Patient", s.patient_id)
+    if s.administered_at is not None:
+        found["performedDateTime"] = instant(s.administered_at)
+    performers = []
+    if s.injector is not None:
+        performers.append(
+            {
+                "function": {"text": "injector"},
+                "actor": practitioner_ref(s.injector),
+                "onBehalfOf": ref("Organization", s.clinic_id),
+            }
+        )
+    co_signature = record.co_signature
+    if co_signature is not None:
+        performers.append(
+            {
+                "function": {"text": "co-signing prescriber"},
+                "actor": practitioner_ref(co_signature.by),
+                "onBehalfOf": ref("Organization", s.clinic_id),
+            }
+        )
+    if performers:
+        found["performer"] = performers
+    same = [d for d in diagnoses if d.indication == s.indication]
+    found["reasonCode"] = [indication_concept(s.indication, same[0].icd10 if same else None)]
+    if same:
+        found["reasonReference"] = [ref("Condition", d.id) for d in same]
+    sites = _body_sites(record.points)
+    if sites:
+        found["bodySite"] = sites
+    if record.notes.strip():
+        found["note"] = [{"text": record.notes.strip()}]
+    if record.lots:
+        found["usedReference"] = [ref("Medication", lot.id) for lot in record.lots]
+    found["usedCode"] = [product_concept(s.product)]
+    return found
+
+
+def medication_administration_resources(record: SessionRecord) -> list[Resource]:
+    """One per injection point of a signed session, as it stands after amendments: one site,
+    one dose, bound to the Medication of its lot (or, when the lot is not known, to the
+    product)."""
+    s = record.session
+    if not s.is_signed or s.administered_at is None:
+        return []
+    status = "entered-in-error" if record.status == "entered-in-error" else "completed"
+    found = []
+    for n, point in enumerate(record.points, start=1):
+        resource: Resource = {
+            "resourceType": "MedicationAdministration",
+            "id": administration_id(s.id, n),
+        }
+        lots = record.point_lots(point)
+        if len(lots) > 1:
+            resource["extension"] = [
+                {"url": POSSIBLE_LOT_EXTENSION, "valueReference": ref("Medication", lot.id)}
+                for lot in lots
+            ]
+        resource["partOf"] = [ref("Procedure", s.id)]
+        resource["status"] = status
+        if len(lots) == 1:
+            resource["medicationReference"] = ref("Medication", lots[0].id)
+        else:
+            resource["medicationCodeableConcept"] = product_concept(s.product)
+        resource["subject"] = ref("Patient", s.patient_id)
+        resource["effectiveDateTime"] = instant(s.administered_at)
+        if s.injector is not None:
+            resource["performer"] = [{"actor": practitioner_ref(s.injector)}]
+        site = catalog().sites.get(point.site)
+        where = site.name if site is not None else point.site
+        resource["dosage"] = {
+            "text": f"{format(point.units.normalize(), 'f')} U {s.product}, "
+            f"{where} ({point.side}), {point.route}",
+            "site": site_concept(point.site, point.side),
+            "route": route_concept(point.route),
+            "dose": units_quantity(point.units),
+        }
+        found.append(resource)
+    return found
+
+
+def medication_resource(lot: Lot) -> Resource:
+    """One lot of one product: a recall is a search on the lot number."""
+    product = catalog().products.get(lot.product)
+    found: Resource = {"resourceType": "Medication", "id": str(lot.id)}
+    if lot.recalled_at is not None:
+        found["extension"] = [{"url": RECALL_EXTENSION, "valueDateTime": instant(lot.recalled_at)}]
+    found["code"] = product_concept(lot.product)
+    found["status"] = "inactive" if lot.recalled_at is not None else "active"
+    if product is not None:
+        found["manufacturer"] = {"display": product.manufacturer}
+        found["form"] = {
+            "text": "powder for solution for injection"
+            if product.form == "powder"
+            else "solution for injection"
+        }
+    found["amount"] = {
+        "numerator": units_quantity(lot.vial_size_units),
+        "denominator": {"value": 1, "unit": "vial"},
+    }
+    if product is not None and product.serotype.startswith("A"):
+        found["ingredient"] = [
+            {
+                "itemCodeableConcept": concept(coding(SNOMED, *BONT_A_SUBSTANCE)),
+                "isActive": True,
+            }
+        ]
+    found["batch"] = {"lotNumber": lot.lot_number, "expirationDate": day(lot.expires_on)}
+    return found
+
+
+def observation_resource(assessment: Assessment) -> Resource:
+    """A result on an outcome scale: LOINC where the facts give a code, the catalog's code
+    always; a number with its unit, or an ordinal scale's level."""
+    a = assessment
+    scale = catalog().scales.get(a.scale)
+    name = scale.name if scale is not None else a.scale
+    found: Resource = {"resourceType": "Observation", "id": str(a.id)}
+    extensions: list[dict[str, Any]] = [{"url": TIMEPOINT_EXTENSION, "valueCode": a.timepoint}]
+    if a.session_id is not None:
+        extensions.append(
+            {"url": FOLLOWS_EXTENSION, "valueReference": ref("Procedure", a.session_id)}
+        )
+    found["extension"] = extensions
+    found["status"] = "final"
+    found["category"] = [concept(coding(OBSERVATION_CATEGORY, "survey", "Survey"))]
+    codings = []
+    if a.scale in SCALE_LOINC:
+        codings.append(coding(LOINC, *SCALE_LOINC[a.scale]))
+    codings.append(coding(SCALE_SYSTEM, a.scale, name))
+    found["code"] = concept(*codings, text=name)
+    found["subject"] = ref("Patient", a.patient_id)
+    if a.period_start is not None and a.period_end is not None:
+        found["effectivePeriod"] = {"start": day(a.period_start), "end": day(a.period_end)}
+    elif a.assessed_on is not None:
+        found["effectiveDateTime"] = day(a.assessed_on)
+    found["issued"] = instant(a.recorded_at)
+    if a.source == "diary":
+        found["performer"] = [ref("Patient", a.patient_id)]
+    else:
+        found["performer"] = [practitioner_ref(a.recorded_by)]
+    if a.value_number is not None:
+        unit, code = SCALE_UNITS.get(a.scale, SCORE_UNIT)
+        found["valueQuantity"] = {
+            "value": number(a.value_number),
+            "unit": unit,
+            "system": UCUM,
+            "code": code,
+        }
+    else:
+        found["valueCodeableConcept"] = concept(
+            coding(scale_level_system(a.scale), a.value_level, a.value_level), text=a.value_level
+        )
+    if a.muscle_group:
+        found["bodySite"] = {"text": a.muscle_group}
+    return found
+
+
+def weight_observation_id(patient_id: UUID | str) -> str:
+    return f"{patient_id}-weight"
+
+
+def weight_observation_resource(patient: Patient) -> Resource | None:
+    """The patient's weight (LOINC 29463-7), when it was measured on a known day (a vital sign
+    needs its date)."""
+    if patient.weight_kg is None or patient.weight_measured_on is None:
+        return None
+    return {
+        "resourceType": "Observation",
+        "id": weight_observation_id(patient.id),
+        "status": "final",
+        "category": [concept(coding(OBSERVATION_CATEGORY, "vital-signs", "Vital Signs"))],
+        "code": concept(coding(LOINC, *BODY_WEIGHT_LOINC), text="Body weight"),
+        "subject": ref("Patient", patient.id),
+        "effectiveDateTime": day(patient.weight_measured_on),
+        "valueQuantity": {
+            "value": number(patient.weight_kg),
+            "unit": "kg",
+            "system": UCUM,
+            "code": "kg",
+        },
+    }
+
+
+def adverse_event_resource(event: AdverseEvent, record: SessionRecord) -> Resource:
+    """R4's AdverseEvent: every injection point of the session is a suspect entity, each with
+    the clinician's causality assessment."""
+    terms = catalog().adverse_event_terms
+    term = terms.get(event.term)
+    name = term.name if term is not None else event.term
+    text = event.notes.strip() if event.term == "other" and event.notes.strip() else name
+    causality: dict[str, Any] = {}
+    if event.relatedness in AE_CAUSALITY_CODES:
+        causality["assessment"] = concept(
+            coding(AE_CAUSALITY, *AE_CAUSALITY_CODES[event.relatedness]), text=event.relatedness
+        )
+    else:
+        causality["assessment"] = {"text": event.relatedness}
+    causality["productRelatedness"] = event.relatedness
+    causality["author"] = practitioner_ref(event.recorded_by)
+    outcome, outcome_display = AE_OUTCOME_CODES[event.outcome]
+    grade = AE_SEVERITY_CODES[event.severity]
+    found: Resource = {
+        "resourceType": "AdverseEvent",
+        "id": str(event.id),
+        "actuality": "actual",
+        "event": concept(coding(ADVERSE_EVENT_TERM_SYSTEM, event.term, name), text=text),
+        "subject": ref("Patient", event.patient_id),
+        "date": day(event.onset_date),
+        "recordedDate": instant(event.recorded_at),
+        "recorder": practitioner_ref(event.recorded_by),
+        "seriousness": concept(
+            coding(AE_SERIOUSNESS, "Serious", "Serious")
+            if event.serious
+            else coding(AE_SERIOUSNESS, "Non-serious", "Non-serious")
+        ),
+        "severity": concept(coding(AE_SEVERITY, grade, grade.capitalize()), text=event.severity),
+        "outcome": concept(coding(AE_OUTCOME, outcome, outcome_display)),
+    }
+    suspects = [
+        {
+            "instance": ref("MedicationAdministration", administration_id(record.session.id, n)),
+            "causality": [causality],
+        }
+        for n in range(1, len(record.points) + 1)
+    ]
+    if suspects and record.session.is_signed:
+        found["suspectEntity"] = suspects
+    return found
+
+
+def consent_resource(consent: Consent, today: date) -> Resource:
+    """A consent to treat one indication; active while valid (B.29) on ``today``."""
+    c = consent
+    last_day = min(c.expires_on, c.signed_on + timedelta(days=365)) - timedelta(days=1)
+    if c.withdrawn_on is not None:
+        last_day = min(last_day, c.withdrawn_on - timedelta(days=1))
+    indication = catalog().indications.get(c.indication)
+    name = indication.name if indication is not None else c.indication
+    return {
+        "resourceType": "Consent",
+        "id": str(c.id),
+        "status": "active" if c.valid_on(today) else "inactive",
+        "scope": concept(coding(CONSENT_SCOPE, "treatment", "Treatment")),
+        "category": [concept(coding(LOINC, CONSENT_CATEGORY_LOINC))],
+        "patient": ref("Patient", c.patient_id),
+        "dateTime": day(c.signed_on),
+        "performer": [{"display": c.signed_by}],
+        "organization": [ref("Organization", c.clinic_id)],
+        "policyRule": {"text": f"Informed consent to botulinum toxin treatment: {name}"},
+        "provision": {
+            "type": "permit",
+            "period": {"start": day(c.signed_on), "end": day(max(last_day, c.signed_on))},
+            "code": [indication_concept(c.indication)],
+        },
+    }
+
+
+def _signature(
+    kind: tuple[str, str], when: datetime, who: Membership, own: str, prior: str = ""
+) -> dict[str, Any]:
+    return {
+        "extension": digest_extensions(own, prior),
+        "type": [coding(SIGNATURE_TYPE, *kind)],
+        "when": instant(when),
+        "who": practitioner_ref(who),
+    }
+
+
+def _agent(kind: str, display: str, who: Membership) -> dict[str, Any]:
+    return {
+        "type": concept(coding(PROVENANCE_PARTICIPANT, kind, display)),
+        "who": practitioner_ref(who),
+        "onBehalfOf": ref("Organization", who.clinic_id),
+    }
+
+
+def provenance_resources(record: SessionRecord) -> list[Resource]:
+    """One per signature of a signed session: the signature itself (Provenance/{session id}),
+    then each appended, digested record (Provenance/{its id}): co-signature, amendment,
+    entered-in-error."""
+    s = record.session
+    if not s.is_signed or s.signed_at is None or s.signed_by is None:
+        return []
+    target = [ref("Procedure", s.id)]
+    found: list[Resource] = [
+        {
+            "resourceType": "Provenance",
+            "id": str(s.id),
+            "target": target,
+            "recorded": instant(s.signed_at),
+            "activity": concept(coding(DATA_OPERATION, "CREATE", "create"), text="signature"),
+            "agent": [_agent("author", "Author", s.signed_by)],
+            "signature": [_signature(AUTHOR_SIGNATURE, s.signed_at, s.signed_by, s.digest)],
+        }
+    ]
+    for event in record.events:
+        if event.kind == "cancelled":
+            continue
+        if event.kind == "co-signed":
+            activity: dict[str, Any] = {"text": "co-signature"}
+            agent = _agent("verifier", "Verifier", event.by)
+            kind = VERIFICATION_SIGNATURE
+        elif event.kind == "amended":
+            activity = concept(coding(DATA_OPERATION, "UPDATE", "revise"), text="amendment")
+            agent = _agent("author", "Author", event.by)
+            kind = AUTHOR_SIGNATURE
+        else:
+            activity = concept(
+                coding(DATA_OPERATION, "NULLIFY", "nullify"), text="entered in error"
+            )
+            agent = _agent("author", "Author", event.by)
+            kind = AUTHOR_SIGNATURE
+        resource: Resource = {
+            "resourceType": "Provenance",
+            "id": str(event.id),
+            "target": target,
+            "recorded": instant(event.at),
+        }
+        if event.reason:
+            resource["reason"] = [{"text": event.reason}]
+        resource["activity"] = activity
+        resource["agent"] = [agent]
+        resource["signature"] = [
+            _signature(kind, event.at, event.by, event.digest, event.amends_digest)
+        ]
+        found.append(resource)
+    return found
+
+
+def capability_statement(base_url: str, software_version: str) -> Resource:
+    """What /fhir serves: every resource type with read and search, its search parameters, and
+    Patient/{id}/$everything."""
+    resources = []
+    for resource_type, params in SEARCHES.items():
+        entry: dict[str, Any] = {
+            "type": resource_type,
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "searchParam": [
+                {"name": p.name, "type": p.type, "documentation": p.documentation} for p in params
+            ],
+        }
+        if resource_type == "Patient":
+            entry["operation"] = [
+                {
+                    "name": "everything",
+                    "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+                    "documentation": "The patient, their clinic, the people and lots their "
+                    "record names, and every resource of their chart.",
+                }
+            ]
+        resources.append(entry)
+    return {
+        "resourceType": "CapabilityStatement",
+        "id": "bontrack",
+        "name": "BontrackFhirReadApi",
+        "title": "bontrack FHIR R4 read API",
+        "status": "active",
+        "date": CAPABILITY_DATE,
+        "publisher": "bontrack",
+        "kind": "instance",
+        "software": {"name": "bontrack", "version": software_version},
+        "implementation": {
+            "description": "Botulinum toxin treatments: read and search, clinic by clinic",
+            "url": base_url,
+        },
+        "fhirVersion": FHIR_VERSION,
+        "format": [MEDIA_TYPE, "json"],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": "Read-only. Every answer is limited to the caller's clinic and "
+                "written to the clinic's audit trail as a disclosure, one entry per patient. "
+                "Searches page with _count (at most 500, 50 by default) and _offset.",
+                "security": {
+                    "description": "A bearer token of /api/v1/auth/token (Authorization: "
+                    "Bearer ...), or the signed-in browser session. Without either: 401.",
+                },
+                "resource": resources,
+            }
+        ],
+    }

@@ -1,0 +1,254 @@
+"""The FHIR R4 read API at /fhir: application/fhir+json, read-only, one clinic at a time.
+
+Authentication is the API's (a bearer token, or the signed-in session). Every answer that shows
+patient data writes one 'disclose' entry per patient to the clinic's audit trail, in the same
+transaction that read it. Refusals are OperationOutcomes: 401 without credentials, 403 for a
+role without the permission, 404 for an id outside the caller's clinic (logged by the funnels),
+400 for a search parameter that is not served.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from bontrack.accounts.access import flush_refusal
+from bontrack.api.auth import ClinicSessionAuth, TokenAuth, actor_of
+from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.interop import fhir, fhir_reads
+from bontrack.interop.fhir_search import JSON_FORMATS, SEARCHES, SearchError, parse_search
+from bontrack.treatments.errors import NotFoundError, ServiceError
+from bontrack.treatments.services import local_date
+
+CONTENT_TYPE = f"{fhir.MEDIA_TYPE}; charset=utf-8"
+ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+}
+
+
+def fhir_response(body: fhir.Resource, status: int = 200) -> HttpResponse:
+    response = HttpResponse(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status=status,
+        content_type=CONTENT_TYPE,
+    )
+    response["Cache-Control"] = "no-store"  # patient data is never cached
+    return response
+
+
+def operation_outcome(status: int, message: str, code: str | None = None) -> HttpResponse:
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "error",
+                "code": code or ISSUE_CODES.get(status, "processing"),
+                "diagnostics": message,
+            }
+        ],
+    }
+    response = fhir_response(body, status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="bontrack"'
+    if status == 405:
+        response["Allow"] = "GET"
+    return response
+
+
+def authenticate(request: HttpRequest) -> Actor | None:
+    """The API's authentication: a valid bearer token, else the signed-in session's clinic."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    bearer = scheme.lower() == "bearer" and token.strip()
+    if bearer and TokenAuth().authenticate(request, token.strip()) is not None:
+        return actor_of(request)
+    if ClinicSessionAuth().authenticate(request, None) is not None:
+        return actor_of(request)
+    return None
+
+
+View = Callable[..., HttpResponse]
+
+
+def fhir_view(view: Callable[..., HttpResponse]) -> View:
+    """GET only, signed in, and the services' refusals as OperationOutcomes."""
+
+    @csrf_exempt
+    @wraps(view)
+    def inner(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method != "GET":
+            return operation_outcome(405, "the FHIR API is read-only: GET")
+        actor = authenticate(request)
+        if actor is None:
+            return operation_outcome(401, "sign in or send a valid bearer token")
+        try:
+            return view(request, actor, *args, **kwargs)
+        except SearchError as error:
+            return operation_outcome(error.status, error.message, _search_code(error))
+        except ServiceError as error:
+            if isinstance(error, NotFoundError):
+                flush_refusal(error)
+            return operation_outcome(error.status, error.message)
+
+    return inner
+
+
+def _search_code(error: SearchError) -> str:
+    return "not-supported" if error.status == 406 else "invalid"
+
+
+def _today(actor: Actor) -> date:
+    """Today in the clinic's time zone (a consent is active while valid on it)."""
+    return local_date(actor.clinic.time_zone, timezone.now())
+
+
+def _format_only(request: HttpRequest) -> None:
+    """A read and $everything take no parameters but _format (JSON)."""
+    for name, texts in request.GET.lists():
+        if name != "_format":
+            raise SearchError(name, "is not taken here (only _format)")
+        if any(t not in JSON_FORMATS for t in texts):
+            raise SearchError(name, "only JSON (application/fhir+json) is served", 406)
+
+
+def _base(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/fhir/")
+
+
+def _disclose(
+    trail: Any, interaction: str, resource_type: str, found: fhir_reads.Found, object_id: str = ""
+) -> None:
+    """One disclosure entry per patient shown (DESIGN 3.4), naming what was shown."""
+    for patient_id in found.patients:
+        shown = sorted(
+            {str(e.resource["resourceType"]) for e in found.entries if e.patient_id == patient_id}
+        )
+        trail.record(
+            "disclose",
+            "fhir",
+            object_id,
+            patient_id,
+            interaction=interaction,
+            resource_type=resource_type,
+            resources=shown,
+            count=sum(1 for e in found.entries if e.patient_id == patient_id),
+        )
+
+
+def _entry(base: str, e: fhir_reads.Entry) -> dict[str, Any]:
+    resource_type = e.resource["resourceType"]
+    return {
+        "fullUrl": f"{base}{resource_type}/{e.id}",
+        "resource": e.resource,
+        "search": {"mode": "match"},
+    }
+
+
+def _link(request: HttpRequest, relation: str, offset: int | None = None) -> dict[str, str]:
+    query = request.GET.copy()
+    if offset is not None:
+        query["_offset"] = str(offset)
+    text = urlencode(sorted(query.lists()), doseq=True)
+    url = request.build_absolute_uri(request.path) + (f"?{text}" if text else "")
+    return {"relation": relation, "url": url}
+
+
+def _bundle(
+    request: HttpRequest, found: fhir_reads.Found, count: int | None, offset: int
+) -> fhir.Resource:
+    base = _base(request)
+    links = [_link(request, "self")]
+    if count is not None and offset + count < found.total:
+        links.append(_link(request, "next", offset + count))
+    if count is not None and offset > 0:
+        links.append(_link(request, "previous", max(0, offset - count)))
+    entries = [_entry(base, e) for e in found.entries]
+    if found.withheld:
+        entries.append(
+            {
+                "resource": {
+                    "resourceType": "OperationOutcome",
+                    "issue": [
+                        {
+                            "severity": "warning",
+                            "code": "suppressed",
+                            "diagnostics": f"{found.withheld} matching resources belong to "
+                            "restricted patients outside your care team and are not shown",
+                        }
+                    ],
+                },
+                "search": {"mode": "outcome"},
+            }
+        )
+    bundle: fhir.Resource = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": found.total,
+        "link": links,
+    }
+    if entries:
+        bundle["entry"] = entries
+    return bundle
+
+
+# --- Views ---------------------------------------------------------------------------------------
+
+
+@csrf_exempt
+def metadata(request: HttpRequest) -> HttpResponse:
+    """The CapabilityStatement: public, as FHIR clients read it before they sign in."""
+    if request.method != "GET":
+        return operation_outcome(405, "the FHIR API is read-only: GET")
+    try:
+        software = version("bontrack")
+    except PackageNotFoundError:  # pragma: no cover (a source tree that was never installed)
+        software = "unknown"
+    return fhir_response(fhir.capability_statement(_base(request), software))
+
+
+@fhir_view
+def search(request: HttpRequest, actor: Actor, resource_type: str) -> HttpResponse:
+    if resource_type not in SEARCHES:
+        return operation_outcome(404, f"{resource_type} is not served here", "not-supported")
+    query = parse_search(resource_type, dict(request.GET.lists()))
+    with clinical_transaction(actor) as trail:
+        found = fhir_reads.search(actor, resource_type, query, _today(actor))
+        _disclose(trail, "search", resource_type, found)
+    return fhir_response(_bundle(request, found, query.count, query.offset))
+
+
+@fhir_view
+def read(request: HttpRequest, actor: Actor, resource_type: str, resource_id: str) -> HttpResponse:
+    if resource_type not in SEARCHES:
+        return operation_outcome(404, f"{resource_type} is not served here", "not-supported")
+    _format_only(request)
+    with clinical_transaction(actor) as trail:
+        entry = fhir_reads.read(actor, resource_type, resource_id, _today(actor))
+        _disclose(trail, "read", resource_type, fhir_reads.Found([entry], 1), resource_id)
+    return fhir_response(entry.resource)
+
+
+@fhir_view
+def everything(request: HttpRequest, actor: Actor, patient_id: str) -> HttpResponse:
+    _format_only(request)
+    with clinical_transaction(actor) as trail:
+        found = fhir_reads.everything(actor, patient_id, _today(actor))
+        _disclose(trail, "everything", "Patient", found, patient_id)
+    return fhir_response(_bundle(request, found, None, 0))
+
+
+@csrf_exempt
+def unknown(request: HttpRequest, path: str = "") -> HttpResponse:
+    return operation_outcome(404, f"nothing is served at /fhir/{path}", "not-supported")

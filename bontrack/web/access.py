@@ -1,0 +1,87 @@
+"""Every page names the permission it needs: ``@clinic_view(Perm.X)`` signs the user in, finds
+the membership they act through (the clinic chosen at sign-in, or their only one), builds the
+``Actor``, checks the permission, and turns the services' refusals into the 403 and 404 pages.
+Rows are reached only through the access funnels and the services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.views.decorators.http import require_http_methods
+
+from bontrack.accounts.access import flush_refusal, require
+from bontrack.accounts.models import Membership
+from bontrack.accounts.permissions import Perm
+from bontrack.api.auth import client_address
+from bontrack.audit.services import Actor
+from bontrack.treatments.errors import ForbiddenError, NotFoundError
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def active_memberships(request: HttpRequest) -> list[Membership]:
+    return list(
+        Membership.objects.select_related("user", "clinic")
+        .filter(user=request.user, active=True)  # type: ignore[misc]
+        .order_by("clinic__name")
+    )
+
+
+def current_membership(request: HttpRequest) -> Membership | None:
+    """The membership chosen at sign-in (kept in the session), or the user's only one."""
+    memberships = active_memberships(request)
+    chosen = request.session.get("membership_id")
+    found = next((m for m in memberships if str(m.id) == chosen), None)
+    if found is None and len(memberships) == 1:
+        found = memberships[0]
+        request.session["membership_id"] = str(found.id)
+    return found
+
+
+def _sign_in_first(request: HttpRequest) -> HttpResponse:
+    """Signed out (or the idle time ran out): to the sign-in page, then back. An htmx request
+    reloads the whole page there rather than swapping the sign-in form into a panel."""
+    if getattr(request, "htmx", False):
+        page = urlsplit(request.headers.get("HX-Current-URL", "")).path or "/"
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = "/login/?" + urlencode({"next": page})
+        return response
+    return redirect_to_login(request.get_full_path())
+
+
+def clinic_view(perm: Perm, methods: Sequence[str] = ("GET",)) -> Callable[[View], View]:
+    """Sign-in, membership and permission for one page; the view gets ``(request, actor, ...)``."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def inner(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return _sign_in_first(request)
+            membership = current_membership(request)
+            if membership is None:
+                if not active_memberships(request):
+                    raise PermissionDenied("you have no active membership of a clinic")
+                return HttpResponseRedirect(
+                    "/clinic/?" + urlencode({"next": request.get_full_path()})
+                )
+            actor = Actor(membership, client_address(request))
+            request.actor = actor  # type: ignore[attr-defined]
+            try:
+                require(actor, perm)
+                return view(request, actor, *args, **kwargs)
+            except NotFoundError as error:
+                flush_refusal(error)
+                raise Http404(error.message) from None
+            except ForbiddenError as error:
+                raise PermissionDenied(error.message) from None
+
+        inner.permission = perm  # type: ignore[attr-defined]
+        return require_http_methods(list(methods))(inner)  # type: ignore[return-value]
+
+    return decorate

@@ -1,0 +1,123 @@
+"""Forms parse what the pages post; the services judge it (a form never holds a clinical rule)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from bontrack.domain.catalog import catalog
+from bontrack.outcomes.models import OUTCOMES, RELATEDNESS, SEVERITIES
+
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+def local_input(moment: datetime, tz: str) -> str:
+    """A moment as a datetime-local input shows it, in the clinic's time zone."""
+    return moment.astimezone(zoneinfo.ZoneInfo(tz)).strftime(DATETIME_LOCAL)
+
+
+def parse_local(value: str, tz: str) -> datetime:
+    """A datetime-local input's value, read in the clinic's time zone."""
+    try:
+        naive = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationError("give a date and time, e.g. 2026-11-25 09:30") from None
+    if naive.tzinfo is not None:
+        return naive
+    return naive.replace(tzinfo=zoneinfo.ZoneInfo(tz))
+
+
+def _choices(items: dict[str, Any], label: Any) -> list[tuple[str, str]]:
+    return [(code, label(item)) for code, item in items.items()]
+
+
+class UnitsField(forms.DecimalField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 3)
+        kwargs.setdefault("min_value", Decimal("0.001"))
+        super().__init__(**kwargs)
+
+
+class PointForm(forms.Form):
+    units = UnitsField(label="Units")
+
+
+class AddPointForm(forms.Form):
+    site = forms.ChoiceField(choices=())
+    side = forms.ChoiceField(choices=[("left", "left"), ("right", "right"), ("midline", "midline")])
+    units = UnitsField(label="Units")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["site"].choices = _choices(catalog().sites, lambda s: s.name)
+
+
+class DecisionForm(forms.Form):
+    fingerprint = forms.CharField(max_length=64)
+    kind = forms.ChoiceField(choices=[("acknowledge", "acknowledge"), ("override", "override")])
+    reason = forms.CharField(required=False, max_length=2000)
+
+
+class ConsentForm(forms.Form):
+    indication = forms.ChoiceField(choices=())
+    signed_on = forms.DateField()
+    signed_by = forms.CharField(max_length=200)
+    expires_on = forms.DateField(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["indication"].choices = _choices(catalog().indications, lambda i: i.name)
+
+
+class AdverseEventForm(forms.Form):
+    term = forms.ChoiceField(choices=())
+    onset_date = forms.DateField()
+    severity = forms.ChoiceField(choices=[(s, s) for s in SEVERITIES])
+    serious = forms.BooleanField(required=False)
+    relatedness = forms.ChoiceField(choices=[(r, r) for r in RELATEDNESS])
+    outcome = forms.ChoiceField(choices=[(o, o) for o in OUTCOMES])
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["term"].choices = _choices(catalog().adverse_event_terms, lambda t: t.name)
+
+
+class ReconstituteForm(forms.Form):
+    diluent_ml = forms.DecimalField(max_digits=6, decimal_places=3, min_value=Decimal(0))
+
+
+class WasteForm(forms.Form):
+    units = forms.DecimalField(max_digits=10, decimal_places=3, min_value=Decimal(0))
+
+
+class RecallForm(forms.Form):
+    reason = forms.CharField(max_length=2000)
+
+
+class LotForm(forms.Form):
+    product = forms.ChoiceField(choices=())
+    lot_number = forms.CharField(max_length=64)
+    vial_size_units = forms.DecimalField(max_digits=10, decimal_places=3)
+    expires_on = forms.DateField()
+    received_vials = forms.IntegerField(min_value=1, max_value=10000)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["product"].choices = _choices(
+            catalog().products,
+            lambda p: f"{p.brands[0]} ({p.code})" if p.brands else p.code,
+        )
+
+
+def first_error(form: forms.Form) -> str:
+    for field, errors in form.errors.items():
+        name = "" if field == "__all__" else f"{field.replace('_', ' ')}: "
+        return f"{name}{errors[0]}"
+    return ""

@@ -1,0 +1,56 @@
+// bontrack pages: the little htmx cannot do on its own. No framework, no build step.
+(function () {
+  "use strict";
+
+  // A faint site on the body map: pick it in the "add a point" form and put the cursor on units.
+  function pickGhost(ghost) {
+    var form = document.getElementById("add-point");
+    if (!form) return;
+    form.elements.site.value = ghost.getAttribute("data-site");
+    form.elements.side.value = ghost.getAttribute("data-side");
+    var units = form.elements.units;
+    if (units) {
+      if (!units.value) units.value = units.getAttribute("data-default") || "";
+      units.focus();
+      units.select();
+    }
+    form.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  }
+
+  document.addEventListener("click", function (event) {
+    var ghost = event.target.closest && event.target.closest(".bm-ghost");
+    if (ghost && ghost.closest(".editable")) pickGhost(ghost);
+    var chip = event.target.closest && event.target.closest("[data-set-units]");
+    if (chip) {
+      var input = document.getElementById("point-units");
+      if (input) { input.value = chip.getAttribute("data-set-units"); input.focus(); }
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    var ghost = event.target.closest && event.target.closest(".bm-ghost");
+    if (ghost) { event.preventDefault(); pickGhost(ghost); }
+  });
+
+  // Use-by countdowns of reconstituted vials: "5 h 12 min left", ticking once a minute.
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-use-by]").forEach(function (el) {
+      var left = Date.parse(el.getAttribute("data-use-by")) - now;
+      if (isNaN(left)) return;
+      if (left <= 0) {
+        el.textContent = "past its use-by time: do not use";
+        el.classList.add("past");
+        return;
+      }
+      var minutes = Math.floor(left / 60000);
+      var hours = Math.floor(minutes / 60);
+      el.textContent = (hours ? hours + " h " : "") + (minutes % 60) + " min left";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", tick);
+  document.addEventListener("htmx:afterSettle", tick);
+  setInterval(tick, 30000);
+})();

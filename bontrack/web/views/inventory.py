@@ -1,0 +1,238 @@
+"""Inventory: lots and vials, receiving a lot, reconstituting a vial (with its use-by countdown),
+recording waste, recalling a lot and the patients who received it (with a CSV export)."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+
+from bontrack.accounts.access import access_lot, access_vial
+from bontrack.accounts.permissions import Perm
+from bontrack.audit.services import Actor
+from bontrack.domain.catalog import catalog
+from bontrack.domain.planning import use_by
+from bontrack.inventory import services as inventory
+from bontrack.inventory.models import Lot, Vial
+from bontrack.treatments.errors import ServiceError
+from bontrack.web import present
+from bontrack.web.access import clinic_view
+from bontrack.web.forms import LotForm, RecallForm, ReconstituteForm, WasteForm, first_error
+
+
+def _vial_row(vial: Vial, tz: str) -> dict[str, Any]:
+    product = catalog().products.get(vial.lot.product)
+    until = (
+        use_by(product, vial.reconstituted_at)
+        if product is not None and vial.reconstituted_at is not None
+        else None
+    )
+    if vial.discarded_at is not None:
+        state = "discarded"
+    elif vial.patient_id is not None:
+        state = "used"
+    elif vial.reconstituted_at is not None:
+        state = "reconstituted"
+    else:
+        state = "unopened"
+    return {
+        "vial": vial,
+        "state": state,
+        "short": str(vial.id)[:8],
+        "diluent": present.units(vial.diluent_ml) if vial.diluent_ml is not None else "",
+        "reconstituted_at": present.local(vial.reconstituted_at, tz),
+        "use_by": present.local(until, tz),
+        "use_by_iso": until.isoformat() if until else "",
+        "past": until is not None and until <= timezone.now(),
+        "wasted": present.units(vial.units_wasted),
+    }
+
+
+@clinic_view(Perm.INVENTORY_READ)
+def inventory_page(request: HttpRequest, actor: Actor) -> HttpResponse:
+    tz = actor.clinic.time_zone
+    day = present.clinic_today(tz)
+    stock = inventory.stock(actor, day)
+    open_vials = (
+        Vial.objects.select_related("lot")
+        .filter(
+            clinic_id=actor.membership.clinic_id,
+            reconstituted_at__isnull=False,
+            discarded_at__isnull=True,
+        )
+        .order_by("reconstituted_at")
+    )
+    in_use = [_vial_row(v, tz) for v in open_vials]
+    return render(
+        request,
+        "web/inventory.html",
+        {
+            "rows": [
+                {
+                    **row,
+                    "product": present.product_name(row["lot"].product),  # type: ignore[union-attr]
+                    "size": present.units(row["lot"].vial_size_units),  # type: ignore[union-attr]
+                    "days_left": (row["lot"].expires_on - day).days,  # type: ignore[union-attr]
+                }
+                for row in stock
+            ],
+            "in_use": in_use,
+            "can_write": actor.membership.can(Perm.INVENTORY_WRITE),
+            "lot_form": LotForm(),
+            "nav": "inventory",
+        },
+    )
+
+
+@clinic_view(Perm.INVENTORY_WRITE, methods=("POST",))
+def receive_lot(request: HttpRequest, actor: Actor) -> HttpResponse:
+    form = LotForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"The lot was not received: {first_error(form)}")
+        return HttpResponseRedirect("/inventory/")
+    try:
+        lot = inventory.receive_lot(
+            actor, received_on=present.clinic_today(actor.clinic.time_zone), **form.cleaned_data
+        )
+    except ServiceError as error:
+        if error.status in (403, 404):
+            raise
+        messages.error(request, f"The lot was not received: {error.message}")
+        return HttpResponseRedirect("/inventory/")
+    messages.success(request, f"Lot {lot.lot_number} received: {lot.received_vials} vials.")
+    return HttpResponseRedirect(f"/inventory/lots/{lot.id}/")
+
+
+def _lot_context(actor: Actor, lot: Lot) -> dict[str, Any]:
+    tz = actor.clinic.time_zone
+    day = present.clinic_today(tz)
+    product = catalog().products.get(lot.product)
+    dilutions = (
+        [
+            present.units(d.diluent_ml)
+            for d in product.dilutions
+            if d.vial_units == lot.vial_size_units
+        ]
+        if product is not None
+        else []
+    )
+    exposures = (
+        inventory.exposures(actor, lot.id)
+        if lot.recalled_at is not None and actor.membership.can(Perm.DEMOGRAPHICS_READ)
+        else []
+    )
+    return {
+        "lot": lot,
+        "product": present.product_name(lot.product),
+        "size": present.units(lot.vial_size_units),
+        "expired": lot.expires_on < day,
+        "days_left": (lot.expires_on - day).days,
+        "vials": [_vial_row(v, tz) for v in lot.vials.order_by("created_at")],
+        "dilutions": dilutions,
+        "exposures": exposures,
+        "recalled_at": present.local(lot.recalled_at, tz),
+        "can_write": actor.membership.can(Perm.INVENTORY_WRITE),
+        "nav": "inventory",
+    }
+
+
+@clinic_view(Perm.INVENTORY_READ)
+def lot_detail(request: HttpRequest, actor: Actor, lot_id: UUID) -> HttpResponse:
+    lot = access_lot(actor, lot_id, Perm.INVENTORY_READ)
+    return render(request, "web/lot.html", _lot_context(actor, lot))
+
+
+@clinic_view(Perm.INVENTORY_WRITE, methods=("POST",))
+def lot_recall(request: HttpRequest, actor: Actor, lot_id: UUID) -> HttpResponse:
+    form = RecallForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the recall's reason or notice number.")
+        return HttpResponseRedirect(f"/inventory/lots/{lot_id}/")
+    try:
+        found = inventory.recall_lot(actor, lot_id, reason=form.cleaned_data["reason"])
+    except ServiceError as error:
+        if error.status in (403, 404):
+            raise
+        messages.error(request, error.message)
+        return HttpResponseRedirect(f"/inventory/lots/{lot_id}/")
+    patients = len({e.patient_id for e in found})
+    messages.warning(
+        request,
+        f"Lot recalled: its vials now block every check. {patients} patient"
+        f"{'' if patients == 1 else 's'} received it: contact them from the list below.",
+    )
+    return HttpResponseRedirect(f"/inventory/lots/{lot_id}/#exposures")
+
+
+@clinic_view(Perm.INVENTORY_READ)
+def lot_exposures_csv(request: HttpRequest, actor: Actor, lot_id: UUID) -> HttpResponse:
+    lot = access_lot(actor, lot_id, Perm.INVENTORY_READ)
+    found = inventory.exposures(actor, lot.id)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="recall-{lot.lot_number}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        ["record_number", "name", "phone", "email", "administered_on", "session_id", "lot"]
+    )
+    for e in found:
+        writer.writerow(
+            [
+                _cell(e.record_number),
+                _cell(e.name),
+                _cell(e.phone),
+                _cell(e.email),
+                e.administered_on.isoformat(),
+                str(e.session_id),
+                _cell(lot.lot_number),
+            ]
+        )
+    return response
+
+
+def _cell(value: str) -> str:
+    """Spreadsheets run a cell that starts with = + - @ as a formula: quote it."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@clinic_view(Perm.INVENTORY_WRITE, methods=("POST",))
+def vial_reconstitute(request: HttpRequest, actor: Actor, vial_id: UUID) -> HttpResponse:
+    vial = access_vial(actor, vial_id, Perm.INVENTORY_WRITE)
+    form = ReconstituteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Not reconstituted: {first_error(form)}")
+    else:
+        try:
+            inventory.reconstitute_vial(
+                actor,
+                vial.id,
+                diluent_ml=form.cleaned_data["diluent_ml"],
+                reconstituted_at=timezone.now(),
+            )
+            messages.success(request, "Vial reconstituted: the use-by countdown has started.")
+        except ServiceError as error:
+            if error.status in (403, 404):
+                raise
+            messages.error(request, f"Not reconstituted: {error.message}")
+    return HttpResponseRedirect(f"/inventory/lots/{vial.lot_id}/")
+
+
+@clinic_view(Perm.INVENTORY_WRITE, methods=("POST",))
+def vial_waste(request: HttpRequest, actor: Actor, vial_id: UUID) -> HttpResponse:
+    vial = access_vial(actor, vial_id, Perm.INVENTORY_WRITE)
+    form = WasteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Waste not recorded: {first_error(form)}")
+    else:
+        try:
+            inventory.record_waste(actor, vial.id, units=form.cleaned_data["units"])
+            messages.success(request, "Waste recorded; the vial is discarded.")
+        except ServiceError as error:
+            if error.status in (403, 404):
+                raise
+            messages.error(request, f"Waste not recorded: {error.message}")
+    return HttpResponseRedirect(f"/inventory/lots/{vial.lot_id}/")

@@ -1,0 +1,524 @@
+"""The plan editor: a planned session's points on the body map, totals and volumes, the findings
+panel (the same check as the API, at the injection time), decisions, the vial, and signing.
+
+Every change calls a service (update_plan, load_protocol, decide, reconstitute_vial,
+sign_session) and re-renders the workspace partial; without JavaScript the same forms post and
+the page reloads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+
+from bontrack.accounts.permissions import Perm
+from bontrack.audit.services import Actor
+from bontrack.domain.catalog import catalog
+from bontrack.domain.planning import (
+    listed_dilutions,
+    reconstitute,
+    use_by,
+    vial_concentration,
+    vials_needed,
+)
+from bontrack.domain.quantities import Volume
+from bontrack.domain.treatment import Injection
+from bontrack.domain.units import Units
+from bontrack.inventory import services as inventory
+from bontrack.treatments import services
+from bontrack.treatments.errors import ServiceError
+from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.records import Point, current_points, status_of, total_units
+from bontrack.web import bodymap, present
+from bontrack.web.access import clinic_view
+from bontrack.web.forms import (
+    AddPointForm,
+    DecisionForm,
+    PointForm,
+    ReconstituteForm,
+    first_error,
+    local_input,
+    parse_local,
+)
+
+
+def _fresh(session_id: UUID | str) -> TreatmentSession:
+    """Re-read a session the funnel already let through, with what the editor shows."""
+    return (
+        TreatmentSession.objects.select_related("patient", "clinic", "injector__user")
+        .prefetch_related("injections", "events", "session_vials__vial__lot")
+        .get(pk=session_id)
+    )
+
+
+def administered_at(request: HttpRequest, actor: Actor) -> tuple[datetime, str]:
+    """The injection time the page is working with (the sign form's field), else now."""
+    raw = request.POST.get("administered_at") or request.GET.get("administered_at") or ""
+    now = timezone.now().replace(second=0, microsecond=0)
+    if not raw:
+        return now, ""
+    try:
+        return parse_local(raw, actor.clinic.time_zone), ""
+    except ValidationError as error:
+        return now, f"Injection time: {error.messages[0]}"
+
+
+def _vial_math(session: TreatmentSession, points: list[Point]) -> dict[str, Any]:
+    """Concentration, mL per point and vials needed, from the domain's arithmetic."""
+    cat = catalog()
+    product = cat.products[session.product]
+    total = Units(session.product, total_units(points))
+    injections = tuple(
+        Injection(p.site, p.side, Units(session.product, p.units), p.route) for p in points
+    )
+    uses = [u.vial for u in session.session_vials.all()]
+    opened = [v for v in uses if v.diluent_ml is not None and v.lot.product == session.product]
+    math: dict[str, Any] = {
+        "total": present.units(total.amount),
+        "points": len(points),
+        "volumes": {},
+        "by_size": [
+            {"size": present.units(size), "vials": vials_needed(total, Units(product.code, size))}
+            for size in product.vial_sizes
+        ],
+    }
+    if opened:
+        vial = opened[0]
+        size = Units(product.code, vial.lot.vial_size_units)
+        done = reconstitute(
+            product, size, Volume(vial.diluent_ml), injections, vial.reconstituted_at
+        )
+        math.update(
+            concentration=str(done.concentration),
+            total_volume=str(done.total_volume),
+            vials=done.vials,
+            size=present.units(size.amount),
+            leftover=present.units(done.leftover.amount),
+            volumes={n: str(pv.volume) for n, pv in enumerate(done.points)},
+        )
+    elif uses:
+        vial = uses[0]
+        if vial.lot.product == session.product:
+            size = Units(product.code, vial.lot.vial_size_units)
+            math.update(vials=vials_needed(total, size), size=present.units(size.amount))
+    return math
+
+
+def _findings(session: TreatmentSession, at: datetime) -> tuple[dict[str, Any], str]:
+    """The check at the injection time (what signing will re-run), with the consent rule."""
+    try:
+        result = services.stored_result_at(session, at)
+    except ServiceError as error:
+        return {"verdict": "block", "findings": [], "total_units": ""}, error.message
+    day = services.local_date(session.clinic.time_zone, at)
+    consent = services.consent_finding(session, day)
+    if consent is not None:
+        result["findings"].insert(0, consent)
+        result["verdict"] = "block"
+    return result, ""
+
+
+def workspace_context(
+    actor: Actor,
+    session_id: UUID | str,
+    at: datetime,
+    *,
+    error: str = "",
+    sign_error: str = "",
+    editing: int | None = None,
+    edit_form: PointForm | None = None,
+    add_form: AddPointForm | None = None,
+) -> dict[str, Any]:
+    session = _fresh(session_id)
+    cat = catalog()
+    tz = session.clinic.time_zone
+    points = current_points(session)
+    result, check_error = _findings(session, at)
+    decisions: dict[str, Any] = {}
+    for d in session.decisions.select_related("by__user").order_by("at", "id"):
+        decisions[d.fingerprint] = d
+    refusals = services.unresolved_findings(session, result["findings"])
+    findings = []
+    flagged: set[tuple[str, str]] = set()
+    for f in result["findings"]:
+        decision = decisions.get(f["fingerprint"])
+        findings.append(
+            {
+                **f,
+                "severity_words": present.SEVERITY_WORDS.get(f["severity"], f["severity"]),
+                "decision": decision,
+                "refusal": refusals.get(f["fingerprint"], ""),
+                "site_names": [bodymap.site_label(s["site"], s["side"]) for s in f["sites"]],
+            }
+        )
+        flagged.update((s["site"], s["side"]) for s in f["sites"])
+    math = _vial_math(session, points)
+    indication = cat.indications.get(session.indication)
+    today = present.clinic_today(tz)
+    chosen = {str(u.vial_id) for u in session.session_vials.all()}
+    usable = inventory.usable_vials(
+        actor,
+        product=session.product,
+        patient_id=session.patient_id,
+        today=today,
+        now=timezone.now(),
+    )
+    product = cat.products[session.product]
+    opened, unopened_lots = [], {}
+    for v in usable:
+        if v.reconstituted_at is not None:
+            until = use_by(product, v.reconstituted_at)
+            opened.append(
+                {
+                    "vial": v,
+                    "chosen": str(v.id) in chosen,
+                    "use_by": present.local(until, tz),
+                    "use_by_iso": until.isoformat(),
+                    "past": until <= timezone.now(),
+                    "concentration": str(
+                        vial_concentration(
+                            product,
+                            Units(product.code, v.lot.vial_size_units),
+                            Volume(v.diluent_ml),
+                        )
+                    )
+                    if v.diluent_ml is not None
+                    else "",
+                }
+            )
+        else:
+            row = unopened_lots.setdefault(v.lot_id, {"lot": v.lot, "count": 0, "vial": v})
+            row["count"] += 1
+    for row in unopened_lots.values():
+        size = Decimal(row["lot"].vial_size_units)
+        listed = listed_dilutions(product, Units(product.code, size))
+        row["dilutions"] = [present.units(ml) for ml in listed]
+        row["suggested_ml"] = present.units(_suggest_saline(product, size, listed, points))
+    chosen_other = [
+        u.vial
+        for u in session.session_vials.all()
+        if str(u.vial_id) not in {str(o["vial"].id) for o in opened}
+    ]
+    site_codes = list(indication.sites) if indication is not None else []
+    point_rows = [
+        {
+            "n": n,
+            "site": p.site,
+            "side": p.side,
+            "label": bodymap.site_label(p.site, p.side),
+            "units": present.units(p.units),
+            "volume": math["volumes"].get(n, ""),
+            "flagged": (p.site, p.side) in flagged,
+        }
+        for n, p in enumerate(points)
+    ]
+    all_unresolved = bool(refusals) or bool(check_error)
+    return {
+        "session": session,
+        "status": status_of(session),
+        "tz": tz,
+        "at": at,
+        "at_input": local_input(at, tz),
+        "max_input": local_input(timezone.now() + timedelta(minutes=5), tz),
+        "verdict": result["verdict"],
+        "verdict_words": present.VERDICT_WORDS.get(result["verdict"], result["verdict"]),
+        "findings": findings,
+        "check_error": check_error,
+        "ready": not all_unresolved and bool(points),
+        "catalog_version": result.get("catalog_version", session.catalog_version),
+        "math": math,
+        "points": point_rows,
+        "views": bodymap.views(
+            [(p.site, p.side, p.units) for p in points], flagged, ghost_sites=site_codes
+        ),
+        "opened_vials": opened,
+        "unopened_lots": list(unopened_lots.values()),
+        "chosen_other": chosen_other,
+        "product": product,
+        "product_name": present.product_name(session.product),
+        "can_override": actor.membership.can(Perm.OVERRIDE),
+        "can_sign": actor.membership.can(Perm.SIGN)
+        and actor.membership.role in ("prescriber", "nurse-injector"),
+        "error": error,
+        "sign_error": sign_error,
+        "editing": editing,
+        "editing_point": point_rows[editing]
+        if editing is not None and editing < len(point_rows)
+        else None,
+        "edit_form": edit_form,
+        "add_form": add_form or AddPointForm(),
+        "site_groups": _site_groups(site_codes),
+        "last_site": point_rows[-1]["site"] if point_rows else "",
+    }
+
+
+def _suggest_saline(
+    product: Any, size: Decimal, listed: list[Decimal], points: list[Point]
+) -> Decimal:
+    """A starting value for the saline field: the label's dilution that puts the plan's most
+    common dose in 0.1 mL, else the middle one of the label's list (the clinician may change it)."""
+    if not listed:
+        return Decimal(0) if product.form == "solution" else Decimal(2)
+    doses = [p.units for p in points]
+    if doses:
+        common = max(set(doses), key=doses.count)
+        for ml in listed:
+            per_tenth = vial_concentration(product, Units(product.code, size), Volume(ml))
+            if per_tenth.per_tenth_ml.amount == common:
+                return ml
+    return listed[len(listed) // 2]
+
+
+def _site_groups(first: list[str]) -> list[tuple[str, list[tuple[str, str, tuple[str, ...]]]]]:
+    cat = catalog()
+    mine = [(c, cat.sites[c].name, cat.sites[c].sides) for c in first if c in cat.sites]
+    rest = [(s.code, s.name, s.sides) for s in cat.sites.values() if s.code not in first]
+    groups = []
+    if mine:
+        groups.append(("Sites for this indication", mine))
+    groups.append(("All other sites" if mine else "Sites", rest))
+    return groups
+
+
+def _page_context(actor: Actor, session: TreatmentSession, at: datetime) -> dict[str, Any]:
+    day = present.clinic_today(session.clinic.time_zone)
+    cat = catalog()
+    protocols = [
+        (p.id, f"{p.name} ({present.units(p.total)} U, {len(p.points)} points)")
+        for p in cat.protocols.values()
+        if p.product == session.product and session.indication in p.indications
+    ]
+    return {
+        **workspace_context(actor, session.id, at),
+        "banner": present.patient_banner(session.patient, day, True),
+        "indication_name": present.indication_name(session.indication),
+        "protocol_name": present.protocol_name(session.protocol) if session.protocol else "",
+        "protocols": protocols,
+        "nav": "patients",
+    }
+
+
+def render_editor(request: HttpRequest, actor: Actor, session: TreatmentSession) -> HttpResponse:
+    at, error = administered_at(request, actor)
+    context = _page_context(actor, session, at)
+    context["error"] = error
+    return render(request, "web/plan.html", context)
+
+
+def _answer(
+    request: HttpRequest, actor: Actor, session_id: UUID, at: datetime, **extra: Any
+) -> HttpResponse:
+    """htmx: the re-rendered workspace; a plain form post: back to the page."""
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(
+            request,
+            "web/partials/workspace.html",
+            workspace_context(actor, session_id, at, **extra),
+        )
+    return HttpResponseRedirect(f"/sessions/{session_id}/")
+
+
+def _refused(error: ServiceError) -> str:
+    if error.status in (403, 404):
+        raise error
+    return error.message
+
+
+def _points_of(actor: Actor, session_id: UUID) -> list[services.PointInput]:
+    session = services.read_session(actor, session_id, Perm.PLAN_WRITE)
+    return [services.PointInput(p.site, p.side, p.units, p.route) for p in current_points(session)]
+
+
+@clinic_view(Perm.PLAN_WRITE)
+def workspace(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    at, error = administered_at(request, actor)
+    services.read_session(actor, session_id, Perm.PLAN_WRITE)
+    return _answer(request, actor, session_id, at, error=error)
+
+
+@clinic_view(Perm.PLAN_WRITE)
+def point_form(request: HttpRequest, actor: Actor, session_id: UUID, n: int) -> HttpResponse:
+    at, _ = administered_at(request, actor)
+    points = _points_of(actor, session_id)
+    if n >= len(points):
+        return _answer(request, actor, session_id, at, error="That point is no longer in the plan.")
+    form = PointForm(initial={"units": points[n].units})
+    return _answer(request, actor, session_id, at, editing=n, edit_form=form)
+
+
+@clinic_view(Perm.PLAN_WRITE, methods=("POST",))
+def point_change(request: HttpRequest, actor: Actor, session_id: UUID, n: int) -> HttpResponse:
+    at, _ = administered_at(request, actor)
+    points = _points_of(actor, session_id)
+    if n >= len(points):
+        return _answer(request, actor, session_id, at, error="That point is no longer in the plan.")
+    if request.POST.get("action") == "remove":
+        if len(points) == 1:
+            return _answer(request, actor, session_id, at, error="A plan keeps at least one point.")
+        del points[n]
+    else:
+        form = PointForm(request.POST)
+        if not form.is_valid():
+            return _answer(
+                request, actor, session_id, at, editing=n, edit_form=form, error=first_error(form)
+            )
+        old = points[n]
+        points[n] = services.PointInput(old.site, old.side, form.cleaned_data["units"], old.route)
+    try:
+        services.update_plan(actor, session_id, injections=points)
+    except ServiceError as error:
+        return _answer(request, actor, session_id, at, error=_refused(error))
+    return _answer(request, actor, session_id, at)
+
+
+@clinic_view(Perm.PLAN_WRITE, methods=("POST",))
+def point_add(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    at, _ = administered_at(request, actor)
+    form = AddPointForm(request.POST)
+    if not form.is_valid():
+        return _answer(request, actor, session_id, at, add_form=form, error=first_error(form))
+    points = _points_of(actor, session_id)
+    points.append(
+        services.PointInput(
+            form.cleaned_data["site"], form.cleaned_data["side"], form.cleaned_data["units"]
+        )
+    )
+    try:
+        services.update_plan(actor, session_id, injections=points)
+    except ServiceError as error:
+        return _answer(request, actor, session_id, at, add_form=form, error=_refused(error))
+    return _answer(request, actor, session_id, at)
+
+
+@clinic_view(Perm.PLAN_WRITE, methods=("POST",))
+def protocol_load(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    at, _ = administered_at(request, actor)
+    try:
+        services.load_protocol(actor, session_id, protocol=request.POST.get("protocol", ""))
+    except ServiceError as error:
+        message = _refused(error)
+        if request.htmx:  # type: ignore[attr-defined]
+            return _answer(request, actor, session_id, at, error=message)
+    if request.htmx:  # type: ignore[attr-defined]
+        response = HttpResponse(status=204)
+        response["HX-Refresh"] = "true"  # the header names the protocol: reload the whole page
+        return response
+    return HttpResponseRedirect(f"/sessions/{session_id}/")
+
+
+@clinic_view(Perm.PLAN_WRITE, methods=("POST",))
+def set_time(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    """The injection time changed: the plan date follows it (signing does the same)."""
+    at, error = administered_at(request, actor)
+    if error:
+        return _answer(request, actor, session_id, at, error=error)
+    session = services.read_session(actor, session_id, Perm.PLAN_WRITE)
+    day = services.local_date(session.clinic.time_zone, at)
+    if day != session.plan_date:
+        try:
+            services.update_plan(actor, session_id, plan_date=day)
+        except ServiceError as service_error:
+            return _answer(request, actor, session_id, at, error=_refused(service_error))
+    return _answer(request, actor, session_id, at)
+
+
+@clinic_view(Perm.PLAN_WRITE, methods=("POST",))
+def vial_choice(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    at, _ = administered_at(request, actor)
+    session = services.read_session(actor, session_id, Perm.PLAN_WRITE)
+    chosen = [str(u.vial_id) for u in session.session_vials.all()]
+    vial_id = request.POST.get("vial_id", "")
+    if request.POST.get("action") == "remove":
+        chosen = [v for v in chosen if v != vial_id]
+    elif vial_id and vial_id not in chosen:
+        chosen.append(vial_id)
+    try:
+        services.update_plan(actor, session_id, vial_ids=chosen)
+    except ServiceError as error:
+        return _answer(request, actor, session_id, at, error=_refused(error))
+    return _answer(request, actor, session_id, at)
+
+
+@clinic_view(Perm.INVENTORY_WRITE, methods=("POST",))
+def vial_open(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    """Reconstitute one unopened vial of a lot now, and use it for this plan."""
+    at, _ = administered_at(request, actor)
+    session = services.read_session(actor, session_id, Perm.PLAN_WRITE)
+    form = ReconstituteForm(request.POST)
+    if not form.is_valid():
+        return _answer(request, actor, session_id, at, error=first_error(form))
+    lot_id = request.POST.get("lot_id", "")
+    today = present.clinic_today(session.clinic.time_zone)
+    candidates = [
+        v
+        for v in inventory.usable_vials(
+            actor,
+            product=session.product,
+            patient_id=session.patient_id,
+            today=today,
+            now=timezone.now(),
+        )
+        if str(v.lot_id) == lot_id and v.reconstituted_at is None
+    ]
+    if not candidates:
+        return _answer(
+            request, actor, session_id, at, error="No unopened vial of that lot is left."
+        )
+    try:
+        vial = inventory.reconstitute_vial(
+            actor,
+            candidates[0].id,
+            diluent_ml=form.cleaned_data["diluent_ml"],
+            reconstituted_at=timezone.now(),
+        )
+        chosen = [str(u.vial_id) for u in session.session_vials.all()]
+        services.update_plan(actor, session_id, vial_ids=[*chosen, str(vial.id)])
+    except ServiceError as error:
+        return _answer(request, actor, session_id, at, error=_refused(error))
+    return _answer(request, actor, session_id, at)
+
+
+@clinic_view(Perm.PLAN_WRITE, methods=("POST",))
+def decide(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    at, _ = administered_at(request, actor)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        return _answer(request, actor, session_id, at, error=first_error(form))
+    try:
+        services.decide(
+            actor,
+            session_id,
+            fingerprint_=form.cleaned_data["fingerprint"],
+            kind=form.cleaned_data["kind"],
+            reason=form.cleaned_data["reason"],
+        )
+    except ServiceError as error:
+        if error.status == 403 and error.field == "kind":
+            return _answer(request, actor, session_id, at, error=error.message)
+        return _answer(request, actor, session_id, at, error=_refused(error))
+    return _answer(request, actor, session_id, at)
+
+
+@clinic_view(Perm.SIGN, methods=("POST",))
+def sign(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    at, error = administered_at(request, actor)
+    if error:
+        return _answer(request, actor, session_id, at, sign_error=error)
+    try:
+        services.sign_session(actor, session_id, administered_at=at)
+    except ServiceError as service_error:
+        if service_error.status == 403 and service_error.field is None:
+            return _answer(request, actor, session_id, at, sign_error=service_error.message)
+        return _answer(request, actor, session_id, at, sign_error=_refused(service_error))
+    if request.htmx:  # type: ignore[attr-defined]
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = f"/sessions/{session_id}/"
+        return response
+    return HttpResponseRedirect(f"/sessions/{session_id}/")

@@ -1,0 +1,265 @@
+"""A session's page (the plan editor while it is a plan), the signed record, the printable
+procedure note and its PDF, co-signature and adverse events."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.staticfiles import finders
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from bontrack.accounts.models import Membership
+from bontrack.accounts.permissions import Perm
+from bontrack.audit.services import Actor
+from bontrack.domain.catalog import catalog
+from bontrack.domain.planning import reconstitute, use_by, vial_concentration
+from bontrack.domain.quantities import Volume
+from bontrack.domain.treatment import Injection
+from bontrack.domain.units import Units
+from bontrack.outcomes.services import record_adverse_event
+from bontrack.treatments import services
+from bontrack.treatments.errors import ServiceError
+from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.records import Point, current_points, status_of, total_units
+from bontrack.web import bodymap, present
+from bontrack.web.access import clinic_view
+from bontrack.web.forms import AdverseEventForm, first_error
+from bontrack.web.views.plans import render_editor
+
+
+@clinic_view(Perm.CHART_READ)
+def session_page(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    session = services.read_session(actor, session_id)
+    if (
+        not session.is_signed
+        and status_of(session) == "plan"
+        and actor.membership.can(Perm.PLAN_WRITE)
+    ):
+        return render_editor(request, actor, session)
+    return render(request, "web/session.html", record_context(actor, session.id))
+
+
+def _names(clinic_id: Any, ids: set[Any]) -> dict[str, str]:
+    members = Membership.objects.select_related("user").filter(clinic_id=clinic_id, id__in=ids)
+    return {str(m.id): m.display_name for m in members}
+
+
+def _volumes(session: TreatmentSession, points: list[Point]) -> dict[int, str]:
+    opened = [
+        u.vial
+        for u in session.session_vials.all()
+        if u.vial.diluent_ml is not None and u.vial.lot.product == session.product
+    ]
+    if not opened or not points:
+        return {}
+    product = catalog().products[session.product]
+    vial = opened[0]
+    done = reconstitute(
+        product,
+        Units(product.code, vial.lot.vial_size_units),
+        Volume(vial.diluent_ml),
+        tuple(Injection(p.site, p.side, Units(session.product, p.units), p.route) for p in points),
+    )
+    return {n: str(pv.volume) for n, pv in enumerate(done.points)}
+
+
+def _grouped(points: list[Point], volumes: dict[int, str]) -> list[dict[str, Any]]:
+    """Points of one site, side, dose and route on one line (PREEMPT's 4 temporalis points)."""
+    groups: dict[tuple[str, str, Any, str], dict[str, Any]] = {}
+    for n, p in enumerate(points):
+        key = (p.site, p.side, p.units, p.route)
+        row = groups.setdefault(
+            key,
+            {
+                "label": bodymap.site_label(p.site, p.side),
+                "route": p.route,
+                "each": present.units(p.units),
+                "volume": volumes.get(n, ""),
+                "count": 0,
+                "units": p.units * 0,
+            },
+        )
+        row["count"] += 1
+        row["units"] += p.units
+    return [{**row, "units": present.units(row["units"])} for row in groups.values()]
+
+
+def record_context(actor: Actor, session_id: UUID | str) -> dict[str, Any]:
+    """Everything the signed-session page and the procedure note show."""
+    session = (
+        TreatmentSession.objects.select_related(
+            "patient", "clinic", "injector__user", "signed_by__user", "planned_by__user"
+        )
+        .prefetch_related("injections", "events__by__user", "session_vials__vial__lot")
+        .get(pk=session_id)
+    )
+    tz = session.clinic.time_zone
+    cat = catalog()
+    product = cat.products.get(session.product)
+    events = list(session.events.all())
+    status = status_of(session, events)
+    points = current_points(session, events)
+    volumes = _volumes(session, points)
+    findings = session.check_result.get("findings", [])
+    deciders = {(f.get("decision") or {}).get("by") for f in findings} - {None}
+    names = _names(session.clinic_id, deciders)
+    vials = []
+    for use in session.session_vials.all():
+        vial, lot = use.vial, use.vial.lot
+        concentration = ""
+        if vial.diluent_ml is not None and product is not None:
+            concentration = str(
+                vial_concentration(
+                    product, Units(product.code, lot.vial_size_units), Volume(vial.diluent_ml)
+                )
+            )
+        vials.append(
+            {
+                "lot": lot,
+                "size": present.units(lot.vial_size_units),
+                "diluent": present.units(vial.diluent_ml) if vial.diluent_ml is not None else "",
+                "reconstituted_at": present.local(vial.reconstituted_at, tz),
+                "use_by": present.local(use_by(product, vial.reconstituted_at), tz)
+                if product is not None and vial.reconstituted_at is not None
+                else None,
+                "concentration": concentration,
+                "recalled": lot.recalled_at is not None,
+            }
+        )
+    co_signed = [e for e in events if e.kind == "co-signed"]
+    day = present.clinic_today(tz)
+    amended = [e for e in events if e.kind == "amended"]
+    return {
+        "session": session,
+        "status": status,
+        "status_words": present.STATUS_WORDS.get(status, status),
+        "banner": present.patient_banner(session.patient, day, True),
+        "patient": session.patient,
+        "indication_name": present.indication_name(session.indication),
+        "product_name": present.product_name(session.product),
+        "protocol_name": present.protocol_name(session.protocol) if session.protocol else "",
+        "points": points,
+        "point_groups": _grouped(points, volumes),
+        "total": present.units(total_units(points)),
+        "views": [
+            v for v in bodymap.views([(p.site, p.side, p.units) for p in points]) if v.markers
+        ],
+        "vials": vials,
+        "findings": [
+            {
+                **f,
+                "severity_words": present.SEVERITY_WORDS.get(f["severity"], f["severity"]),
+                "decided_by": names.get((f.get("decision") or {}).get("by", ""), ""),
+                "site_names": [bodymap.site_label(s["site"], s["side"]) for s in f["sites"]],
+            }
+            for f in findings
+        ],
+        "verdict": session.check_result.get("verdict", ""),
+        "verdict_words": present.VERDICT_WORDS.get(session.check_result.get("verdict", ""), ""),
+        "administered_at": present.local(session.administered_at, tz),
+        "signed_at": present.local(session.signed_at, tz),
+        "injector": session.injector.display_name if session.injector else "",
+        "injector_role": session.injector.role if session.injector else "",
+        "signer": session.signed_by.display_name if session.signed_by else "",
+        "co_signer": co_signed[-1].by.display_name if co_signed else "",
+        "co_signed_at": present.local(co_signed[-1].at, tz) if co_signed else None,
+        "events": [
+            {"event": e, "by": e.by.display_name, "at": present.local(e.at, tz)} for e in events
+        ],
+        "amended": bool(amended),
+        "intact": services.verify_digest(session) if session.is_signed else None,
+        "adverse_events": [
+            {"event": e, "term": cat.adverse_event_terms[e.term].name}
+            for e in session.adverse_events.order_by("-onset_date")
+        ],
+        "can_co_sign": status == "awaiting-co-signature" and actor.membership.can(Perm.OVERRIDE),
+        "can_report": session.is_signed and actor.membership.can(Perm.PLAN_WRITE),
+        "clinic": session.clinic,
+        "nav": "patients",
+        "printed_at": present.local(timezone.now(), tz),
+    }
+
+
+@clinic_view(Perm.CHART_READ)
+def note(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    session = services.read_session(actor, session_id, action="print")
+    return render(request, "web/note.html", {**record_context(actor, session.id), "pdf": False})
+
+
+def _stylesheet() -> str:
+    found = finders.find("web/app.css")
+    if not found:
+        return ""
+    with open(found, encoding="utf-8") as handle:
+        return handle.read()
+
+
+@clinic_view(Perm.CHART_READ)
+def note_pdf(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    from weasyprint import HTML  # a heavy import, only where a PDF is made
+
+    session = services.read_session(actor, session_id, action="print")
+    html = render_to_string(
+        "web/note.html",
+        {**record_context(actor, session.id), "pdf": True, "stylesheet": _stylesheet()},
+        request=request,
+    )
+    pdf = HTML(string=html, base_url=None).write_pdf()
+    response = HttpResponse(pdf, content_type="application/pdf")
+    name = f"procedure-note-{session.plan_date.isoformat()}-{str(session.id)[:8]}.pdf"
+    response["Content-Disposition"] = f'inline; filename="{name}"'
+    return response
+
+
+@clinic_view(Perm.OVERRIDE, methods=("POST",))
+def co_sign(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    try:
+        services.co_sign(actor, session_id)
+        messages.success(request, "Co-signed.")
+    except ServiceError as error:
+        if error.status in (403, 404):
+            raise
+        messages.error(request, error.message)
+    return HttpResponseRedirect(f"/sessions/{session_id}/")
+
+
+@clinic_view(Perm.PLAN_WRITE, methods=("GET", "POST"))
+def adverse_event(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    session = services.read_session(actor, session_id, Perm.PLAN_WRITE)
+    day = present.clinic_today(session.clinic.time_zone)
+    error = ""
+    if request.method == "POST":
+        form = AdverseEventForm(request.POST)
+        if form.is_valid():
+            try:
+                record_adverse_event(actor, session_id, **form.cleaned_data)
+                messages.success(request, "Adverse event recorded.")
+                return HttpResponseRedirect(f"/sessions/{session_id}/#adverse-events")
+            except ServiceError as service_error:
+                if service_error.status in (403, 404):
+                    raise
+                error = service_error.message
+        else:
+            error = first_error(form)
+    else:
+        form = AdverseEventForm(
+            initial={"onset_date": day, "relatedness": "possible", "outcome": "recovering"}
+        )
+    return render(
+        request,
+        "web/adverse_event.html",
+        {
+            "session": session,
+            "banner": present.patient_banner(session.patient, day, True),
+            "indication_name": present.indication_name(session.indication),
+            "product_name": present.product_name(session.product),
+            "form": form,
+            "error": error,
+            "nav": "patients",
+        },
+    )

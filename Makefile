@@ -25,6 +25,12 @@ run: $(STAMP) secret-key
 	@echo "  curl -X POST http://127.0.0.1:8000/api/v1/auth/token -H 'Content-Type: application/json' \\"
 	@echo "       -d '{\"username\": \"physician\", \"password\": \"...\"}'"
 	@echo "  with a demo user and the password printed when the demo was loaded; docs: /api/v1/docs"
+	@echo "  (physician and admin set up an authenticator app at their first sign-in on the pages,"
+	@echo "  then add \"code\": \"123456\" with the app's current code to that body)"
+	@# The task consumer (bulk exports) runs beside gunicorn; Ctrl-C stops both (the trap ends
+	@# the consumer, which a non-interactive shell starts with SIGINT ignored).
+	BONTRACK_DEBUG=0 $(BIN)/python manage.py run_huey & consumer=$$!; \
+	trap 'kill $$consumer 2>/dev/null; wait $$consumer' EXIT INT TERM; \
 	BONTRACK_DEBUG=0 $(BIN)/gunicorn bontrack.wsgi:application --bind 127.0.0.1:8000 \
 		--workers 2 --access-logfile - --no-control-socket
 
@@ -60,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/check.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/due.py
+	$(BIN)/python bench/export.py
 	$(BIN)/python bench/load.py --database sqlite
 	$(BIN)/python bench/load.py --database postgres
 

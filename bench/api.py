@@ -49,6 +49,8 @@ def configure(directory: Path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{directory / 'bench.sqlite3'}",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "BONTRACK_DEBUG": "0",
+        # It measures signing, not sign-in: its prescriber gets a token with a password alone.
+        "BONTRACK_MFA_ENFORCED": "0",
         "DJANGO_SETTINGS_MODULE": "bontrack.settings",
     }
     os.environ.update(env)

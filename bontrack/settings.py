@@ -6,12 +6,24 @@
   start-up refuses.
 - ``BONTRACK_DEBUG=1`` turns debug on (never in production).
 - ``BONTRACK_IDLE_MINUTES``: a signed-in page session ends after this many idle minutes (30).
+- ``BONTRACK_ENV=production``: served over HTTPS behind ``BONTRACK_ALLOWED_HOSTS``; secure
+  ``__Host-`` cookies, HSTS, and start-up refuses an unsafe configuration (security/production.py).
+  Security settings (docs/security.md): ``BONTRACK_SESSION_HOURS`` (12),
+  ``BONTRACK_LOCKOUT_FAILURES`` (10) and ``BONTRACK_LOCKOUT_MINUTES`` (30),
+  ``BONTRACK_BREAK_GLASS_MINUTES`` (60), ``BONTRACK_TRUSTED_PROXIES`` (0), ``BONTRACK_HTTPS``,
+  ``BONTRACK_MFA_ENFORCED`` (1).
+- ``REDIS_URL``: background tasks (huey) queue in Redis; unset means huey's SQLite storage in
+  ``var/tasks.sqlite3`` (``BONTRACK_TASK_QUEUE`` names another file). Bulk exports are written
+  under ``var/exports/`` (``BONTRACK_EXPORT_DIR``).
+- ``BONTRACK_EMAIL_HOST`` (with ``_PORT``, ``_USER``, ``_PASSWORD``, ``_TLS``): reminders go out by
+  SMTP; unset, they are printed by the console backend. ``BONTRACK_EMAIL_FROM``: the sender.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -21,6 +33,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("BONTRACK_VAR_DIR", BASE_DIR / "var"))
 DEBUG = os.environ.get("BONTRACK_DEBUG", "") == "1"
 TESTING = "pytest" in sys.modules
+# "production": served over HTTPS to the outside; checked at the end of this file.
+PRODUCTION = os.environ.get("BONTRACK_ENV", "local") == "production"
+BONTRACK_HTTPS = PRODUCTION or os.environ.get("BONTRACK_HTTPS", "") == "1"
 
 
 def _secret_key() -> str:
@@ -64,20 +79,44 @@ INSTALLED_APPS = [
     "bontrack.inventory",
     "bontrack.treatments",
     "bontrack.outcomes",
+    "bontrack.charting",
+    "bontrack.interop",
     "bontrack.web",
+    # Sign-in policy, sessions, break-glass, audit reports; its templates override allauth's.
+    "bontrack.security",
+    # Sign-in with a second factor: TOTP with recovery codes, WebAuthn security keys (mfa), and
+    # the list of one's sessions (usersessions).
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
+    # Lockout after repeated failed sign-ins, per account and per address.
+    "axes",
+    # Content-Security-Policy with per-request nonces (its checks catch an outdated config).
+    "csp",
+    # Background tasks (bulk $export); `manage.py run_huey` is the consumer.
+    "huey.contrib.djhuey",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise: every response the app renders is Cache-Control: no-store.
+    "bontrack.security.middleware.NoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "bontrack.security.middleware.SessionLifetimeMiddleware",
+    "bontrack.security.middleware.SecondFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "bontrack.api.middleware.ApiErrorShapeMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "bontrack.urls"
@@ -93,6 +132,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ]
         },
     }
@@ -129,8 +169,18 @@ AUTH_PASSWORD_VALIDATORS = [
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
         "OPTIONS": {"min_length": 12},
     },
+    {"NAME": "bontrack.accounts.passwords.MaximumLengthValidator", "OPTIONS": {"max_length": 128}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    # 43,940 breached passwords of 12 characters or more, bundled (accounts/passwords.py).
+    {"NAME": "bontrack.accounts.passwords.BreachedPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+]
+# Argon2id for new passwords; a hash of another kind is re-made with Argon2 at the next sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -143,6 +193,12 @@ STATIC_ROOT = VAR_DIR / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # Clinical photos and signed consent forms: local files outside any public URL (served only
+    # by views that check access and audit); any storage backend of Django's API may replace it.
+    "clinical": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(VAR_DIR / "clinical-files"), "base_url": "/nowhere/"},
+    },
 }
 if TESTING:
     # Tests create many users: a fast hasher there, the slow default everywhere else.
@@ -153,13 +209,129 @@ SESSION_COOKIE_HTTPONLY = True
 # Idle sessions end: each request renews the cookie, which expires after this many idle minutes.
 SESSION_COOKIE_AGE = int(os.environ.get("BONTRACK_IDLE_MINUTES", "30")) * 60
 SESSION_SAVE_EVERY_REQUEST = True
+# However active, a session ends this many hours after sign-in (security/middleware.py).
+BONTRACK_SESSION_HOURS = float(os.environ.get("BONTRACK_SESSION_HOURS", "12"))
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True  # the pages put the token in forms and htmx headers, never read it
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+if BONTRACK_HTTPS:
+    # Cookies only over HTTPS, with the __Host- prefix (no Domain, Path=/: no sibling host can
+    # set or read them); HSTS for a year, subdomains included, eligible for preload lists.
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-bontrack-session"
+    CSRF_COOKIE_NAME = "__Host-bontrack-csrf"
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 31_536_000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    if os.environ.get("BONTRACK_PROXY_SSL_HEADER", "") == "1":
+        # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips the client's).
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Reverse proxies in front of the app that append to X-Forwarded-For (security/addresses.py).
+BONTRACK_TRUSTED_PROXIES = int(os.environ.get("BONTRACK_TRUSTED_PROXIES", "0"))
+
+# Content-Security-Policy (django-csp 4): scripts and styles from the app itself or carrying the
+# request's nonce; no inline script, no eval, nothing from another origin, no framing.
+# style-src-attr allows style="" attributes (they cannot run code, and with img-src and
+# font-src 'self' a stylesheet cannot send data anywhere).
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+
+# django-allauth: sign-in by user name, no self sign-up, no e-mail (accounts/adapter.py).
+AUTHENTICATION_BACKENDS = [
+    # First: refuses any sign-in of a locked-out account or address (django-axes).
+    "axes.backends.AxesStandaloneBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_ADAPTER = "bontrack.accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"login": "bontrack.accounts.forms.SignInForm"}
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGOUT_REDIRECT_URL = "/login/"
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+# Failed passwords and second-factor codes: at most 10 per user in 10 minutes (60 an hour, under
+# ASVS 2.2.1's 100), 30 a minute per address; django-axes locks out on top of it.
+ACCOUNT_RATE_LIMITS = {"login_failed": "30/m/ip,10/10m/key"}
+ALLAUTH_TRUSTED_PROXY_COUNT = BONTRACK_TRUSTED_PROXIES
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = "bontrack"
+MFA_TOTP_TOLERANCE = 1  # a code of the previous or next 30 s (clock drift), each used once
+# WebAuthn needs a secure origin: production is HTTPS; http://localhost counts for `make run`.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not BONTRACK_HTTPS
+MFA_PASSKEY_LOGIN_ENABLED = False
+# Second factors are required of prescribers and clinic admins (and of everyone in a clinic that
+# asks for it): security/policy.py. The test suite turns this off outside its `mfa` tests.
+BONTRACK_MFA_ENFORCED = os.environ.get("BONTRACK_MFA_ENFORCED", "1") == "1"
+# Minutes a restricted chart stays open after break-glass (security/services.py).
+BONTRACK_BREAK_GLASS_MINUTES = int(os.environ.get("BONTRACK_BREAK_GLASS_MINUTES", "60"))
+
+# django-axes: 10 failed sign-ins lock the account (from anywhere) and the address (for any
+# account) for 30 minutes: at most 20 tries an hour on one account (ASVS 2.2.1 allows 100).
+AXES_FAILURE_LIMIT = int(os.environ.get("BONTRACK_LOCKOUT_FAILURES", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("BONTRACK_LOCKOUT_MINUTES", "30")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "bontrack.security.lockout.locked_out_response"
+AXES_CLIENT_IP_CALLABLE = "bontrack.security.addresses.client_ip"
+AXES_USERNAME_CALLABLE = "bontrack.security.lockout.username_of"
+AXES_VERBOSE = False
+
+
+def _cache() -> dict[str, object]:
+    """Shared by every worker process: second-factor codes are used once, rate limits hold."""
+    if TESTING:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    redis_url = os.environ.get("REDIS_URL", "")
+    if redis_url:
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+    return {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache"),
+    }
+
+
+CACHES = {"default": _cache()}
+
+# Reminders: the console backend prints them unless an SMTP host is given (tests use locmem).
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if os.environ.get("BONTRACK_EMAIL_HOST")
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("BONTRACK_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("BONTRACK_EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("BONTRACK_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("BONTRACK_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("BONTRACK_EMAIL_TLS", "1") == "1"
+EMAIL_TIMEOUT = 20
+DEFAULT_FROM_EMAIL = os.environ.get("BONTRACK_EMAIL_FROM", "bontrack <no-reply@localhost>")
+# Uploads above this go to a temporary file rather than memory (photos are checked for size).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 LOGGING = {
     "version": 1,
@@ -168,5 +340,49 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
 
+
+def _huey() -> dict[str, object]:
+    """huey with its SQLite storage (nothing else to run), or Redis when REDIS_URL is set. Tasks
+    run in the consumer (`manage.py run_huey`, started by `make run`), never in the request:
+    immediate mode is only for unit tests of a task's body, which set it themselves."""
+    redis_url = os.environ.get("REDIS_URL", "")
+    consumer = {"workers": 2, "worker_type": "thread"}
+    if redis_url:
+        return {
+            "huey_class": "huey.RedisHuey",
+            "name": "bontrack",
+            "url": redis_url,
+            "immediate": False,
+            "consumer": consumer,
+        }
+    queue = os.environ.get(
+        "BONTRACK_TASK_QUEUE", str(VAR_DIR / ("test-tasks.sqlite3" if TESTING else "tasks.sqlite3"))
+    )
+    return {
+        "huey_class": "huey.SqliteHuey",
+        "name": "bontrack",
+        "filename": queue,
+        "immediate": False,
+        "consumer": consumer,
+    }
+
+
+HUEY = _huey()
+# Bulk $export files: <dir>/<job id>/<Type>.ndjson, served only to the client that asked.
+EXPORT_DIR = Path(os.environ.get("BONTRACK_EXPORT_DIR", VAR_DIR / "exports"))
+# Hours a finished export's files are kept before a periodic task deletes them.
+EXPORT_RETENTION_HOURS = int(os.environ.get("BONTRACK_EXPORT_RETENTION_HOURS", "24"))
+
 # WhiteNoise expects the static root to exist even before collectstatic has run.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# Start-up refuses an unsafe production configuration (security/production.py).
+if PRODUCTION:
+    from bontrack.security.production import production_problems
+
+    _problems = production_problems(globals())
+    if _problems:
+        raise ImproperlyConfigured(
+            "unsafe production configuration (BONTRACK_ENV=production):\n- "
+            + "\n- ".join(_problems)
+        )

@@ -110,6 +110,25 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.fail(problem, pytrace=False)
 
 
+# --- Sign-in state between tests ----------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _sign_in_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test starts with an empty cache (second-factor codes used once, rate limits), and
+    the second factor required of prescribers and admins only in the tests marked ``mfa``: the
+    personas of the other tests sign in with a password (bontrack/security/policy.py)."""
+    from django.conf import settings as django_settings
+    from django.core.cache import cache
+
+    cache.clear()
+    enforced = request.node.get_closest_marker("mfa") is not None
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(django_settings, "BONTRACK_MFA_ENFORCED", enforced)
+        yield
+    cache.clear()
+
+
 # --- The flush after a transactional test ------------------------------------------------------
 
 

@@ -13,6 +13,13 @@ from django.db import connection
 from bontrack.accounts.models import Clinic, Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, record_security_event
+from bontrack.charting.models import (
+    Appointment,
+    ConsentTemplate,
+    Photo,
+    SavedPlan,
+    SignedConsentForm,
+)
 from bontrack.inventory.models import Lot, Vial
 from bontrack.outcomes.models import AdverseEvent, Assessment
 from bontrack.patients.models import Consent, Diagnosis, Patient
@@ -58,6 +65,7 @@ def in_care_team(membership: Membership, patient: Patient) -> bool:
     return (
         TreatmentSession.objects.filter(patient=patient).filter(planned_by=membership).exists()
         or TreatmentSession.objects.filter(patient=patient, signed_by=membership).exists()
+        or Appointment.objects.filter(patient=patient, injector=membership).exists()
     )
 
 
@@ -70,12 +78,34 @@ def access_patient(actor: Actor, patient_id: UUID | str, perm: Perm) -> Patient:
         patient.restricted
         and perm is not Perm.DEMOGRAPHICS_READ
         and not in_care_team(actor.membership, patient)
+        and not broke_glass(actor.membership, patient)
     ):
-        raise ForbiddenError(
-            None,
-            "this patient's chart is restricted to their care team (break-glass needs a reason)",
-        )
+        raise RestrictedChartError(patient.id)
     return patient
+
+
+class RestrictedChartError(ForbiddenError):
+    """A restricted chart outside the caller's care team: opened only by break-glass, with a
+    reason (``bontrack/security/services.py``); the pages offer the form, the API names the call."""
+
+    def __init__(self, patient_id: UUID) -> None:
+        super().__init__(
+            None,
+            "this patient's chart is restricted to their care team: to open it in an emergency, "
+            f"give a reason (break-glass: POST /api/v1/patients/{patient_id}/break-glass)",
+        )
+        self.patient_id = patient_id
+
+
+def broke_glass(membership: Membership, patient: Patient) -> bool:
+    """An unexpired break-glass access of this member to this patient's chart."""
+    from django.utils import timezone
+
+    from bontrack.security.models import BreakGlassAccess
+
+    return BreakGlassAccess.objects.filter(
+        membership=membership, patient=patient, expires_at__gt=timezone.now()
+    ).exists()
 
 
 def access_session(actor: Actor, session_id: UUID | str, perm: Perm) -> TreatmentSession:
@@ -170,4 +200,53 @@ def access_session_event(actor: Actor, event_id: UUID | str, perm: Perm) -> Sess
     if found is None:
         raise _refused(actor, "session record", event_id)
     access_patient(actor, found.session.patient_id, perm)
+    return found
+
+
+def access_photo(actor: Actor, photo_id: UUID | str, perm: Perm) -> Photo:
+    found = Photo.objects.filter(clinic_id=actor.membership.clinic_id, id=photo_id).first()
+    if found is None:
+        raise _refused(actor, "photo", photo_id)
+    access_patient(actor, found.patient_id, perm)
+    return found
+
+
+def access_consent_form(actor: Actor, form_id: UUID | str, perm: Perm) -> SignedConsentForm:
+    found = SignedConsentForm.objects.filter(
+        clinic_id=actor.membership.clinic_id, id=form_id
+    ).first()
+    if found is None:
+        raise _refused(actor, "consent form", form_id)
+    access_patient(actor, found.patient_id, perm)
+    return found
+
+
+def access_consent_template(actor: Actor, template_id: UUID | str, perm: Perm) -> ConsentTemplate:
+    found = ConsentTemplate.objects.filter(
+        clinic_id=actor.membership.clinic_id, id=template_id
+    ).first()
+    if found is None:
+        raise _refused(actor, "consent template", template_id)
+    require(actor, perm)
+    return found
+
+
+def access_saved_plan(actor: Actor, saved_id: UUID | str, perm: Perm) -> SavedPlan:
+    """The clinic's saved plans, and the member's own; another injector's are not shared."""
+    found = SavedPlan.objects.filter(clinic_id=actor.membership.clinic_id, id=saved_id).first()
+    if found is None:
+        raise _refused(actor, "saved plan", saved_id)
+    require(actor, perm)
+    if found.owner_id is not None and found.owner_id != actor.membership.id:
+        raise ForbiddenError(None, "this saved plan belongs to another injector")
+    return found
+
+
+def access_appointment(actor: Actor, appointment_id: UUID | str, perm: Perm) -> Appointment:
+    found = Appointment.objects.filter(
+        clinic_id=actor.membership.clinic_id, id=appointment_id
+    ).first()
+    if found is None:
+        raise _refused(actor, "appointment", appointment_id)
+    access_patient(actor, found.patient_id, perm)
     return found

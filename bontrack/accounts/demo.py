@@ -16,6 +16,7 @@ from django.utils import timezone
 from bontrack.accounts.models import Clinic, Membership
 from bontrack.accounts.services import add_member, create_clinic
 from bontrack.audit.services import Actor
+from bontrack.charting.demo import build_charting_demo
 from bontrack.inventory.models import Lot
 from bontrack.inventory.services import receive_lot, reconstitute_vial
 from bontrack.outcomes.services import record_assessment, record_wear_off
@@ -328,7 +329,7 @@ def _patients(doctor: Actor, nurse: Actor, lots: dict[str, Lot], today: date) ->
         sessions.PointInput("flexor-carpi-ulnaris", "left", Decimal(30)),
         sessions.PointInput("flexor-digitorum-superficialis", "left", Decimal(40)),
     ]
-    _history(
+    arm_session = _history(
         doctor,
         james,
         lots["ona200"],
@@ -338,6 +339,35 @@ def _patients(doctor: Actor, nurse: Actor, lots: dict[str, Lot], today: date) ->
         indication="upper-limb-spasticity",
         injections=arm,
     )
+    # His arm's tone (Modified Ashworth, per muscle group) on the day and 4 weeks later: the
+    # elbow flexors eased from 3 to 1+ (a responder), the wrist flexors stayed at 2 (not).
+    for muscles, before, after in (
+        ("elbow flexors, left", "3", "1+"),
+        ("wrist flexors, left", "2", "2"),
+    ):
+        record_assessment(
+            doctor,
+            james.id,
+            indication="upper-limb-spasticity",
+            scale="modified-ashworth",
+            value=before,
+            timepoint="baseline",
+            assessed_on=arm_session.plan_date,
+            muscle_group=muscles,
+            today=today,
+        )
+        record_assessment(
+            doctor,
+            james.id,
+            indication="upper-limb-spasticity",
+            scale="modified-ashworth",
+            value=after,
+            timepoint="peak-effect",
+            assessed_on=arm_session.plan_date + timedelta(weeks=4),
+            session_id=arm_session.id,
+            muscle_group=muscles,
+            today=today,
+        )
 
     # Cosmetic: Dysport glabellar lines twice.
     chloe = patient("BT-0003", "Chloe", "Martin", date(1990, 9, 21), "female")
@@ -410,4 +440,16 @@ def _patients(doctor: Actor, nurse: Actor, lots: dict[str, Lot], today: date) ->
         product="incobotulinumtoxinA",
         indication="cervical-dystonia",
         injections=neck,
+    )
+
+    # Issue 9: consent forms, a glabellar patient with three visits' photos, a saved plan,
+    # appointments, and patients due next month with nothing booked (bontrack/charting/demo.py).
+    build_charting_demo(
+        doctor,
+        nurse,
+        doctor,
+        lots,
+        today,
+        patient,
+        lambda p, lot, diluent, day, **plan: _history(doctor, p, lot, diluent, day, **plan),
     )

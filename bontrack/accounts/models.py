@@ -15,6 +15,8 @@ class Clinic(models.Model):
     name = models.CharField(max_length=200)
     # Plan dates are the clinic's local dates (an injection at 23:30 belongs to that day).
     time_zone = models.CharField(max_length=64, default="UTC")
+    # Everyone signs in with a second factor, not only prescribers and admins (docs/security.md).
+    require_mfa = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -49,6 +51,10 @@ class Membership(models.Model):
         return f"{self.user} ({self.role}) at {self.clinic}"
 
     def can(self, perm: Perm) -> bool:
+        # A request made with a scoped API token acts with that token's scopes only.
+        scopes: frozenset[str] | None = getattr(self, "token_scopes", None)
+        if scopes is not None and perm.value not in scopes:
+            return False
         return self.active and has_perm(self.role, perm)
 
     @property
@@ -68,3 +74,5 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The permissions (Perm values) the token carries, a subset of its role's; empty means all.
+    scopes = models.JSONField(default=list, blank=True)

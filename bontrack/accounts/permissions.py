@@ -15,6 +15,9 @@ class Role(StrEnum):
     NURSE_INJECTOR = "nurse-injector"
     FRONT_DESK = "front-desk"
     AUDITOR = "auditor"
+    # A registered SMART backend-services client (bontrack/interop/smart.py): reads the clinic's
+    # records through /fhir with a short-lived token; it never signs in and never writes.
+    SYSTEM_CLIENT = "system-client"
 
 
 class Perm(StrEnum):
@@ -28,6 +31,8 @@ class Perm(StrEnum):
     INVENTORY_WRITE = "inventory.write"
     USERS_MANAGE = "users.manage"
     AUDIT_READ = "audit.read"
+    # Publish a new version of a consent form's wording (bontrack/charting).
+    FORMS_MANAGE = "forms.manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -40,6 +45,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.INVENTORY_WRITE,
             Perm.USERS_MANAGE,
             Perm.AUDIT_READ,
+            Perm.FORMS_MANAGE,
         }
     ),
     Role.PRESCRIBER: frozenset(
@@ -52,6 +58,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.OVERRIDE,
             Perm.INVENTORY_READ,
             Perm.INVENTORY_WRITE,
+            Perm.FORMS_MANAGE,
         }
     ),
     Role.NURSE_INJECTOR: frozenset(
@@ -71,6 +78,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.AUDITOR: frozenset(
         {Perm.DEMOGRAPHICS_READ, Perm.CHART_READ, Perm.INVENTORY_READ, Perm.AUDIT_READ}
     ),
+    Role.SYSTEM_CLIENT: frozenset({Perm.DEMOGRAPHICS_READ, Perm.CHART_READ, Perm.INVENTORY_READ}),
 }
 
 # The credentials each role may hold (codes.md); a prescriber needs one that can prescribe.

@@ -21,15 +21,20 @@ TOKEN_PREFIX = "bt_"
 
 
 def client_address(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", ""))[:64]
+    from bontrack.security.addresses import client_ip
+
+    return client_ip(request)
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue_token(membership: Membership, name: str, days: int) -> tuple[ApiToken, str]:
-    """A new token; the clear text is returned once and only its hash is stored."""
+def issue_token(
+    membership: Membership, name: str, days: int, scopes: list[str] | None = None
+) -> tuple[ApiToken, str]:
+    """A new token; the clear text is returned once and only its hash is stored (SHA-256 of 256
+    random bits: no salt or slow hash is needed for a secret nobody chose)."""
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         membership=membership,
@@ -37,6 +42,7 @@ def issue_token(membership: Membership, name: str, days: int) -> tuple[ApiToken,
         prefix=clear[:10],
         key_hash=hash_token(clear),
         expires_at=timezone.now() + timedelta(days=days),
+        scopes=list(scopes or []),
     )
     return token, clear
 
@@ -52,6 +58,9 @@ class TokenAuth(HttpBearer):
         )
         if found is None or not found.membership.active or not found.membership.user.is_active:
             return None
+        if found.scopes:
+            # Membership.can answers for this token's scopes only, in this request.
+            found.membership.token_scopes = frozenset(found.scopes)  # type: ignore[attr-defined]
         request.actor = Actor(found.membership, client_address(request))  # type: ignore[attr-defined]
         return found.membership
 
@@ -83,3 +92,7 @@ def actor_of(request: HttpRequest) -> Actor:
 
 
 AUTH = [TokenAuth(), ClinicSessionAuth()]
+# Signing, co-signing and deciding on findings: a bearer token only. The pages ask for the password
+# again before these (security/reauth.py); a token is itself a credential sent with the call, so a
+# browser session alone (possibly left open) cannot make them through the API (ASVS 3.7.1).
+FRESH_CREDENTIAL = [TokenAuth()]

@@ -11,6 +11,7 @@ from ninja import Router, Status
 from bontrack.accounts.access import require
 from bontrack.accounts.permissions import Perm
 from bontrack.api.auth import actor_of
+from bontrack.api.perms import needs
 from bontrack.api.schemas import ErrorOut
 from bontrack.check_output import result_json
 from bontrack.domain.check import evaluate
@@ -26,7 +27,8 @@ router = Router(tags=["check"])
         "requestBody": {
             "content": {"application/json": {"schema": {"type": "object"}}},
             "required": True,
-        }
+        },
+        **needs(Perm.PLAN_WRITE),
     },
 )
 def check_plan(request: HttpRequest) -> Any:

@@ -18,7 +18,9 @@ from ninja import File, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import StrictStr
 
+from bontrack.accounts.permissions import Perm
 from bontrack.api.auth import actor_of
+from bontrack.api.perms import needs
 from bontrack.api.schemas import ErrorOut, In
 from bontrack.cli import outcome_json
 from bontrack.domain.due import Due
@@ -375,7 +377,11 @@ def _month_period(month: tuple[int, int]) -> tuple[date, date]:
     return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
 
 
-@router.post("/patients/{patient_id}/assessments", response={201: AssessmentOut, **ERRORS})
+@router.post(
+    "/patients/{patient_id}/assessments",
+    response={201: AssessmentOut, **ERRORS},
+    openapi_extra=needs(Perm.PLAN_WRITE),
+)
 def record_assessment(request: HttpRequest, patient_id: UUID, body: AssessmentIn) -> Any:
     """Record a result on an outcome scale: a day (`assessed_on`), a period (`period`: [start,
     end]) or a calendar month (`month`: YYYY-MM)."""
@@ -402,7 +408,11 @@ def record_assessment(request: HttpRequest, patient_id: UUID, body: AssessmentIn
     return Status(201, assessment_out(assessment))
 
 
-@router.get("/patients/{patient_id}/assessments", response={200: list[AssessmentOut], **ERRORS})
+@router.get(
+    "/patients/{patient_id}/assessments",
+    response={200: list[AssessmentOut], **ERRORS},
+    openapi_extra=needs(Perm.CHART_READ),
+)
 def list_assessments(
     request: HttpRequest,
     patient_id: UUID,
@@ -415,7 +425,11 @@ def list_assessments(
     return [assessment_out(a) for a in found]
 
 
-@router.post("/sessions/{session_id}/wear-off", response={201: WearOffOut, **ERRORS})
+@router.post(
+    "/sessions/{session_id}/wear-off",
+    response={201: WearOffOut, **ERRORS},
+    openapi_extra=needs(Perm.PLAN_WRITE),
+)
 def record_wear_off(request: HttpRequest, session_id: UUID, body: WearOffIn) -> Any:
     """The day the session's effect wore off, as the patient reports it (one per session)."""
     report = services.record_wear_off(
@@ -428,7 +442,11 @@ def record_wear_off(request: HttpRequest, session_id: UUID, body: WearOffIn) -> 
     return Status(201, wear_off_out(report))
 
 
-@router.get("/patients/{patient_id}/wear-off", response={200: list[WearOffOut], **ERRORS})
+@router.get(
+    "/patients/{patient_id}/wear-off",
+    response={200: list[WearOffOut], **ERRORS},
+    openapi_extra=needs(Perm.CHART_READ),
+)
 def list_wear_off(request: HttpRequest, patient_id: UUID) -> Any:
     return [wear_off_out(r) for r in services.list_wear_off(actor_of(request), patient_id)]
 
@@ -436,7 +454,11 @@ def list_wear_off(request: HttpRequest, patient_id: UUID) -> Any:
 # --- Verdicts and due dates ---------------------------------------------------------------------
 
 
-@router.get("/patients/{patient_id}/verdicts", response={200: PatientVerdictsOut, **ERRORS})
+@router.get(
+    "/patients/{patient_id}/verdicts",
+    response={200: PatientVerdictsOut, **ERRORS},
+    openapi_extra=needs(Perm.CHART_READ),
+)
 def patient_verdicts(request: HttpRequest, patient_id: UUID, indication: str | None = None) -> Any:
     """ "Is it working?": the verdict of every scale the patient has results for (DESIGN 3.8),
     from the stored assessments and the signed sessions of the indication (the cycles)."""
@@ -471,7 +493,11 @@ def patient_verdicts(request: HttpRequest, patient_id: UUID, indication: str | N
     }
 
 
-@router.get("/patients/{patient_id}/due", response={200: PatientDueOut, **ERRORS})
+@router.get(
+    "/patients/{patient_id}/due",
+    response={200: PatientDueOut, **ERRORS},
+    openapi_extra=needs(Perm.CHART_READ),
+)
 def patient_due(request: HttpRequest, patient_id: UUID) -> Any:
     """When the patient is due for retreatment, per indication treated (facts.md 3.7)."""
     patient, found = due_service.patient_due(actor_of(request), patient_id)
@@ -499,10 +525,43 @@ DUE_COLUMNS = (
 )
 
 
+def due_csv(found: due_service.DueList) -> HttpResponse:
+    """The exported due list as a CSV file (the API's and the Due page's download)."""
+    return csv_response(
+        f"due-list-{found.today.isoformat()}.csv",
+        DUE_COLUMNS,
+        (
+            (
+                r.due.due,
+                r.status,
+                r.record_number,
+                r.family_name,
+                r.given_name,
+                r.phone,
+                r.email,
+                r.contact_method,
+                r.due.indication,
+                r.due.product,
+                r.due.last_session,
+                r.injector or "",
+                r.due.basis,
+                r.due.earliest or "",
+                r.due.wear_off_date or "",
+                r.booked_on or "",
+                r.due.reason,
+            )
+            for r in found.rows
+        ),
+    )
+
+
 @router.get(
     "/due",
     response={200: DueListOut, **ERRORS},
-    openapi_extra=_csv_documented("The due list, as JSON or (format=csv) as a CSV file"),
+    openapi_extra={
+        **_csv_documented("The due list, as JSON or (format=csv) as a CSV file"),
+        **needs(Perm.CHART_READ),
+    },
 )
 def due_list(
     request: HttpRequest,
@@ -524,33 +583,7 @@ def due_list(
         "injector_id": injector_id,
     }
     if format == "csv":
-        found = due_service.export_due_list(actor, **options)  # type: ignore[arg-type]
-        return csv_response(
-            f"due-list-{found.today.isoformat()}.csv",
-            DUE_COLUMNS,
-            (
-                (
-                    r.due.due,
-                    r.status,
-                    r.record_number,
-                    r.family_name,
-                    r.given_name,
-                    r.phone,
-                    r.email,
-                    r.contact_method,
-                    r.due.indication,
-                    r.due.product,
-                    r.due.last_session,
-                    r.injector or "",
-                    r.due.basis,
-                    r.due.earliest or "",
-                    r.due.wear_off_date or "",
-                    r.booked_on or "",
-                    r.due.reason,
-                )
-                for r in found.rows
-            ),
-        )
+        return due_csv(due_service.export_due_list(actor, **options))  # type: ignore[arg-type]
     shown = due_service.due_list(actor, limit=limit, **options)  # type: ignore[arg-type]
     return {
         "today": shown.today,
@@ -564,7 +597,11 @@ def due_list(
 # --- Headache diary ---------------------------------------------------------------------------
 
 
-@router.post("/patients/{patient_id}/diary", response={200: DiaryImportOut, **ERRORS})
+@router.post(
+    "/patients/{patient_id}/diary",
+    response={200: DiaryImportOut, **ERRORS},
+    openapi_extra=needs(Perm.PLAN_WRITE),
+)
 def import_diary(
     request: HttpRequest,
     patient_id: UUID,
@@ -623,7 +660,11 @@ def import_diary(
 # --- Adverse-event reports --------------------------------------------------------------------
 
 
-@router.get("/reports/adverse-events", response={200: AdverseEventReportOut, **ERRORS})
+@router.get(
+    "/reports/adverse-events",
+    response={200: AdverseEventReportOut, **ERRORS},
+    openapi_extra=needs(Perm.CHART_READ),
+)
 def adverse_event_report(
     request: HttpRequest,
     start: IsoDate | None = None,
@@ -642,7 +683,10 @@ def adverse_event_report(
 @router.get(
     "/reports/adverse-events/export",
     response={**ERRORS},
-    openapi_extra=_csv_documented("One row per adverse event, for a pharmacovigilance report"),
+    openapi_extra={
+        **_csv_documented("One row per adverse event, for a pharmacovigilance report"),
+        **needs(Perm.CHART_READ),
+    },
 )
 def adverse_event_export(
     request: HttpRequest,

@@ -12,6 +12,7 @@ from ninja import Router, Status
 from bontrack.accounts.access import access_lot, access_vial, require
 from bontrack.accounts.permissions import Perm
 from bontrack.api.auth import actor_of
+from bontrack.api.perms import needs
 from bontrack.api.schemas import (
     ErrorOut,
     ExposureOut,
@@ -64,7 +65,11 @@ def vial_out(vial: Vial) -> dict[str, Any]:
     }
 
 
-@router.get("/lots", response={200: list[LotOut], **ERRORS})
+@router.get(
+    "/lots",
+    response={200: list[LotOut], **ERRORS},
+    openapi_extra=needs(Perm.INVENTORY_READ),
+)
 def list_lots(request: HttpRequest) -> Any:
     require(actor_of(request), Perm.INVENTORY_READ)
     lots = Lot.objects.filter(clinic_id=actor_of(request).membership.clinic_id).order_by(
@@ -73,34 +78,58 @@ def list_lots(request: HttpRequest) -> Any:
     return [lot_out(lot) for lot in lots]
 
 
-@router.post("/lots", response={201: LotOut, **ERRORS})
+@router.post(
+    "/lots",
+    response={201: LotOut, **ERRORS},
+    openapi_extra=needs(Perm.INVENTORY_WRITE),
+)
 def receive_lot(request: HttpRequest, body: LotIn) -> Any:
     return Status(201, lot_out(services.receive_lot(actor_of(request), **body.model_dump())))
 
 
-@router.get("/lots/{lot_id}", response={200: LotOut, **ERRORS})
+@router.get(
+    "/lots/{lot_id}",
+    response={200: LotOut, **ERRORS},
+    openapi_extra=needs(Perm.INVENTORY_READ),
+)
 def read_lot(request: HttpRequest, lot_id: UUID) -> Any:
     return lot_out(access_lot(actor_of(request), lot_id, Perm.INVENTORY_READ))
 
 
-@router.post("/lots/{lot_id}/recall", response={200: list[ExposureOut], **ERRORS})
+@router.post(
+    "/lots/{lot_id}/recall",
+    response={200: list[ExposureOut], **ERRORS},
+    openapi_extra=needs(Perm.INVENTORY_WRITE),
+)
 def recall_lot(request: HttpRequest, lot_id: UUID, body: ReasonIn) -> Any:
     """Mark the lot recalled (its vials block every check from now on) and list who received it."""
     return services.recall_lot(actor_of(request), lot_id, reason=body.reason)
 
 
-@router.get("/lots/{lot_id}/exposures", response={200: list[ExposureOut], **ERRORS})
+@router.get(
+    "/lots/{lot_id}/exposures",
+    response={200: list[ExposureOut], **ERRORS},
+    openapi_extra=needs(Perm.INVENTORY_READ),
+)
 def lot_exposures(request: HttpRequest, lot_id: UUID) -> Any:
     return services.exposures(actor_of(request), lot_id)
 
 
-@router.get("/stock", response={200: list[StockRow], **ERRORS})
+@router.get(
+    "/stock",
+    response={200: list[StockRow], **ERRORS},
+    openapi_extra=needs(Perm.INVENTORY_READ),
+)
 def stock(request: HttpRequest, expiring_within_days: int = 60) -> Any:
     rows = services.stock(actor_of(request), timezone.localdate(), expiring_within_days)
     return [{**row, "lot": lot_out(row["lot"])} for row in rows]  # type: ignore[arg-type]
 
 
-@router.get("/vials", response={200: list[VialOut], **ERRORS})
+@router.get(
+    "/vials",
+    response={200: list[VialOut], **ERRORS},
+    openapi_extra=needs(Perm.INVENTORY_READ),
+)
 def list_vials(request: HttpRequest, lot_id: UUID | None = None, available: bool = False) -> Any:
     actor = actor_of(request)
     require(actor, Perm.INVENTORY_READ)
@@ -117,7 +146,11 @@ def list_vials(request: HttpRequest, lot_id: UUID | None = None, available: bool
     return [vial_out(v) for v in vials.order_by("lot__expires_on", "created_at")[:500]]
 
 
-@router.post("/vials/{vial_id}/reconstitute", response={200: VialOut, **ERRORS})
+@router.post(
+    "/vials/{vial_id}/reconstitute",
+    response={200: VialOut, **ERRORS},
+    openapi_extra=needs(Perm.INVENTORY_WRITE),
+)
 def reconstitute(request: HttpRequest, vial_id: UUID, body: ReconstituteIn) -> Any:
     vial = services.reconstitute_vial(
         actor_of(request),
@@ -128,11 +161,19 @@ def reconstitute(request: HttpRequest, vial_id: UUID, body: ReconstituteIn) -> A
     return vial_out(vial)
 
 
-@router.post("/vials/{vial_id}/waste", response={200: VialOut, **ERRORS})
+@router.post(
+    "/vials/{vial_id}/waste",
+    response={200: VialOut, **ERRORS},
+    openapi_extra=needs(Perm.INVENTORY_WRITE),
+)
 def waste(request: HttpRequest, vial_id: UUID, body: WasteIn) -> Any:
     return vial_out(services.record_waste(actor_of(request), vial_id, units=body.units))
 
 
-@router.get("/vials/{vial_id}", response={200: VialOut, **ERRORS})
+@router.get(
+    "/vials/{vial_id}",
+    response={200: VialOut, **ERRORS},
+    openapi_extra=needs(Perm.INVENTORY_READ),
+)
 def read_vial(request: HttpRequest, vial_id: UUID) -> Any:
     return vial_out(access_vial(actor_of(request), vial_id, Perm.INVENTORY_READ))

@@ -12,6 +12,7 @@ from ninja import Router, Status
 from bontrack.accounts.access import access_patient
 from bontrack.accounts.permissions import Perm
 from bontrack.api.auth import actor_of
+from bontrack.api.perms import needs
 from bontrack.api.schemas import (
     ConsentIn,
     ConsentOut,
@@ -26,6 +27,7 @@ from bontrack.api.schemas import (
     WithdrawIn,
     units_text,
 )
+from bontrack.api.security_schemas import PatientSearchIn
 from bontrack.audit.services import clinical_transaction
 from bontrack.patients import services
 from bontrack.patients.models import Patient
@@ -80,26 +82,54 @@ def _values(body: PatientIn | PatientPatch, only_set: bool) -> dict[str, Any]:
     return values
 
 
-@router.get("", response={200: list[PatientSummary], **ERRORS})
-def list_patients(request: HttpRequest, q: str = "") -> Any:
-    return services.list_patients(actor_of(request), q)
+@router.get(
+    "",
+    response={200: list[PatientSummary], **ERRORS},
+    openapi_extra=needs(Perm.DEMOGRAPHICS_READ),
+)
+def list_patients(request: HttpRequest) -> Any:
+    """The clinic's patients; one read entry per patient listed. To find one by name or record
+    number, POST /patients/search: a name never goes in an address (DESIGN 3.4)."""
+    return services.list_patients(actor_of(request), "")
 
 
-@router.post("", response={201: PatientOut, **ERRORS})
+@router.post(
+    "/search",
+    response={200: list[PatientSummary], **ERRORS},
+    openapi_extra=needs(Perm.DEMOGRAPHICS_READ),
+)
+def search_patients(request: HttpRequest, body: PatientSearchIn) -> Any:
+    """Patients whose name or record number contains `q`; one read entry per patient found."""
+    return services.list_patients(actor_of(request), body.q.strip())
+
+
+@router.post(
+    "",
+    response={201: PatientOut, **ERRORS},
+    openapi_extra=needs(Perm.DEMOGRAPHICS_WRITE),
+)
 def register_patient(request: HttpRequest, body: PatientIn) -> Any:
     actor = actor_of(request)
     patient = services.register_patient(actor, timezone.localdate(), **_values(body, False))
     return Status(201, patient_out(patient, actor.membership.can(Perm.CHART_READ)))
 
 
-@router.get("/{patient_id}", response={200: PatientOut, **ERRORS})
+@router.get(
+    "/{patient_id}",
+    response={200: PatientOut, **ERRORS},
+    openapi_extra=needs(Perm.DEMOGRAPHICS_READ),
+)
 def read_patient(request: HttpRequest, patient_id: UUID) -> Any:
     actor = actor_of(request)
     patient = services.read_patient(actor, patient_id)
     return patient_out(patient, actor.membership.can(Perm.CHART_READ))
 
 
-@router.patch("/{patient_id}", response={200: PatientOut, **ERRORS})
+@router.patch(
+    "/{patient_id}",
+    response={200: PatientOut, **ERRORS},
+    openapi_extra=needs(Perm.DEMOGRAPHICS_WRITE),
+)
 def update_patient(request: HttpRequest, patient_id: UUID, body: PatientPatch) -> Any:
     actor = actor_of(request)
     patient = services.update_patient(
@@ -108,7 +138,11 @@ def update_patient(request: HttpRequest, patient_id: UUID, body: PatientPatch) -
     return patient_out(patient, actor.membership.can(Perm.CHART_READ))
 
 
-@router.get("/{patient_id}/timeline", response={200: list[TimelineItem], **ERRORS})
+@router.get(
+    "/{patient_id}/timeline",
+    response={200: list[TimelineItem], **ERRORS},
+    openapi_extra=needs(Perm.CHART_READ),
+)
 def timeline(request: HttpRequest, patient_id: UUID) -> Any:
     """Every session of the patient, newest first, with status, totals and overridden findings.
     A constant number of queries, however long the history."""
@@ -140,19 +174,29 @@ def timeline(request: HttpRequest, patient_id: UUID) -> Any:
                     "total_units": units_text(total_units(points)),
                     "injector": s.injector.display_name if s.injector else None,
                     "overridden": overridden,
+                    "external": s.external,
+                    "given_elsewhere_at": s.source_place if s.external else None,
                 }
             )
         trail.record("read", "timeline", patient.id, patient.id)
     return items
 
 
-@router.post("/{patient_id}/consents", response={201: ConsentOut, **ERRORS})
+@router.post(
+    "/{patient_id}/consents",
+    response={201: ConsentOut, **ERRORS},
+    openapi_extra=needs(Perm.PLAN_WRITE),
+)
 def record_consent(request: HttpRequest, patient_id: UUID, body: ConsentIn) -> Any:
     consent = services.record_consent(actor_of(request), patient_id, **body.model_dump())
     return Status(201, consent)
 
 
-@router.get("/{patient_id}/consents", response={200: list[ConsentOut], **ERRORS})
+@router.get(
+    "/{patient_id}/consents",
+    response={200: list[ConsentOut], **ERRORS},
+    openapi_extra=needs(Perm.CHART_READ),
+)
 def list_consents(request: HttpRequest, patient_id: UUID) -> Any:
     actor = actor_of(request)
     with clinical_transaction(actor) as trail:
@@ -162,11 +206,19 @@ def list_consents(request: HttpRequest, patient_id: UUID) -> Any:
     return consents
 
 
-@router.post("/consents/{consent_id}/withdraw", response={200: ConsentOut, **ERRORS})
+@router.post(
+    "/consents/{consent_id}/withdraw",
+    response={200: ConsentOut, **ERRORS},
+    openapi_extra=needs(Perm.PLAN_WRITE),
+)
 def withdraw_consent(request: HttpRequest, consent_id: UUID, body: WithdrawIn) -> Any:
     return services.withdraw_consent(actor_of(request), consent_id, on=body.on, reason=body.reason)
 
 
-@router.post("/{patient_id}/diagnoses", response={201: DiagnosisOut, **ERRORS})
+@router.post(
+    "/{patient_id}/diagnoses",
+    response={201: DiagnosisOut, **ERRORS},
+    openapi_extra=needs(Perm.PLAN_WRITE),
+)
 def add_diagnosis(request: HttpRequest, patient_id: UUID, body: DiagnosisIn) -> Any:
     return Status(201, services.add_diagnosis(actor_of(request), patient_id, **body.model_dump()))

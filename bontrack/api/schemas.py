@@ -31,9 +31,13 @@ class ErrorOut(Schema):
 class TokenIn(In):
     username: str
     password: str
+    # The second factor's current code (or a recovery code), for a user who has one.
+    code: str | None = None
     clinic_id: UUID | None = None
     name: str = "api"
     days: int = Field(default=30, ge=1, le=365)
+    # Permissions (e.g. "chart.read") the token carries, among its role's; none given: all.
+    scopes: list[str] | None = None
 
 
 class TokenOut(Schema):
@@ -42,6 +46,7 @@ class TokenOut(Schema):
     membership_id: UUID
     clinic_id: UUID
     role: str
+    scopes: list[str]
 
 
 class InfectedSiteIn(In):
@@ -244,6 +249,9 @@ class TimelineItem(Schema):
     total_units: UnitsText
     injector: str | None
     overridden: list[str]
+    # A dose given elsewhere (recorded here from another clinic's document): where it was given.
+    external: bool = False
+    given_elsewhere_at: str | None = None
 
 
 class LotIn(In):

@@ -10,7 +10,8 @@ from ninja import Router, Status
 
 from bontrack.accounts.access import access_session
 from bontrack.accounts.permissions import Perm
-from bontrack.api.auth import actor_of
+from bontrack.api.auth import FRESH_CREDENTIAL, actor_of
+from bontrack.api.perms import needs
 from bontrack.api.schemas import (
     AdverseEventIn,
     AdverseEventOut,
@@ -92,7 +93,11 @@ def session_out(session: TreatmentSession) -> dict[str, Any]:
     }
 
 
-@router.post("", response={201: SessionOut, **ERRORS})
+@router.post(
+    "",
+    response={201: SessionOut, **ERRORS},
+    openapi_extra=needs(Perm.PLAN_WRITE),
+)
 def plan_session(request: HttpRequest, body: PlanIn) -> Any:
     session = services.plan_session(
         actor_of(request),
@@ -109,7 +114,11 @@ def plan_session(request: HttpRequest, body: PlanIn) -> Any:
     return Status(201, session_out(session))
 
 
-@router.get("/{session_id}", response={200: SessionOut, **ERRORS})
+@router.get(
+    "/{session_id}",
+    response={200: SessionOut, **ERRORS},
+    openapi_extra=needs(Perm.CHART_READ),
+)
 def read_session(request: HttpRequest, session_id: UUID) -> Any:
     actor = actor_of(request)
     with clinical_transaction(actor) as trail:
@@ -118,7 +127,11 @@ def read_session(request: HttpRequest, session_id: UUID) -> Any:
     return session_out(session)
 
 
-@router.patch("/{session_id}", response={200: SessionOut, **ERRORS})
+@router.patch(
+    "/{session_id}",
+    response={200: SessionOut, **ERRORS},
+    openapi_extra=needs(Perm.PLAN_WRITE),
+)
 def update_plan(request: HttpRequest, session_id: UUID, body: PlanPatch) -> Any:
     session = services.update_plan(
         actor_of(request),
@@ -132,7 +145,11 @@ def update_plan(request: HttpRequest, session_id: UUID, body: PlanPatch) -> Any:
     return session_out(session)
 
 
-@router.delete("/{session_id}", response={204: None, **ERRORS})
+@router.delete(
+    "/{session_id}",
+    response={204: None, **ERRORS},
+    openapi_extra=needs(Perm.PLAN_WRITE),
+)
 def delete_session(request: HttpRequest, session_id: UUID) -> Any:
     """Signed sessions are never deleted (409); a plan is cancelled, which is appended."""
     actor = actor_of(request)
@@ -143,12 +160,21 @@ def delete_session(request: HttpRequest, session_id: UUID) -> Any:
     return Status(204, None)
 
 
-@router.post("/{session_id}/check", response={200: dict[str, Any], **ERRORS})
+@router.post(
+    "/{session_id}/check",
+    response={200: dict[str, Any], **ERRORS},
+    openapi_extra=needs(Perm.PLAN_WRITE),
+)
 def recheck(request: HttpRequest, session_id: UUID) -> Any:
     return services.recheck(actor_of(request), session_id)
 
 
-@router.post("/{session_id}/decisions", response={201: dict[str, Any], **ERRORS})
+@router.post(
+    "/{session_id}/decisions",
+    auth=FRESH_CREDENTIAL,
+    response={201: dict[str, Any], **ERRORS},
+    openapi_extra=needs(Perm.PLAN_WRITE),
+)
 def decide(request: HttpRequest, session_id: UUID, body: DecisionIn) -> Any:
     decision = services.decide(
         actor_of(request),
@@ -162,7 +188,12 @@ def decide(request: HttpRequest, session_id: UUID, body: DecisionIn) -> Any:
     )
 
 
-@router.post("/{session_id}/sign", response={200: SessionOut, **ERRORS})
+@router.post(
+    "/{session_id}/sign",
+    auth=FRESH_CREDENTIAL,
+    response={200: SessionOut, **ERRORS},
+    openapi_extra=needs(Perm.SIGN),
+)
 def sign(request: HttpRequest, session_id: UUID, body: SignIn) -> Any:
     session = services.sign_session(
         actor_of(request), session_id, administered_at=body.administered_at, vial_ids=body.vial_ids
@@ -170,13 +201,22 @@ def sign(request: HttpRequest, session_id: UUID, body: SignIn) -> Any:
     return session_out(session)
 
 
-@router.post("/{session_id}/co-sign", response={200: SessionOut, **ERRORS})
+@router.post(
+    "/{session_id}/co-sign",
+    auth=FRESH_CREDENTIAL,
+    response={200: SessionOut, **ERRORS},
+    openapi_extra=needs(Perm.OVERRIDE),
+)
 def co_sign(request: HttpRequest, session_id: UUID) -> Any:
     event = services.co_sign(actor_of(request), session_id)
     return session_out(event.session)
 
 
-@router.post("/{session_id}/amendments", response={201: SessionOut, **ERRORS})
+@router.post(
+    "/{session_id}/amendments",
+    response={201: SessionOut, **ERRORS},
+    openapi_extra=needs(Perm.SIGN),
+)
 def amend(request: HttpRequest, session_id: UUID, body: AmendIn) -> Any:
     event = services.amend(
         actor_of(request),
@@ -188,19 +228,31 @@ def amend(request: HttpRequest, session_id: UUID, body: AmendIn) -> Any:
     return Status(201, session_out(event.session))
 
 
-@router.post("/{session_id}/entered-in-error", response={200: SessionOut, **ERRORS})
+@router.post(
+    "/{session_id}/entered-in-error",
+    response={200: SessionOut, **ERRORS},
+    openapi_extra=needs(Perm.SIGN),
+)
 def entered_in_error(request: HttpRequest, session_id: UUID, body: ReasonIn) -> Any:
     event = services.mark_entered_in_error(actor_of(request), session_id, reason=body.reason)
     return session_out(event.session)
 
 
-@router.post("/{session_id}/cancel", response={200: SessionOut, **ERRORS})
+@router.post(
+    "/{session_id}/cancel",
+    response={200: SessionOut, **ERRORS},
+    openapi_extra=needs(Perm.PLAN_WRITE),
+)
 def cancel(request: HttpRequest, session_id: UUID, body: ReasonIn) -> Any:
     event = services.cancel_plan(actor_of(request), session_id, reason=body.reason)
     return session_out(event.session)
 
 
-@router.get("/{session_id}/verify", response={200: DigestOut, **ERRORS})
+@router.get(
+    "/{session_id}/verify",
+    response={200: DigestOut, **ERRORS},
+    openapi_extra=needs(Perm.CHART_READ),
+)
 def verify(request: HttpRequest, session_id: UUID) -> Any:
     actor = actor_of(request)
     with clinical_transaction(actor) as trail:
@@ -215,6 +267,10 @@ def verify(request: HttpRequest, session_id: UUID) -> Any:
     }
 
 
-@router.post("/{session_id}/adverse-events", response={201: AdverseEventOut, **ERRORS})
+@router.post(
+    "/{session_id}/adverse-events",
+    response={201: AdverseEventOut, **ERRORS},
+    openapi_extra=needs(Perm.PLAN_WRITE),
+)
 def add_adverse_event(request: HttpRequest, session_id: UUID, body: AdverseEventIn) -> Any:
     return Status(201, record_adverse_event(actor_of(request), session_id, **body.model_dump()))

@@ -26,6 +26,10 @@ PROTECTED = (
         ),
     ),
     ("session_event", "treatments_sessionevent", None),
+    # Break-glass accesses, and patients' requests to amend with their decisions (security app).
+    ("break_glass", "security_breakglassaccess", None),
+    ("amendment_request", "security_amendmentrequest", None),
+    ("amendment_decision", "security_amendmentdecision", None),
 )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -69,6 +70,8 @@ POSSIBLE_LOT_EXTENSION = _structure("possible-lot")  # a dose whose lot is one o
 RECALL_EXTENSION = _structure("lot-recalled-at")
 TIMEPOINT_EXTENSION = _structure("assessment-timepoint")
 FOLLOWS_EXTENSION = _structure("assessment-follows-procedure")
+# A dose given elsewhere and recorded here (treatments/external.py): where it was given.
+GIVEN_ELSEWHERE_EXTENSION = _structure("given-elsewhere")
 
 
 def scale_level_system(scale: str) -> str:
@@ -217,6 +220,10 @@ def laterality_extension(side: str) -> dict[str, Any]:
     }
 
 
+# The concepts below depend only on their arguments and the catalog (loaded once per process):
+# they are made once and shared, read-only, by every resource that names them (bulk exports
+# write hundreds of thousands of doses).
+@cache
 def site_concept(site_code: str, side: str) -> dict[str, Any]:
     """One site with its laterality: SNOMED CT where the catalog has a code, the catalog's own
     code always."""
@@ -230,6 +237,7 @@ def site_concept(site_code: str, side: str) -> dict[str, Any]:
     return {"extension": [laterality_extension(side)], **found}
 
 
+@cache
 def route_concept(route: str) -> dict[str, Any]:
     codings = []
     if route in ROUTES:
@@ -238,6 +246,7 @@ def route_concept(route: str) -> dict[str, Any]:
     return concept(*codings, text=route)
 
 
+@cache
 def product_concept(product_code: str) -> dict[str, Any]:
     product = catalog().products.get(product_code)
     if product is None:
@@ -248,6 +257,7 @@ def product_concept(product_code: str) -> dict[str, Any]:
     )
 
 
+@cache
 def indication_concept(indication: str, icd10: str | None = None) -> dict[str, Any]:
     """An indication: its ICD-10-CM code when the patient's diagnosis names one (the catalog
     lists several per indication), and the catalog's own code."""
@@ -301,8 +311,16 @@ class SessionRecord:
         return self.lots
 
 
-def session_record(session: TreatmentSession) -> SessionRecord:
-    events = tuple(session.events.all())
+def session_record(
+    session: TreatmentSession,
+    original: Sequence[Point] | None = None,
+    events_read: Sequence[SessionEvent] | None = None,
+    vials_read: Sequence[Any] | None = None,
+) -> SessionRecord:
+    """``original``, ``events_read``, ``vials_read``: the session's points, appended records and
+    vial uses when the caller read them already (a bulk export reads a batch's at once, without
+    a prefetch per session)."""
+    events = tuple(session.events.all() if events_read is None else events_read)
     amendments = [e for e in events if e.kind == "amended"]
     notes = session.notes
     if amendments:
@@ -310,18 +328,29 @@ def session_record(session: TreatmentSession) -> SessionRecord:
         notes = latest.data.get("notes", session.notes)
     vial_lots: dict[str, Lot] = {}
     lots: dict[UUID, Lot] = {}
-    for use in sorted(session.session_vials.all(), key=lambda u: u.pk):
+    uses = session.session_vials.all() if vials_read is None else vials_read
+    for use in sorted(uses, key=lambda u: u.pk):
         vial_lots[str(use.vial_id)] = use.vial.lot
         lots.setdefault(use.vial.lot_id, use.vial.lot)
     return SessionRecord(
         session=session,
         status=status_of(session, events),
         events=events,
-        points=tuple(current_points(session, events)),
+        points=tuple(current_points(session, events, original)),
         notes=notes,
         lots=tuple(lots.values()),
         vial_lots=vial_lots,
     )
+
+
+def given_elsewhere(session: TreatmentSession) -> str:
+    """The words for a dose given elsewhere ("" for one given here)."""
+    if not session.external:
+        return ""
+    text = f"Given elsewhere: {session.source_place}"
+    if session.source_document:
+        text += f"; source: {session.source_document}"
+    return text
 
 
 def administration_id(session_id: UUID | str, n: int) -> str:
@@ -454,6 +483,8 @@ def _body_sites(points: Iterable[Point]) -> list[dict[str, Any]]:
     and on the right is one body site with the laterality "right and left"."""
     sides: dict[str, list[str]] = {}
     for p in points:
+        if not p.site:  # a dose given elsewhere whose sites are not known
+            continue
         found = sides.setdefault(p.site, [])
         if p.side not in found:
             found.append(p.side)
@@ -472,6 +503,8 @@ def procedure_resource(record: SessionRecord, diagnoses: Sequence[Diagnosis] = (
     s = record.session
     status = PROCEDURE_STATUS[record.status]
     found: Resource = {"resourceType": "Procedure", "id": str(s.id)}
+    if s.external:
+        found["extension"] = [{"url": GIVEN_ELSEWHERE_EXTENSION, "valueString": s.source_place}]
     if s.protocol:
         found["instantiatesUri"] = [PROTOCOL_URI + s.protocol]
     found["status"] = status
@@ -485,7 +518,11 @@ def procedure_resource(record: SessionRecord, diagnoses: Sequence[Diagnosis] = (
         text="Botulinum toxin injection",
     )
     found["subject"] = ref("Patient", s.patient_id)
-    if s.administered_at is not None:
+    if s.external:  # the day is known, rarely the time
+        found["performedDateTime"] = day(s.plan_date)
+        if s.signed_by is not None:
+            found["recorder"] = practitioner_ref(s.signed_by)
+    elif s.administered_at is not None:
         found["performedDateTime"] = instant(s.administered_at)
     performers = []
     if s.injector is not None:
@@ -514,8 +551,13 @@ def procedure_resource(record: SessionRecord, diagnoses: Sequence[Diagnosis] = (
     sites = _body_sites(record.points)
     if sites:
         found["bodySite"] = sites
+    notes = [{"text": elsewhere}] if (elsewhere := given_elsewhere(s)) else []
     if record.notes.strip():
-        found["note"] = [{"text": record.notes.strip()}]
+        notes.append({"text": record.notes.strip()})
+    if notes:
+        found["note"] = notes
+    if s.external:
+        found["location"] = {"display": s.source_place}
     if record.lots:
         found["usedReference"] = [ref("Medication", lot.id) for lot in record.lots]
     found["usedCode"] = [product_concept(s.product)]
@@ -530,37 +572,56 @@ def medication_administration_resources(record: SessionRecord) -> list[Resource]
     if not s.is_signed or s.administered_at is None:
         return []
     status = "entered-in-error" if record.status == "entered-in-error" else "completed"
+    # What every point of the session shares is made once (and shared, read-only).
+    session_id = str(s.id)
+    part_of = [ref("Procedure", session_id)]
+    subject = ref("Patient", s.patient_id)
+    effective = day(s.plan_date) if s.external else instant(s.administered_at)
+    performer = [{"actor": practitioner_ref(s.injector)}] if s.injector is not None else None
+    note = [{"text": given_elsewhere(s)}] if s.external else None
+    lot_refs: dict[UUID, dict[str, str]] = {
+        lot.id: ref("Medication", lot.id) for lot in record.lots
+    }
+    lot_refs.update({lot.id: ref("Medication", lot.id) for lot in record.vial_lots.values()})
+    sites = catalog().sites
     found = []
     for n, point in enumerate(record.points, start=1):
         resource: Resource = {
             "resourceType": "MedicationAdministration",
-            "id": administration_id(s.id, n),
+            "id": f"{session_id}-{n}",
         }
         lots = record.point_lots(point)
         if len(lots) > 1:
             resource["extension"] = [
-                {"url": POSSIBLE_LOT_EXTENSION, "valueReference": ref("Medication", lot.id)}
-                for lot in lots
+                {"url": POSSIBLE_LOT_EXTENSION, "valueReference": lot_refs[lot.id]} for lot in lots
             ]
-        resource["partOf"] = [ref("Procedure", s.id)]
+        resource["partOf"] = part_of
         resource["status"] = status
         if len(lots) == 1:
-            resource["medicationReference"] = ref("Medication", lots[0].id)
+            resource["medicationReference"] = lot_refs[lots[0].id]
         else:
             resource["medicationCodeableConcept"] = product_concept(s.product)
-        resource["subject"] = ref("Patient", s.patient_id)
-        resource["effectiveDateTime"] = instant(s.administered_at)
-        if s.injector is not None:
-            resource["performer"] = [{"actor": practitioner_ref(s.injector)}]
-        site = catalog().sites.get(point.site)
-        where = site.name if site is not None else point.site
-        resource["dosage"] = {
-            "text": f"{format(point.units.normalize(), 'f')} U {s.product}, "
-            f"{where} ({point.side}), {point.route}",
-            "site": site_concept(point.site, point.side),
-            "route": route_concept(point.route),
-            "dose": units_quantity(point.units),
-        }
+        resource["subject"] = subject
+        resource["effectiveDateTime"] = effective
+        if performer is not None:
+            resource["performer"] = performer
+        if note is not None:
+            resource["note"] = note
+        dose_text = f"{format(point.units.normalize(), 'f')} U {s.product}"
+        if point.site:
+            site = sites.get(point.site)
+            where = site.name if site is not None else point.site
+            resource["dosage"] = {
+                "text": f"{dose_text}, {where} ({point.side}), {point.route}",
+                "site": site_concept(point.site, point.side),
+                "route": route_concept(point.route),
+                "dose": units_quantity(point.units),
+            }
+        else:  # given elsewhere, sites not known
+            resource["dosage"] = {
+                "text": f"{dose_text}, sites not known",
+                "dose": units_quantity(point.units),
+            }
         found.append(resource)
     return found
 

@@ -187,7 +187,12 @@ class ClinicRecords:
 
     @cached_property
     def memberships(self) -> list[Membership]:
-        return list(Membership.objects.filter(clinic_id=self.clinic.id).select_related("user"))
+        # A system client (a backend service) is a member of the clinic but no practitioner.
+        return list(
+            Membership.objects.filter(clinic_id=self.clinic.id)
+            .exclude(role="system-client")
+            .select_related("user")
+        )
 
     def _practitioners(self) -> Iterator[Entry]:
         for m in self.memberships:
@@ -233,8 +238,13 @@ class ClinicRecords:
             resources = fhir.medication_administration_resources(r)
             if not resources:  # a plan, or a cancelled one: nothing was administered
                 continue
+            refs: dict[tuple[UUID, ...], frozenset[str]] = {}
             for n, (resource, point) in enumerate(zip(resources, r.points, strict=True), 1):
-                lots = frozenset(f"Medication/{lot.id}" for lot in r.point_lots(point))
+                found = r.point_lots(point)
+                key = tuple(lot.id for lot in found)
+                lots = refs.get(key)
+                if lots is None:
+                    lots = refs[key] = frozenset(f"Medication/{lot.id}" for lot in found)
                 yield Entry(
                     resource,
                     s.patient_id,

@@ -22,11 +22,11 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from bontrack.accounts.access import flush_refusal
-from bontrack.api.auth import ClinicSessionAuth, TokenAuth, actor_of
+from bontrack.api.auth import ClinicSessionAuth, TokenAuth, actor_of, client_address
 from bontrack.audit.services import Actor, clinical_transaction
-from bontrack.interop import fhir, fhir_reads
+from bontrack.interop import fhir, fhir_reads, smart
 from bontrack.interop.fhir_search import JSON_FORMATS, SEARCHES, SearchError, parse_search
-from bontrack.treatments.errors import NotFoundError, ServiceError
+from bontrack.treatments.errors import ForbiddenError, NotFoundError, ServiceError
 from bontrack.treatments.services import local_date
 
 CONTENT_TYPE = f"{fhir.MEDIA_TYPE}; charset=utf-8"
@@ -69,9 +69,22 @@ def operation_outcome(status: int, message: str, code: str | None = None) -> Htt
 
 
 def authenticate(request: HttpRequest) -> Actor | None:
-    """The API's authentication: a valid bearer token, else the signed-in session's clinic."""
+    """A system client's access token (SMART backend services, ``smart.py``: its scopes go to
+    ``request.grant``), else the API's: a valid bearer token, else the signed-in session's
+    clinic."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     bearer = scheme.lower() == "bearer" and token.strip()
+    request.grant = None  # type: ignore[attr-defined]
+    request.system_client = None  # type: ignore[attr-defined]
+    if bearer:
+        access = smart.authenticate_token(
+            token.strip(), client_address(request), request.method or "", request.get_full_path()
+        )
+        if access is not None:
+            request.actor = access.actor  # type: ignore[attr-defined]
+            request.grant = access.grant  # type: ignore[attr-defined]
+            request.system_client = access.client  # type: ignore[attr-defined]
+            return access.actor
     if bearer and TokenAuth().authenticate(request, token.strip()) is not None:
         return actor_of(request)
     if ClinicSessionAuth().authenticate(request, None) is not None:
@@ -103,6 +116,14 @@ def fhir_view(view: Callable[..., HttpResponse]) -> View:
             return operation_outcome(error.status, error.message)
 
     return inner
+
+
+def require_scope(request: HttpRequest, *resource_types: str) -> None:
+    """A system client's token reads only the types its scopes grant (403 otherwise)."""
+    grant = getattr(request, "grant", None)
+    missing = [t for t in resource_types if grant is not None and not grant.allows(t)]
+    if missing:
+        raise ForbiddenError(None, f"the token's scopes do not cover {', '.join(missing)}")
 
 
 def _search_code(error: SearchError) -> str:
@@ -222,6 +243,7 @@ def metadata(request: HttpRequest) -> HttpResponse:
 def search(request: HttpRequest, actor: Actor, resource_type: str) -> HttpResponse:
     if resource_type not in SEARCHES:
         return operation_outcome(404, f"{resource_type} is not served here", "not-supported")
+    require_scope(request, resource_type)
     query = parse_search(resource_type, dict(request.GET.lists()))
     with clinical_transaction(actor) as trail:
         found = fhir_reads.search(actor, resource_type, query, _today(actor))
@@ -233,6 +255,7 @@ def search(request: HttpRequest, actor: Actor, resource_type: str) -> HttpRespon
 def read(request: HttpRequest, actor: Actor, resource_type: str, resource_id: str) -> HttpResponse:
     if resource_type not in SEARCHES:
         return operation_outcome(404, f"{resource_type} is not served here", "not-supported")
+    require_scope(request, resource_type)
     _format_only(request)
     with clinical_transaction(actor) as trail:
         entry = fhir_reads.read(actor, resource_type, resource_id, _today(actor))
@@ -242,6 +265,7 @@ def read(request: HttpRequest, actor: Actor, resource_type: str, resource_id: st
 
 @fhir_view
 def everything(request: HttpRequest, actor: Actor, patient_id: str) -> HttpResponse:
+    require_scope(request, *fhir_reads.EVERYTHING)
     _format_only(request)
     with clinical_transaction(actor) as trail:
         found = fhir_reads.everything(actor, patient_id, _today(actor))

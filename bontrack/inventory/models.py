@@ -44,5 +44,7 @@ class Vial(models.Model):
         "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="vials"
     )
     units_wasted = models.DecimalField(max_digits=10, decimal_places=3, default=0)
+    # Units given from this vial, recorded when the session that used it is signed.
+    units_used = models.DecimalField(max_digits=10, decimal_places=3, default=0)
     discarded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -17,7 +17,7 @@ from bontrack.domain.catalog import catalog
 from bontrack.domain.planning import use_by
 from bontrack.inventory.models import Lot, Vial
 from bontrack.treatments.errors import ConflictError, ServiceError
-from bontrack.treatments.models import SessionVial
+from bontrack.treatments.models import SessionVial, TreatmentSession
 
 
 def receive_lot(
@@ -236,3 +236,27 @@ def recalled_lots(actor: Actor) -> list[tuple[Lot, int]]:
         .order_by("-recalled_at")
     )
     return [(lot, lot.patients) for lot in lots]  # type: ignore[attr-defined]
+
+
+def record_use_at_signing(session: TreatmentSession, total: Decimal, at: datetime) -> None:
+    """Deduct a signed session's units from the vials it used, inside the signing's transaction
+    (the caller holds the patient's lock and writes the audit entry): the units given fill the
+    vials in the order they were opened, and whatever is left in each vial is wasted, since a vial
+    is single-patient and single-session. A vial whose waste was recorded earlier keeps the
+    larger figure. The check's findings are not affected."""
+    uses = (
+        SessionVial.objects.filter(session=session)
+        .select_related("vial__lot")
+        .order_by("vial__reconstituted_at", "vial__created_at")
+    )
+    left = total
+    for use in uses:
+        vial = use.vial
+        size = Decimal(vial.lot.vial_size_units)
+        given = min(left, size) if left > 0 else Decimal(0)
+        left -= given
+        vial.units_used = given
+        vial.units_wasted = max(Decimal(vial.units_wasted), size - given)
+        if vial.discarded_at is None:
+            vial.discarded_at = at
+        vial.save(update_fields=["units_used", "units_wasted", "discarded_at"])

@@ -334,29 +334,35 @@ def _patients(rows: Iterable[DueRow]) -> list[UUID]:
     return list(dict.fromkeys(r.patient_id for r in rows))
 
 
+def due_of(patient: Patient) -> list[Due]:
+    """When a patient whose chart the caller has already opened through ``access_patient`` (and
+    whose read entry it writes) is due, per indication treated: the patient page's due dates."""
+    sessions = (
+        TreatmentSession.objects.filter(patient=patient, signed_at__isnull=False)
+        .select_related("signed_by")
+        .prefetch_related("events", "wear_off_reports")
+    )
+    history = []
+    for s in sessions:
+        status = status_of(s, s.events.all())
+        reports = list(s.wear_off_reports.all())
+        history.append(
+            TreatedSession(
+                s.plan_date,
+                s.product,
+                s.indication,
+                wore_off_on=reports[0].wore_off_on if reports else None,
+                entered_in_error=not counts_toward_limits(status),
+                key=str(s.id),
+            )
+        )
+    return due_per_indication(history)
+
+
 def patient_due(actor: Actor, patient_id: UUID | str) -> tuple[Patient, list[Due]]:
     """When the patient is due, per indication they were treated for; one read entry."""
     with clinical_transaction(actor) as trail:
         patient = access_patient(actor, patient_id, Perm.CHART_READ)
-        sessions = (
-            TreatmentSession.objects.filter(patient=patient, signed_at__isnull=False)
-            .select_related("signed_by")
-            .prefetch_related("events", "wear_off_reports")
-        )
-        history = []
-        for s in sessions:
-            status = status_of(s, s.events.all())
-            reports = list(s.wear_off_reports.all())
-            history.append(
-                TreatedSession(
-                    s.plan_date,
-                    s.product,
-                    s.indication,
-                    wore_off_on=reports[0].wore_off_on if reports else None,
-                    entered_in_error=not counts_toward_limits(status),
-                    key=str(s.id),
-                )
-            )
-        found = due_per_indication(history)
+        found = due_of(patient)
         trail.record("read", "due", patient.id, patient.id)
     return patient, found

@@ -124,36 +124,44 @@ def series_of(
     return series, 1 + len(readings)
 
 
+def verdicts_of(patient: Patient, indication: str | None = None) -> PatientVerdicts:
+    """Every series' verdict for a patient whose chart the caller has already opened through
+    ``access_patient`` (and whose read entry it writes): the patient page shows the verdicts
+    beside the rest of the chart with one read entry."""
+    results = Assessment.objects.filter(patient=patient)
+    sessions = (
+        TreatmentSession.objects.filter(patient=patient, signed_at__isnull=False)
+        .select_related("signed_by")
+        .prefetch_related("events")
+    )
+    if indication:
+        results = results.filter(indication=indication)
+        sessions = sessions.filter(indication=indication)
+    counting = [s for s in sessions if counts_toward_limits(status_of(s, s.events.all()))]
+    cycles = cycles_of(counting)
+    by_day = {(ind, c.date): c.n for ind, found in cycles.items() for c in found}
+    cycle_of_session = {s.id: by_day[(s.indication, s.plan_date)] for s in counting}
+    groups: dict[tuple[str, str, str], list[Assessment]] = defaultdict(list)
+    for a in results:
+        groups[(a.indication, a.scale, a.muscle_group)].append(a)
+    verdicts: list[SeriesVerdict] = []
+    missing: list[MissingBaseline] = []
+    for (ind, scale, muscles), found in sorted(groups.items()):
+        built = series_of(ind, scale, muscles, found, cycles.get(ind, ()), cycle_of_session)
+        if built is None:
+            missing.append(MissingBaseline(ind, scale, muscles, len(found)))
+            continue
+        series, used = built
+        verdicts.append(SeriesVerdict(judge(series), used))
+    return PatientVerdicts(patient, verdicts, missing, cycles)
+
+
 def patient_verdicts(
     actor: Actor, patient_id: UUID | str, indication: str | None = None
 ) -> PatientVerdicts:
     """Every series' verdict for the patient (one indication, or all); one read entry."""
     with clinical_transaction(actor) as trail:
         patient = access_patient(actor, patient_id, Perm.CHART_READ)
-        results = Assessment.objects.filter(patient=patient)
-        sessions = (
-            TreatmentSession.objects.filter(patient=patient, signed_at__isnull=False)
-            .select_related("signed_by")
-            .prefetch_related("events")
-        )
-        if indication:
-            results = results.filter(indication=indication)
-            sessions = sessions.filter(indication=indication)
-        counting = [s for s in sessions if counts_toward_limits(status_of(s, s.events.all()))]
-        cycles = cycles_of(counting)
-        by_day = {(ind, c.date): c.n for ind, found in cycles.items() for c in found}
-        cycle_of_session = {s.id: by_day[(s.indication, s.plan_date)] for s in counting}
-        groups: dict[tuple[str, str, str], list[Assessment]] = defaultdict(list)
-        for a in results:
-            groups[(a.indication, a.scale, a.muscle_group)].append(a)
-        verdicts: list[SeriesVerdict] = []
-        missing: list[MissingBaseline] = []
-        for (ind, scale, muscles), found in sorted(groups.items()):
-            built = series_of(ind, scale, muscles, found, cycles.get(ind, ()), cycle_of_session)
-            if built is None:
-                missing.append(MissingBaseline(ind, scale, muscles, len(found)))
-                continue
-            series, used = built
-            verdicts.append(SeriesVerdict(judge(series), used))
+        found = verdicts_of(patient, indication)
         trail.record("read", "outcome-verdicts", patient.id, patient.id)
-    return PatientVerdicts(patient, verdicts, missing, cycles)
+    return found

@@ -56,8 +56,10 @@ def history_of(row: PatientRow, exclude: TreatmentSession | None = None) -> list
         if not counts_toward_limits(status_of(s, events)):
             continue
         points = current_points(s, events)
+        # A dose given elsewhere whose sites are not known is one point without a site: it
+        # counts in the session's total, never toward a muscle's.
         injections = tuple(
-            Injection(p.site, p.side, Units(s.product, p.units), p.route) for p in points
+            Injection(p.site, p.side, Units(s.product, p.units), p.route) for p in points if p.site
         )
         history.append(
             HistoryEntry(

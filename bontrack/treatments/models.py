@@ -42,6 +42,11 @@ class TreatmentSession(models.Model):
     )
     digest = models.CharField(max_length=64, blank=True)
     external = models.BooleanField(default=False)  # a dose given elsewhere, recorded here
+    # A dose given elsewhere (external): where it was given and the document it was read from;
+    # ``external_key`` identifies an imported dose, so that importing it again adds nothing.
+    source_place = models.CharField(max_length=200, blank=True)
+    source_document = models.CharField(max_length=300, blank=True)
+    external_key = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

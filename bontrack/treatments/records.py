@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -31,12 +31,16 @@ def status_of(session: TreatmentSession, events: Iterable[SessionEvent] | None =
 
 
 def _needs_co_signature(session: TreatmentSession) -> bool:
+    if session.external:  # recorded from another clinic's document: nobody here injected it
+        return False
     signer = session.signed_by
     return signer is not None and signer.role == "nurse-injector"
 
 
 def current_points(
-    session: TreatmentSession, events: Iterable[SessionEvent] | None = None
+    session: TreatmentSession,
+    events: Iterable[SessionEvent] | None = None,
+    original: Sequence[Point] | None = None,
 ) -> list[Point]:
     """The injections as amended last, or as signed (or planned) when never amended."""
     amendments = [
@@ -49,6 +53,8 @@ def current_points(
             Point(r["site"], r["side"], Decimal(r["units"]), r["route"], r.get("vial_id"))
             for r in rows
         ]
+    if original is not None:  # the session's own points, read by the caller
+        return list(original)
     return [
         Point(i.site, i.side, i.units, i.route, str(i.vial_id) if i.vial_id else None)
         for i in session.injections.all()

@@ -29,6 +29,7 @@ from bontrack.audit.chain import digest
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.domain.catalog import catalog
 from bontrack.domain.planning import expand_protocol
+from bontrack.inventory.services import record_use_at_signing
 from bontrack.patients.models import Consent, Patient
 from bontrack.plan_input import MAX_DECIMALS, MAX_UNITS, has_at_most_decimals
 from bontrack.treatments.checking import fingerprint, run_check, stored_result
@@ -40,7 +41,7 @@ from bontrack.treatments.models import (
     SessionVial,
     TreatmentSession,
 )
-from bontrack.treatments.records import current_points, status_of
+from bontrack.treatments.records import current_points, status_of, total_units
 
 
 @dataclass(frozen=True)
@@ -417,6 +418,8 @@ def sign_session(
             if use.vial.patient_id is None:
                 use.vial.patient_id = session.patient_id
                 use.vial.save(update_fields=["patient"])
+        # Stock follows the chart: the units given and the rest of each vial (wasted).
+        record_use_at_signing(session, total_units(current_points(session)), session.signed_at)
         trail.record("sign", "session", session.id, session.patient_id, digest=session.digest)
         overrides = [d for d in decisions.values() if d.kind == "override"]
         for d in overrides:
@@ -504,6 +507,16 @@ def session_document(session: TreatmentSession) -> dict[str, Any]:
         "injector": session.injector_id,
         "signed_by": session.signed_by_id,
         "signed_at": session.signed_at,
+        # A dose given elsewhere: where, and the document it was read from (treatments/external).
+        **(
+            {
+                "external": True,
+                "source_place": session.source_place,
+                "source_document": session.source_document,
+            }
+            if session.external
+            else {}
+        ),
     }
 
 

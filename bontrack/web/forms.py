@@ -11,7 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from bontrack.domain.catalog import catalog
-from bontrack.outcomes.models import OUTCOMES, RELATEDNESS, SEVERITIES
+from bontrack.outcomes.models import OUTCOMES, RELATEDNESS, SEVERITIES, TIMEPOINTS
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -114,6 +114,46 @@ class LotForm(forms.Form):
             catalog().products,
             lambda p: f"{p.brands[0]} ({p.code})" if p.brands else p.code,
         )
+
+
+TIMEPOINT_WORDS = {
+    "baseline": "baseline (before treatment)",
+    "peak-effect": "peak effect",
+    "before-reinjection": "before re-injection",
+    "follow-up": "follow-up",
+}
+
+
+class AssessmentForm(forms.Form):
+    """One result on a scale: a day, or a period (from, to). The service judges the value against
+    the scale (range, steps, levels) and the scale against the indication."""
+
+    indication = forms.CharField(max_length=64)
+    scale = forms.CharField(max_length=64)
+    timepoint = forms.ChoiceField(choices=[(t, TIMEPOINT_WORDS[t]) for t in TIMEPOINTS])
+    assessed_on = forms.DateField(required=False)
+    period_start = forms.DateField(required=False)
+    period_end = forms.DateField(required=False)
+    value = forms.CharField(max_length=32)
+    muscle_group = forms.CharField(required=False, max_length=100)
+    session_id = forms.UUIDField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if bool(data.get("period_start")) != bool(data.get("period_end")):
+            raise ValidationError("give both ends of the period, or a single day")
+        return data
+
+
+class WearOffForm(forms.Form):
+    wore_off_on = forms.DateField()
+    reported_on = forms.DateField(required=False)
+    notes = forms.CharField(required=False, max_length=2000)
+
+
+class DiaryForm(forms.Form):
+    file = forms.FileField()
+    mode = forms.ChoiceField(choices=[("dry-run", "dry run"), ("import", "import")])
 
 
 def first_error(form: forms.Form) -> str:

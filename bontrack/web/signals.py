@@ -12,7 +12,9 @@ from bontrack.audit.services import record_security_event
 
 
 def _address(request: HttpRequest | None) -> str:
-    return str(request.META.get("REMOTE_ADDR", ""))[:64] if request is not None else ""
+    from bontrack.security.addresses import client_ip
+
+    return client_ip(request) if request is not None else ""
 
 
 @receiver(user_logged_in, dispatch_uid="bontrack-web-sign-in")

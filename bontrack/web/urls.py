@@ -2,7 +2,21 @@
 
 from django.urls import path
 
-from bontrack.web.views import auth, inventory, patients, plans, sessions, today
+from bontrack.web.views import (
+    auth,
+    consent_forms,
+    due,
+    followup,
+    inventory,
+    patients,
+    photos,
+    plans,
+    reports,
+    saved_plans,
+    schedule,
+    sessions,
+    today,
+)
 
 app_name = "web"
 
@@ -15,6 +29,48 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/", patients.patient_detail, name="patient"),
     path("patients/<uuid:patient_id>/consents", patients.add_consent, name="add-consent"),
     path("patients/<uuid:patient_id>/plan", patients.new_plan, name="new-plan"),
+    # Issue 9: photos, consent forms, saved plans and repeat last, appointments, reminders.
+    path("patients/<uuid:patient_id>/photos/", photos.photo_page, name="photos"),
+    path("patients/<uuid:patient_id>/photos/compare", photos.photo_compare, name="compare"),
+    path("photos/<uuid:photo_id>/image", photos.photo_image, name="photo-image"),
+    path("photos/<uuid:photo_id>/thumbnail", photos.photo_thumbnail, name="photo-thumbnail"),
+    path("patients/<uuid:patient_id>/consent-form", consent_forms.sign_form, name="consent-form"),
+    path(
+        "patients/<uuid:patient_id>/consents/<uuid:consent_id>/withdraw",
+        consent_forms.withdraw,
+        name="withdraw-consent",
+    ),
+    path("consent-forms/", consent_forms.templates, name="consent-templates"),
+    path("consent-forms/<uuid:form_id>.pdf", consent_forms.form_pdf, name="consent-pdf"),
+    path("patients/<uuid:patient_id>/repeat-last", saved_plans.repeat_last, name="repeat-last"),
+    path("patients/<uuid:patient_id>/saved-plan", saved_plans.use_saved, name="use-saved-plan"),
+    path("sessions/<uuid:session_id>/save-pattern", saved_plans.save_pattern, name="save-pattern"),
+    path("saved-plans/", saved_plans.saved_list, name="saved-plans"),
+    path("patients/<uuid:patient_id>/appointments", schedule.book_appointment, name="book"),
+    path("appointments/", schedule.appointment_book, name="appointments"),
+    path(
+        "appointments/<uuid:appointment_id>/status",
+        schedule.appointment_status,
+        name="appointment-status",
+    ),
+    path("reminders/", schedule.reminder_page, name="reminders"),
+    path("reminders.csv", schedule.reminder_csv, name="reminders-csv"),
+    path("reminders/template", schedule.reminder_template, name="reminder-template"),
+    path(
+        "patients/<uuid:patient_id>/assessments",
+        followup.record_assessment,
+        name="record-assessment",
+    ),
+    path("patients/<uuid:patient_id>/diary", followup.diary, name="diary"),
+    path("outcomes/value-field", followup.value_input, name="value-field"),
+    path("due/", due.due_page, name="due"),
+    path("due/export.csv", due.due_export, name="due-csv"),
+    path("reports/adverse-events/", reports.adverse_events, name="ae-report"),
+    path(
+        "reports/adverse-events/export.csv",
+        reports.adverse_events_export,
+        name="ae-report-csv",
+    ),
     path("sessions/<uuid:session_id>/", sessions.session_page, name="session"),
     path("sessions/<uuid:session_id>/workspace", plans.workspace, name="workspace"),
     path("sessions/<uuid:session_id>/points/<int:n>", plans.point_form, name="point-form"),
@@ -30,6 +86,7 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/note.pdf", sessions.note_pdf, name="note-pdf"),
     path("sessions/<uuid:session_id>/co-sign", sessions.co_sign, name="co-sign"),
     path("sessions/<uuid:session_id>/adverse-event", sessions.adverse_event, name="adverse-event"),
+    path("sessions/<uuid:session_id>/wear-off", followup.wear_off, name="wear-off"),
     path("inventory/", inventory.inventory_page, name="inventory"),
     path("inventory/lots", inventory.receive_lot, name="receive-lot"),
     path("inventory/lots/<uuid:lot_id>/", inventory.lot_detail, name="lot"),

@@ -29,10 +29,12 @@ from django.utils import timezone
 
 from bontrack.accounts.models import Membership
 from bontrack.audit.models import AuditEntry, SecurityEvent
+from bontrack.audit.services import Actor
 from bontrack.inventory.models import Lot, Vial
 from bontrack.inventory.services import reconstitute_vial
 from bontrack.outcomes.models import AdverseEvent, Assessment, WearOffReport
 from bontrack.patients.models import Consent, Diagnosis, Patient
+from bontrack.security.models import AmendmentDecision, AmendmentRequest, BreakGlassAccess
 from bontrack.treatments.models import (
     FindingDecision,
     Injection,
@@ -70,6 +72,9 @@ TRACKED: tuple[type[Model], ...] = (
     AdverseEvent,
     Assessment,
     WearOffReport,
+    BreakGlassAccess,
+    AmendmentRequest,
+    AmendmentDecision,
 )
 # The clinic A objects a path or a test may name, e.g. /patients/{patient}.
 OBJECTS = (
@@ -84,6 +89,10 @@ OBJECTS = (
     "nurse_signed",
     "plan",
     "plan2",
+    "system_client",
+    "api_token",
+    "restricted",
+    "amendment_request",
 )
 
 
@@ -293,6 +302,53 @@ class World:
         warn = next(f for f in plan.check_result["findings"] if f["severity"] == "warn")
         self._warn_fingerprint = warn["fingerprint"]
         return plan
+
+    @cached_property
+    def system_client(self) -> Any:
+        """A SMART backend-services client registered by the clinic admin."""
+        from bontrack.interop.smart import register_client
+        from tests.interop.bulk_support import ec_key
+
+        return register_client(
+            self.a.actor("admin"), name="Registry", jwks={"keys": [ec_key().public_jwk]}
+        )
+
+    @cached_property
+    def api_token(self) -> Any:
+        """Another API token of the physician's (not the one the tests call with)."""
+        from bontrack.api.auth import issue_token
+
+        return issue_token(self.a.physician, "spare", 30)[0]
+
+    @cached_property
+    def restricted(self) -> Patient:
+        """A chart restricted by a second prescriber: no persona is in its care team."""
+        from bontrack.accounts.services import add_member
+        from bontrack.patients.services import update_patient
+
+        keeper = add_member(
+            self.a.clinic,
+            username="a-physician-2",
+            password=self.a.password,
+            role="prescriber",
+            credentials=["physician"],
+        )
+        patient = builders.patient(self.a, "P-R")
+        return update_patient(
+            Actor(keeper, "127.0.0.1"), patient.id, timezone.localdate(), restricted=True
+        )
+
+    @cached_property
+    def amendment_request(self) -> Any:
+        """The patient's request to amend their record, not decided yet."""
+        from bontrack.security.services import record_amendment_request
+
+        return record_amendment_request(
+            self.a.actor("physician"),
+            self.patient.id,
+            request="My phone number on the chart is an old one",
+            received_on=timezone.localdate(),
+        )
 
     @property
     def block_fingerprint(self) -> str:

@@ -24,6 +24,7 @@ from bontrack.api.main import api
 from bontrack.audit.models import AuditEntry, SecurityEvent
 from bontrack.domain.catalog import catalog
 from tests.api.support import ROLES, TRACKED, Upload, World, differences, error_shape_problems
+from tests.interop.bulk_support import ec_key
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +36,8 @@ CLINICAL = frozenset({"physician", "nurse_injector"})  # plan; sign and amend
 PRESCRIBER = frozenset({"physician"})  # override, co-sign
 INVENTORY_WRITE = frozenset({"clinic_admin", "physician", "nurse_injector"})
 AUDIT_READ = frozenset({"clinic_admin", "auditor"})
+ADMIN = frozenset({"clinic_admin"})  # users and privileges: system clients too
+OWNER_OR_ADMIN = frozenset({"physician", "clinic_admin"})  # the physician's own API token
 
 # Routes that answer without credentials.
 PUBLIC = {("POST", "/auth/token"), ("GET", "/health")}
@@ -44,6 +47,29 @@ CHECK_EXAMPLE = json.loads(
 )
 
 Body = Callable[[World, str], Any]
+HISTORY = (
+    b"record_number,given_name,family_name,birth_date,date,product,indication,units,place,"
+    b"source_document\nH-1,Ann,Lee,1970-02-03,2026-01-05,onabotulinumtoxinA,cervical-dystonia,"
+    b"100,Old clinic,EHR export\n"
+)
+EXTERNAL_BUNDLE = {
+    "resourceType": "Bundle",
+    "type": "collection",
+    "entry": [
+        {
+            "resource": {
+                "resourceType": "MedicationAdministration",
+                "status": "completed",
+                "medicationCodeableConcept": {"text": "BOTOX"},
+                "subject": {"display": "the patient"},
+                "effectiveDateTime": "2026-01-05",
+                "performer": [{"actor": {"display": "St Elsewhere Hospital"}}],
+                "reasonCode": [{"text": "bladder"}],
+                "dosage": {"dose": {"value": 100, "unit": "U"}},
+            }
+        }
+    ],
+}
 
 
 def _today() -> str:
@@ -85,6 +111,7 @@ CASES = [
     Case("POST", "/check", CLINICAL, body=lambda w, r: CHECK_EXAMPLE),
     # Patients: demographics for everyone at the desk, charts for clinicians and auditors.
     Case("GET", "/patients", EVERYONE),
+    Case("POST", "/patients/search", EVERYONE, body=lambda w, r: {"q": "P-"}),
     Case(
         "POST",
         "/patients",
@@ -320,6 +347,84 @@ CASES = [
     Case("GET", "/audit", AUDIT_READ),
     Case("GET", "/audit?patient_id={patient}", AUDIT_READ, label="patient filter"),
     Case("GET", "/audit/verify", AUDIT_READ),
+    # Interoperability: doses given elsewhere and the CSV import are clinical writes; exports
+    # read charts; system clients (SMART backend services) are users, managed by the admin.
+    Case(
+        "POST",
+        "/patients/{patient}/external-doses",
+        CLINICAL,
+        "patient",
+        lambda w, r: {
+            "given_on": _today(),
+            "product": "onabotulinumtoxinA",
+            "indication": "upper-limb-spasticity",
+            "units": 100,
+            "place": "St Elsewhere Hospital",
+            "source_document": "Discharge letter",
+        },
+    ),
+    Case(
+        "POST",
+        "/patients/{patient}/external-doses/fhir",
+        CLINICAL,
+        "patient",
+        lambda w, r: EXTERNAL_BUNDLE,
+    ),
+    Case(
+        "POST",
+        "/patients/{patient}/external-doses/fhir?dry_run=true",
+        CLINICAL,
+        "patient",
+        lambda w, r: EXTERNAL_BUNDLE,
+        "dry run",
+    ),
+    Case("POST", "/imports/csv", CLINICAL, body=lambda w, r: Upload({"file": ("h.csv", HISTORY)})),
+    Case(
+        "POST",
+        "/imports/csv?dry_run=true",
+        CLINICAL,
+        body=lambda w, r: Upload({"file": ("h.csv", HISTORY)}),
+        label="dry run",
+    ),
+    Case("GET", "/exports/sessions?start=2020-01-01&end=2030-12-31", CHART_READ),
+    Case("GET", "/exports/injections?start=2020-01-01&end=2030-12-31", CHART_READ),
+    Case("GET", "/system-clients", ADMIN),
+    Case(
+        "POST",
+        "/system-clients",
+        ADMIN,
+        body=lambda w, r: {"name": "Registry", "jwks": {"keys": [ec_key().public_jwk]}},
+    ),
+    Case("POST", "/system-clients/{system_client}/revoke", ADMIN, "system_client"),
+    # Issue 8: one's tokens; break-glass; audit reports, disclosures, requests to amend.
+    Case("GET", "/auth/tokens", EVERYONE),
+    Case("DELETE", "/auth/tokens/{api_token}", OWNER_OR_ADMIN, "api_token"),
+    Case(
+        "POST",
+        "/patients/{restricted}/break-glass",
+        CHART_READ,
+        "restricted",
+        lambda w, r: {"reason": "Covering for the patient's physician today"},
+    ),
+    Case("GET", "/patients/{patient}/disclosures", AUDIT_READ, "patient"),
+    Case("GET", "/patients/{patient}/amendment-requests", CHART_READ, "patient"),
+    Case(
+        "POST",
+        "/patients/{patient}/amendment-requests",
+        CHART_READ & DEMOGRAPHICS_WRITE,
+        "patient",
+        lambda w, r: {"request": "My allergies are listed wrongly", "received_on": _today()},
+    ),
+    Case(
+        "POST",
+        "/patients/amendment-requests/{amendment_request}/decision",
+        CLINICAL,
+        "amendment_request",
+        lambda w, r: {"decision": "denied", "reason": "The chart matches the referral letter"},
+    ),
+    Case("GET", "/audit/export", AUDIT_READ),
+    Case("GET", "/audit/export?patient_id={patient}&sort=user", AUDIT_READ, label="filtered"),
+    Case("GET", "/audit/break-glass", AUDIT_READ),
 ]
 
 
@@ -348,6 +453,41 @@ def test_the_table_lists_every_route_of_the_api_and_no_other():
     listed = {(c.method, _normalise(c.path)) for c in CASES}
     assert served - listed == set(), "routes the permission table does not list"
     assert listed - served == set(), "routes in the table that the API does not serve"
+
+
+def test_each_route_declares_the_permission_the_matrix_enforces():
+    """A route's ``x-permission`` (api/perms.py) is what the roles it lets through hold: every
+    role the matrix allows holds the declared permissions, and for each route some case allows
+    exactly the roles that hold them (a case may narrow it, e.g. overriding within decisions)."""
+    from bontrack.accounts.permissions import ROLE_PERMISSIONS, Role
+
+    role_of = {
+        "physician": Role.PRESCRIBER,
+        "nurse_injector": Role.NURSE_INJECTOR,
+        "front_desk": Role.FRONT_DESK,
+        "auditor": Role.AUDITOR,
+        "clinic_admin": Role.CLINIC_ADMIN,
+    }
+    operations = api_routes()
+    exact: dict[tuple[str, str], bool] = {}
+    problems = []
+    for case in CASES:
+        key = (case.method, _normalise(case.path))
+        declared = set((operations[key].openapi_extra or {}).get("x-permission") or [])
+        assert declared, f"{case.id} declares no x-permission"
+        if declared & {"public", "signed-in"}:
+            exact[key] = True
+            continue
+        holders = {
+            persona
+            for persona, role in role_of.items()
+            if declared <= {p.value for p in ROLE_PERMISSIONS[role]}
+        }
+        if not case.allowed <= holders:
+            problems.append(f"{case.id}: allows {sorted(case.allowed - holders)} beyond {declared}")
+        exact[key] = exact.get(key, False) or case.allowed == holders
+    assert problems == []
+    assert [k for k, ok in exact.items() if not ok] == [], "declared more than any case allows"
 
 
 # -- the matrix ---------------------------------------------------------------------------------
@@ -484,7 +624,10 @@ def test_the_patient_list_writes_one_read_entry_per_patient_shown(
     world.prepare("{patient} {patient2}")
     world.token(role)
     last = AuditEntry.objects.filter(clinic=world.a.clinic).order_by("-seq").first().seq
-    response = world.call(role, "GET", "/patients" + query)
+    if query:
+        response = world.call(role, "POST", "/patients/search", {"q": query.split("=")[1]})
+    else:
+        response = world.call(role, "GET", "/patients")
     assert response.status_code == 200, response.content
     shown = sorted(uuid.UUID(p["id"]) for p in response.json())
     assert len(shown) == (1 if query else 2)

@@ -27,6 +27,8 @@ from bontrack.audit.services import (
 )
 from bontrack.audit.triggers import MESSAGE, PROTECTED, installed_triggers, trigger_names
 from bontrack.cli import main
+from bontrack.patients.services import update_patient
+from bontrack.security import services as security_services
 from bontrack.treatments import services as sessions
 from bontrack.treatments.errors import SignedRecordError
 from bontrack.treatments.models import Injection, SessionEvent, TreatmentSession
@@ -81,6 +83,22 @@ def records() -> Records:
         indication="cervical-dystonia",
         plan_date=timezone.localdate() + timedelta(days=90),
         injections=[sessions.PointInput("sternocleidomastoid", "left", Decimal(20))],
+    )
+    # A restricted chart opened by break-glass, and a patient's request to amend with its
+    # decision: appended records too (bontrack/security).
+    restricted = builders.patient(s, record="R-1")
+    update_patient(s.actor("physician"), restricted.id, timezone.localdate(), restricted=True)
+    security_services.break_glass(
+        s.actor("nurse"), restricted.id, "Covering the clinic while the physician is away"
+    )
+    asked = security_services.record_amendment_request(
+        s.actor("physician"),
+        p.id,
+        request="My allergy list is wrong",
+        received_on=timezone.localdate(),
+    )
+    security_services.decide_amendment_request(
+        s.actor("physician"), asked.id, decision="denied", reason="The list matches the letter"
     )
     record_security_event("sign-in", username="a-physician", address="127.0.0.1")
     security = SecurityEvent.objects.order_by("-seq").first()
@@ -146,6 +164,24 @@ PROTECTED_ROWS = {
         lambda r: key(SessionEvent, r.event.id),
         "reason",
         "rewritten",
+    ),
+    "security_breakglassaccess": (
+        "clinic_id",
+        lambda r: clinic_key(r.staff.clinic.id),
+        "reason",
+        "rewritten",
+    ),
+    "security_amendmentrequest": (
+        "clinic_id",
+        lambda r: clinic_key(r.staff.clinic.id),
+        "request",
+        "rewritten",
+    ),
+    "security_amendmentdecision": (
+        "clinic_id",
+        lambda r: clinic_key(r.staff.clinic.id),
+        "decision",
+        "accepted",
     ),
 }
 

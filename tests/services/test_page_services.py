@@ -1,12 +1,12 @@
-"""The service functions the pages added: who is due, the cumulative-dose series, usable vials,
-recalled lots with their exposure counts, loading a protocol into a plan, reading a session
-(and printing it), and which findings still refuse a signature."""
+"""The service functions the pages added: the day's plans, the cumulative-dose series, usable
+vials, recalled lots with their exposure counts, loading a protocol into a plan, reading a session
+(and printing it), and which findings still refuse a signature. (Who is due is the follow-up's
+due list: tests/services/test_due_list.py.)"""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from uuid import uuid4
 
 import pytest
 from django.utils import timezone
@@ -18,33 +18,11 @@ from bontrack.domain.units import Units
 from bontrack.inventory import services as inventory
 from bontrack.treatments import services
 from bontrack.treatments.cumulative import cumulative_series
-from bontrack.treatments.due import LastSession, due_from, label_interval, today_overview
 from bontrack.treatments.errors import ServiceError
+from bontrack.treatments.schedule import day_plans
 from tests import builders
 
 TODAY = date(2026, 11, 25)
-
-
-def test_due_from_the_last_session_and_the_labels_interval():
-    a, b, c = uuid4(), uuid4(), uuid4()
-    last = [
-        LastSession(a, "onabotulinumtoxinA", "chronic-migraine", TODAY - timedelta(days=200)),
-        LastSession(a, "onabotulinumtoxinA", "chronic-migraine", TODAY - timedelta(days=80)),
-        LastSession(b, "onabotulinumtoxinA", "chronic-migraine", TODAY - timedelta(days=30)),
-        LastSession(c, "onabotulinumtoxinA", "spasmodic-dysphonia", TODAY - timedelta(days=300)),
-    ]
-    due = due_from(last, catalog().intervals, TODAY)
-    assert [(d.patient_id, d.due_on) for d in due] == [(a, TODAY + timedelta(days=4))]
-    assert due[0].interval_days == 84
-    assert due[0].days_overdue(TODAY) == -4
-    assert due_from(last, catalog().intervals, TODAY, within_days=0) == []
-
-
-def test_label_interval_takes_the_longest_that_applies():
-    found = label_interval(catalog().intervals, "onabotulinumtoxinA", "glabellar-lines")
-    assert found is not None
-    assert found.days == 90
-    assert label_interval(catalog().intervals, "onabotulinumtoxinA", "no-such") is None
 
 
 def test_cumulative_series_counts_the_window_per_product_and_never_mixes():
@@ -214,23 +192,31 @@ def test_unresolved_findings_name_what_still_refuses_the_signature():
 
 
 @pytest.mark.django_db
-def test_today_overview_lists_plans_and_due_patients_with_one_read_entry_each():
+def test_day_plans_list_the_days_plans_with_one_read_entry_each():
     s = builders.staff()
     p = builders.patient(s)
-    builders.consent(s, p, "chronic-migraine", timezone.localdate() - timedelta(days=100))
-    stock = builders.lot(s)
-    at = timezone.now() - timedelta(days=85)
-    builders.signed_session(s, p, at, builders.open_vial(s, stock, at=at - timedelta(hours=1)))
-    plan = services.plan_session(
+    q = builders.patient(s, record="P-2")
+    plans = [
+        services.plan_session(
+            s.actor("physician"),
+            who.id,
+            product="onabotulinumtoxinA",
+            indication="chronic-migraine",
+            plan_date=timezone.localdate(),
+            protocol="preempt-155",
+        )
+        for who in (p, q, p)
+    ]
+    services.cancel_plan(s.actor("physician"), plans[2].id, reason="rebooked")
+    services.plan_session(
         s.actor("physician"),
-        p.id,
+        q.id,
         product="onabotulinumtoxinA",
         indication="chronic-migraine",
-        plan_date=timezone.localdate(),
+        plan_date=timezone.localdate() + timedelta(days=1),
         protocol="preempt-155",
     )
     before = AuditEntry.objects.filter(object_type="today-list").count()
-    overview = today_overview(s.actor("front_desk"), timezone.localdate(), catalog().intervals)
-    assert [x.id for x in overview.plans] == [plan.id]
-    assert [(d.patient_id, who.id) for d, who in overview.due] == [(p.id, p.id)]
-    assert AuditEntry.objects.filter(object_type="today-list").count() == before + 1
+    found = day_plans(s.actor("front_desk"), timezone.localdate())
+    assert [x.id for x in found] == [plans[0].id, plans[1].id]
+    assert AuditEntry.objects.filter(object_type="today-list").count() == before + 2

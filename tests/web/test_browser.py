@@ -143,6 +143,7 @@ def test_sign_in_plan_preempt_override_sign_print_and_recall(browser, live_serve
 
     # Override the block with a reason (a prescriber), acknowledge every warning.
     block.locator("textarea").fill("Migraine disabling; spasticity dose was the minimum, reviewed.")
+    block.locator("input.confirm").fill(s.password)  # overriding asks for the password again
     block.locator("button", has_text="Override").click()
     expect(page.locator('.finding[data-rule="cumulative-dose"] .decided')).to_contain_text(
         "Overridden by Pat Physician"
@@ -158,7 +159,8 @@ def test_sign_in_plan_preempt_override_sign_print_and_recall(browser, live_serve
     shot(page, "06-plan-tablet")
     page.set_viewport_size({"width": 1366, "height": 900})
 
-    # Sign.
+    # Sign, with the password again.
+    page.fill("#sign-confirm", s.password)
     page.click("#sign button.go")
     expect(page.locator("h1")).to_contain_text("Chronic migraine")
     expect(page.locator(".page-head .badge")).to_contain_text("Signed")
@@ -213,4 +215,99 @@ def test_sign_in_plan_preempt_override_sign_print_and_recall(browser, live_serve
 
     assert errors == [], errors
     assert verify_clinic_chain(s.clinic.id).intact
+    context.close()
+
+
+def test_outcome_charts_and_the_due_page_of_the_demo_clinic(browser, live_server):
+    """The demo clinic's follow-up in a real browser: Maria's headache days (a 50 % responder,
+    with the baseline, 30 % and 50 % lines), Owen's (NICE TA260 says stop), James's Modified
+    Ashworth per muscle group (by rank), and the Due page. Screenshots: 14 to 17."""
+    from playwright.sync_api import expect
+
+    from bontrack.accounts.demo import build_demo
+    from bontrack.patients.models import Patient
+
+    demo = build_demo()
+    record = {
+        p.record_number: p.id for p in Patient.objects.filter(clinic=demo.clinic).order_by("id")
+    }
+    context = browser.new_context(viewport={"width": 1366, "height": 900})  # type: ignore[attr-defined]
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    base = live_server.url
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", "physician")
+    page.fill("#id_password", demo.passwords["physician"])
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("Today")
+
+    page.goto(f"{base}/patients/{record['BT-0001']}/#outcomes")
+    migraine = page.locator("#outcomes-chronic-migraine")
+    expect(migraine.locator(".outcome-verdict").first).to_contain_text(
+        "responder (−52 % after 2 cycles)"
+    )
+    expect(migraine.locator(".outcome-svg").first).to_contain_text("baseline 25")
+    shot(page, "14-patient-outcomes")
+
+    page.goto(f"{base}/patients/{record['BT-0006']}/")
+    owen = page.locator("#outcomes-chronic-migraine .outcome").first
+    expect(owen.locator(".outcome-verdict")).to_contain_text("NICE TA260 stopping rule")
+    owen.screenshot(path=str(SHOTS / "15-outcome-stop.png"))
+
+    page.goto(f"{base}/patients/{record['BT-0002']}/")
+    arm = page.locator("#outcomes-upper-limb-spasticity")
+    expect(arm.locator(".outcome-svg")).to_have_count(2)
+    # The form's value field follows the scale: MAS asks for a level and the muscle group.
+    arm.locator("summary", has_text="Record a result").click()
+    expect(arm.locator("select[name=value]")).to_contain_text("1+")
+    expect(arm.locator("input[name=muscle_group]")).to_be_visible()
+    arm.locator("select[name=scale]").select_option("gas-t-score")
+    expect(arm.locator("input[name=value][type=number]")).to_be_visible()
+    expect(arm.locator("input[name=muscle_group]")).to_have_count(0)
+    arm.screenshot(path=str(SHOTS / "16-outcome-ashworth.png"))
+
+    page.goto(f"{base}/due/")
+    expect(page.locator("h1")).to_contain_text("Due for retreatment")
+    expect(page.locator("#due-list")).to_contain_text("BT-0001")
+    shot(page, "17-due")
+
+    # The adverse-event report: an event after Maria's last session, counted by severity.
+    from bontrack.audit.services import Actor
+    from bontrack.outcomes.services import record_adverse_event
+    from bontrack.treatments.models import TreatmentSession
+
+    last = TreatmentSession.objects.filter(patient_id=record["BT-0001"]).latest("plan_date")
+    record_adverse_event(
+        Actor(demo.members["physician"], "127.0.0.1"),
+        last.id,
+        term="neck-pain",
+        onset_date=last.plan_date + timedelta(days=2),
+        severity="mild",
+        serious=False,
+        relatedness="probable",
+        outcome="recovered",
+    )
+    page.goto(f"{base}/reports/adverse-events/")
+    expect(page.locator(".ae-group")).to_contain_text("Neck pain")
+    shot(page, "18-ae-report")
+
+    # A headache diary with a bad row, checked first (a dry run lists it by line and column).
+    page.goto(f"{base}/patients/{record['BT-0001']}/diary")
+    page.set_input_files(
+        "#diary-file",
+        files=[
+            {
+                "name": "diary.csv",
+                "mimeType": "text/csv",
+                "buffer": b"date,headache,migraine,hours,acute_medication\n"
+                b"2026-01-01,yes,no,3,yes\n2026-01-02,perhaps,no,,no\n",
+            }
+        ],
+    )
+    page.click("button[value=dry-run]")
+    expect(page.locator("#diary-errors")).to_contain_text("headache")
+    shot(page, "19-diary-dry-run")
+    assert errors == [], errors
     context.close()

@@ -26,7 +26,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 def _paths(pages: Pages) -> dict[str, str]:
     return {
         "today": "/",
-        "patients": "/patients/?q=Doe",
+        "patients": "/patients/",
         "patient": f"/patients/{pages.patient.id}/",
         "new_plan": f"/patients/{pages.patient.id}/plan",
         "plan": f"/sessions/{pages.plan.id}/",
@@ -273,7 +273,8 @@ def test_signing_refused_then_signed_after_the_decisions(pages):
     client = pages.client("physician")
     at = timezone.localtime().replace(second=0, microsecond=0) - timedelta(minutes=1)
     local = at.strftime("%Y-%m-%dT%H:%M")
-    body = _editor(client, pages, "sign", {"administered_at": local})
+    password = pages.staff.password  # signing and overriding ask for it again (ASVS 3.7.1)
+    body = _editor(client, pages, "sign", {"administered_at": local, "confirm": password})
     assert "Not signed:" in body
     assert "cumulative-dose" in body or "acknowledge" in body
     for f in stored_result_at(pages.plan, at)["findings"]:
@@ -282,12 +283,19 @@ def test_signing_refused_then_signed_after_the_decisions(pages):
             client,
             pages,
             "decisions",
-            {"fingerprint": f["fingerprint"], "kind": kind, "reason": "Reviewed with the patient."},
+            {
+                "fingerprint": f["fingerprint"],
+                "kind": kind,
+                "reason": "Reviewed with the patient.",
+                "confirm": password,
+            },
         )
     vial = pages.lot.vials.filter(reconstituted_at__isnull=True).first()
     body = _editor(client, pages, "vials/open", {"lot_id": str(pages.lot.id), "diluent_ml": "4"})
     assert "5 U per 0.1 mL" in body
-    response = client.post(f"/sessions/{pages.plan.id}/sign", {"administered_at": local}, **HTMX)
+    response = client.post(
+        f"/sessions/{pages.plan.id}/sign", {"administered_at": local, "confirm": password}, **HTMX
+    )
     assert response.status_code == 204, response.content
     assert response["HX-Redirect"] == f"/sessions/{pages.plan.id}/"
     pages.plan.refresh_from_db()

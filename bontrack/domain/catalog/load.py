@@ -30,6 +30,7 @@ from bontrack.domain.catalog.model import (
     Measure,
     MuscleDose,
     PatientFactor,
+    PhotoView,
     Point,
     Population,
     Product,
@@ -352,7 +353,7 @@ def parse_catalog(texts: Mapping[str, str]) -> Catalog:
                 raise entry.fail("code", "defined twice")
             factors[f"{kind}:{factor.code}"] = factor
     terms = _unique(
-        (_term(e, r, indications) for e in r.entries("adverse_events.toml", "term")),
+        (_term(e, r, indications, products) for e in r.entries("adverse_events.toml", "term")),
         lambda t: t.code,
         "term",
         "adverse_events.toml",
@@ -383,12 +384,18 @@ def parse_catalog(texts: Mapping[str, str]) -> Catalog:
     )
 
 
-def _term(e: _Entry, r: _Reader, indications: Mapping[str, Indication]) -> AdverseEventTerm:
+def _term(
+    e: _Entry,
+    r: _Reader,
+    indications: Mapping[str, Indication],
+    products: Mapping[str, Product],
+) -> AdverseEventTerm:
     term = AdverseEventTerm(
         code=e.text("code"),
         name=e.text("name"),
         indications=e.texts("indications", indications),
         cite=r.citation(e),
+        products=e.texts("products", products),
     )
     e.done()
     return term
@@ -512,6 +519,14 @@ def _indication(
             raise lab.fail("max_age", "must be greater than min_age")
         labels.append(use)
         lab.done()
+    views = []
+    for v in e.tables("photo_views"):
+        views.append(PhotoView(code=v.text("code"), name=v.text("name")))
+        if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", views[-1].code):
+            raise v.fail("code", "must be lowercase words joined by hyphens")
+        v.done()
+    if len({v.code for v in views}) != len(views):
+        raise e.fail("photo_views", "a view code is listed twice")
     indication = Indication(
         code=e.text("code"),
         name=e.text("name"),
@@ -521,6 +536,7 @@ def _indication(
         sites=e.texts("sites", sites),
         scales=e.texts("scales", scales),
         labels=tuple(labels),
+        photo_views=tuple(views),
     )
     e.done()
     return indication

@@ -167,6 +167,15 @@ class LabelUse:
 
 
 @dataclass(frozen=True, slots=True)
+class PhotoView:
+    """A standard view for clinical photographs of an indication (e.g. "at maximal frown"): the
+    same view at two visits is what a comparison puts side by side."""
+
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Indication:
     code: str
     name: str
@@ -176,6 +185,7 @@ class Indication:
     sites: tuple[str, ...]
     scales: tuple[str, ...]
     labels: tuple[LabelUse, ...]
+    photo_views: tuple[PhotoView, ...] = ()
 
     def label_for(self, product: str) -> LabelUse | None:
         return next((use for use in self.labels if use.product == product), None)
@@ -306,6 +316,16 @@ class AdverseEventTerm:
     name: str
     indications: tuple[str, ...]
     cite: Citation
+    # The products whose labels report it for those indications; empty: not tied to a product.
+    products: tuple[str, ...] = ()
+
+    def reported_for(self, indication: str, product: str) -> bool:
+        """Whether a consent form for this indication and product lists it as a risk: a term of
+        every treatment (no indications), or of this indication, and of this product (or of no
+        product in particular)."""
+        if self.indications and indication not in self.indications:
+            return False
+        return not self.products or product in self.products
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from allauth.account.views import LoginView
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from bontrack.security.lockout import refused_before_trying
+from bontrack.security.routes import PUBLIC, SIGNED_IN, declare
 from bontrack.web.access import active_memberships
 
 
@@ -22,21 +26,24 @@ def _safe_next(request: HttpRequest, fallback: str = "/") -> str:
 
 
 class SignInView(LoginView):
-    template_name = "web/login.html"
-    redirect_authenticated_user = True
-    extra_context = {"idle_minutes": settings.SESSION_COOKIE_AGE // 60}  # noqa: RUF012
+    """django-allauth's sign-in (password, then the second factor of a user who has one:
+    ``/accounts/2fa/authenticate/``), with django-axes' lockout in front of it (settings.py).
+    After it, the adapter (accounts/adapter.py) sends a user of several clinics to choose one."""
 
-    def form_valid(self, form):  # type: ignore[no-untyped-def]
-        response = super().form_valid(form)
-        memberships = active_memberships(self.request)
-        if len(memberships) == 1:
-            self.request.session["membership_id"] = str(memberships[0].id)
-            return response
-        return HttpResponseRedirect(
-            "/clinic/?next=" + _safe_next(self.request, self.get_success_url())
-        )
+    template_name = "account/login.html"
+    permission = PUBLIC
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return refused_before_trying(request) or super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["idle_minutes"] = settings.SESSION_COOKIE_AGE // 60
+        context["session_hours"] = settings.BONTRACK_SESSION_HOURS
+        return context
 
 
+@declare(SIGNED_IN)
 @login_required
 @require_http_methods(["GET", "POST"])
 def choose_clinic(request: HttpRequest) -> HttpResponse:
@@ -57,6 +64,7 @@ def choose_clinic(request: HttpRequest) -> HttpResponse:
     )
 
 
+@declare(PUBLIC)
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
     logout(request)

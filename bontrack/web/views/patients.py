@@ -1,5 +1,5 @@
 """Patients: search, the patient page (demographics, risks, consents, timeline, adverse events,
-cumulative-dose chart), recording a consent, planning a session."""
+cumulative-dose chart, outcomes and due dates), recording a consent, planning a session."""
 
 from __future__ import annotations
 
@@ -22,12 +22,15 @@ from bontrack.treatments.records import current_points, status_of, total_units
 from bontrack.web import present
 from bontrack.web.access import clinic_view
 from bontrack.web.chart import chart_of
-from bontrack.web.forms import AddPointForm, ConsentForm, first_error
+from bontrack.web.charting import patient_charting
+from bontrack.web.forms import TIMEPOINT_WORDS, AddPointForm, ConsentForm, first_error
+from bontrack.web.outcomes import outcome_sections
 
 
-@clinic_view(Perm.DEMOGRAPHICS_READ)
+@clinic_view(Perm.DEMOGRAPHICS_READ, methods=("GET", "POST"))
 def patient_list(request: HttpRequest, actor: Actor) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:100]
+    # The search is posted: a name never goes in an address (logs, history; DESIGN 3.4).
+    query = request.POST.get("q", "").strip()[:100] if request.method == "POST" else ""
     found = patients.list_patients(actor, query)
     day = present.clinic_today(actor.clinic.time_zone)
     rows = [{"patient": p, "age": present.age_on(p.birth_date, day)} for p in found]
@@ -72,6 +75,7 @@ def _patient_context(actor: Actor, patient_id: UUID) -> dict[str, Any]:
         "nav": "patients",
         "today": day,
     }
+    context.update(patient_charting(actor, patient, day))  # photos, forms, appointments (issue 9)
     if not clinical:
         return context
     patient_sessions = list(
@@ -97,6 +101,8 @@ def _patient_context(actor: Actor, patient_id: UUID) -> dict[str, Any]:
         consents=consents,
         adverse_events=events,
         charts=[chart_of(s) for s in patient_series(patient, day)],
+        outcomes=outcome_sections(patient, patient_sessions, day),
+        timepoints=list(TIMEPOINT_WORDS.items()),
         weight=present.units(patient.weight_kg) if patient.weight_kg is not None else "",
         consent_form=ConsentForm(initial={"signed_on": day}),
     )

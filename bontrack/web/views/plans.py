@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 
+from bontrack.accounts.access import access_session
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.domain.catalog import catalog
@@ -32,12 +33,14 @@ from bontrack.domain.quantities import Volume
 from bontrack.domain.treatment import Injection
 from bontrack.domain.units import Units
 from bontrack.inventory import services as inventory
+from bontrack.security.reauth import ReauthenticationError, confirm_identity
 from bontrack.treatments import services
 from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import Point, current_points, status_of, total_units
 from bontrack.web import bodymap, present
 from bontrack.web.access import clinic_view
+from bontrack.web.charting import plan_changes
 from bontrack.web.forms import (
     AddPointForm,
     DecisionForm,
@@ -302,6 +305,7 @@ def _page_context(actor: Actor, session: TreatmentSession, at: datetime) -> dict
         "protocol_name": present.protocol_name(session.protocol) if session.protocol else "",
         "protocols": protocols,
         "nav": "patients",
+        **plan_changes(session),  # issue 9: repeat last shows what changed since, first
     }
 
 
@@ -323,6 +327,28 @@ def _answer(
             workspace_context(actor, session_id, at, **extra),
         )
     return HttpResponseRedirect(f"/sessions/{session_id}/")
+
+
+def _reauth_failed(
+    request: HttpRequest,
+    actor: Actor,
+    session_id: UUID,
+    at: datetime,
+    failed: ReauthenticationError,
+    *,
+    sign: bool,
+) -> HttpResponse:
+    """The password or code asked before signing or overriding was wrong: nothing was done.
+    Too many times, and the session has ended: to the sign-in page."""
+    if failed.ended:
+        if request.htmx:  # type: ignore[attr-defined]
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = "/login/"
+            return response
+        return HttpResponseRedirect("/login/")
+    if sign:
+        return _answer(request, actor, session_id, at, sign_error=failed.message)
+    return _answer(request, actor, session_id, at, error=failed.message)
 
 
 def _refused(error: ServiceError) -> str:
@@ -491,6 +517,12 @@ def decide(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse
     form = DecisionForm(request.POST)
     if not form.is_valid():
         return _answer(request, actor, session_id, at, error=first_error(form))
+    if form.cleaned_data["kind"] == "override" and actor.membership.can(Perm.OVERRIDE):
+        access_session(actor, session_id, Perm.PLAN_WRITE)  # another clinic's id: 404 first
+        try:
+            confirm_identity(request, "override this block")
+        except ReauthenticationError as failed:
+            return _reauth_failed(request, actor, session_id, at, failed, sign=False)
     try:
         services.decide(
             actor,
@@ -511,6 +543,11 @@ def sign(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
     at, error = administered_at(request, actor)
     if error:
         return _answer(request, actor, session_id, at, sign_error=error)
+    access_session(actor, session_id, Perm.SIGN)  # another clinic's id: 404, nothing asked
+    try:
+        confirm_identity(request, "sign this session")
+    except ReauthenticationError as failed:
+        return _reauth_failed(request, actor, session_id, at, failed, sign=True)
     try:
         services.sign_session(actor, session_id, administered_at=at)
     except ServiceError as service_error:

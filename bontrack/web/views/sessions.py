@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from bontrack.accounts.access import access_session
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
@@ -22,13 +23,16 @@ from bontrack.domain.quantities import Volume
 from bontrack.domain.treatment import Injection
 from bontrack.domain.units import Units
 from bontrack.outcomes.services import record_adverse_event
+from bontrack.security.reauth import ReauthenticationError, confirm_identity
 from bontrack.treatments import services
 from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import Point, current_points, status_of, total_units
 from bontrack.web import bodymap, present
 from bontrack.web.access import clinic_view
+from bontrack.web.charting import session_charting
 from bontrack.web.forms import AdverseEventForm, first_error
+from bontrack.web.views.followup import wear_off_context
 from bontrack.web.views.plans import render_editor
 
 
@@ -41,7 +45,15 @@ def session_page(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpRe
         and actor.membership.can(Perm.PLAN_WRITE)
     ):
         return render_editor(request, actor, session)
-    return render(request, "web/session.html", record_context(actor, session.id))
+    return render(
+        request,
+        "web/session.html",
+        {
+            **record_context(actor, session.id),
+            **wear_off_context(actor, session),
+            **session_charting(actor, session, timezone.now()),  # issue 9: next visit, photos
+        },
+    )
 
 
 def _names(clinic_id: Any, ids: set[Any]) -> dict[str, str]:
@@ -218,6 +230,14 @@ def note_pdf(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpRespon
 
 @clinic_view(Perm.OVERRIDE, methods=("POST",))
 def co_sign(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    access_session(actor, session_id, Perm.OVERRIDE)  # another clinic's id: 404, nothing asked
+    try:
+        confirm_identity(request, "co-sign this session")
+    except ReauthenticationError as failed:
+        if failed.ended:
+            return HttpResponseRedirect("/login/")
+        messages.error(request, f"Not co-signed: {failed.message}")
+        return HttpResponseRedirect(f"/sessions/{session_id}/")
     try:
         services.co_sign(actor, session_id)
         messages.success(request, "Co-signed.")

@@ -7,34 +7,35 @@ from django.shortcuts import render
 
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
-from bontrack.domain.catalog import catalog
 from bontrack.inventory import services as inventory
-from bontrack.treatments.due import DUE_WITHIN_DAYS, today_overview
+from bontrack.outcomes.due import due_list
+from bontrack.treatments.schedule import day_plans
 from bontrack.web import present
 from bontrack.web.access import clinic_view
+from bontrack.web.charting import today_appointments
+from bontrack.web.outcomes import due_view
 
 EXPIRING_WITHIN_DAYS = 60
+# The Today page lists who is due within two weeks (and who is overdue): the Due page's list,
+# from the same service, over a shorter horizon. Who is due is clinical detail (DESIGN 3.4):
+# the front desk sees the day's schedule, not the due list.
+DUE_WITHIN_WEEKS = 2
+DUE_SHOWN = 25
 
 
 @clinic_view(Perm.DEMOGRAPHICS_READ)
 def today(request: HttpRequest, actor: Actor) -> HttpResponse:
     day = present.clinic_today(actor.clinic.time_zone)
-    overview = today_overview(actor, day, catalog().intervals)
+    can_chart = actor.membership.can(Perm.CHART_READ)
     stock = inventory.stock(actor, day, EXPIRING_WITHIN_DAYS)
     expiring = [
         row for row in stock if (row["expiring_soon"] or row["expired"]) and not row["recalled"]
     ]
-    due = [
-        {
-            "due": d,
-            "patient": p,
-            "overdue": d.days_overdue(day),
-            "until": -d.days_overdue(day),
-            "product": present.brand(d.product),
-            "indication": present.indication_short(d.indication),
-        }
-        for d, p in overview.due
-    ]
+    due, due_total = [], 0
+    if can_chart:
+        found = due_list(actor, weeks=DUE_WITHIN_WEEKS, limit=DUE_SHOWN, today=day)
+        due = [{**due_view(r.due, day), "row": r} for r in found.rows]
+        due_total = found.total
     plans = [
         {
             "session": s,
@@ -45,7 +46,7 @@ def today(request: HttpRequest, actor: Actor) -> HttpResponse:
             "verdict": s.check_result.get("verdict", ""),
             "injector": s.injector.display_name if s.injector else "",
         }
-        for s in overview.plans
+        for s in day_plans(actor, day)
     ]
     return render(
         request,
@@ -54,7 +55,8 @@ def today(request: HttpRequest, actor: Actor) -> HttpResponse:
             "day": day,
             "plans": plans,
             "due": due,
-            "due_within": DUE_WITHIN_DAYS,
+            "due_total": due_total,
+            "due_within": DUE_WITHIN_WEEKS,
             "expiring": [
                 {**row, "days_left": (row["lot"].expires_on - day).days}  # type: ignore[union-attr]
                 for row in expiring
@@ -62,7 +64,8 @@ def today(request: HttpRequest, actor: Actor) -> HttpResponse:
             "expiring_within": EXPIRING_WITHIN_DAYS,
             "recalled": inventory.recalled_lots(actor),
             "can_plan": actor.membership.can(Perm.PLAN_WRITE),
-            "can_chart": actor.membership.can(Perm.CHART_READ),
+            "can_chart": can_chart,
             "nav": "today",
+            **today_appointments(actor, day),  # issue 9: the appointment book feeds Today
         },
     )

@@ -54,3 +54,17 @@
   document.addEventListener("htmx:afterSettle", tick);
   setInterval(tick, 30000);
 })();
+
+// Rows that open a page when clicked, and the note's print button: handlers here rather than in
+// onclick attributes, which the Content-Security-Policy forbids (no inline script).
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest) return;
+    if (event.target.closest("[data-print]")) { window.print(); return; }
+    var row = event.target.closest("tr.row-link[data-href]");
+    if (row && !event.target.closest("a, button, input, select, textarea, label")) {
+      window.location.href = row.getAttribute("data-href");
+    }
+  });
+})();

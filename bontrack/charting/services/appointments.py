@@ -1,0 +1,196 @@
+"""The appointment book: patient, injector, indication, time, status. It feeds the Today page;
+after a signing, the next visit is proposed from the due rules (the label's earliest date and the
+patient's own wear-off history, ``bontrack.domain.due``)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from uuid import UUID
+
+from django.utils import timezone
+
+from bontrack.accounts.access import (
+    access_appointment,
+    access_membership,
+    access_patient,
+    access_session,
+    require,
+)
+from bontrack.accounts.permissions import Perm
+from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.charting.models import APPOINTMENT_STATUSES, Appointment
+from bontrack.domain.catalog import catalog
+from bontrack.domain.due import Due, TreatedSession, due_for
+from bontrack.patients.models import Patient
+from bontrack.treatments.errors import ConflictError, ServiceError
+from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.records import counts_toward_limits, status_of
+
+OPEN = ("booked", "arrived")  # an appointment still to happen
+INJECTOR_ROLES = ("prescriber", "nurse-injector")
+
+
+def _injector(actor: Actor, injector_id: UUID | str | None) -> object:
+    if not injector_id:
+        return None
+    member = access_membership(actor, injector_id)
+    if member.role not in INJECTOR_ROLES or not member.active:
+        raise ServiceError("injector_id", "the injector must be a prescriber or a nurse injector")
+    return member
+
+
+def book_appointment(
+    actor: Actor,
+    patient_id: UUID | str,
+    *,
+    indication: str,
+    starts_at: datetime,
+    minutes: int = 30,
+    injector_id: UUID | str | None = None,
+    notes: str = "",
+    proposed_by_session_id: UUID | str | None = None,
+) -> Appointment:
+    if indication not in catalog().indications:
+        raise ServiceError("indication", f"unknown indication code {indication!r}")
+    if timezone.is_naive(starts_at):
+        raise ServiceError("starts_at", "must include a UTC offset")
+    if not 5 <= minutes <= 480:
+        raise ServiceError("minutes", "must be between 5 and 480")
+    with clinical_transaction(actor) as trail:
+        patient = access_patient(actor, patient_id, Perm.DEMOGRAPHICS_WRITE)
+        proposed = None
+        if proposed_by_session_id:
+            proposed = access_session(actor, proposed_by_session_id, Perm.DEMOGRAPHICS_READ)
+            if proposed.patient_id != patient.id:
+                raise ServiceError("proposed_by_session_id", "not a session of this patient")
+        appointment = Appointment.objects.create(
+            clinic_id=patient.clinic_id,
+            patient=patient,
+            injector=_injector(actor, injector_id),
+            indication=indication,
+            starts_at=starts_at,
+            minutes=minutes,
+            notes=notes.strip(),
+            proposed_by_session=proposed,
+            booked_by=actor.membership,
+        )
+        trail.record("create", "appointment", appointment.id, patient.id, indication=indication)
+    return appointment
+
+
+def set_status(actor: Actor, appointment_id: UUID | str, status: str) -> Appointment:
+    if status not in APPOINTMENT_STATUSES:
+        raise ServiceError("status", f"must be one of {', '.join(APPOINTMENT_STATUSES)}")
+    with clinical_transaction(actor) as trail:
+        appointment = access_appointment(actor, appointment_id, Perm.DEMOGRAPHICS_WRITE)
+        if appointment.status in ("completed", "cancelled") and status != appointment.status:
+            raise ConflictError("status", f"this appointment is already {appointment.status}")
+        appointment.status = status
+        appointment.save(update_fields=["status", "updated_at"])
+        trail.record("update", "appointment", appointment.id, appointment.patient_id, status=status)
+    return appointment
+
+
+def _day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
+    zone = zoneinfo.ZoneInfo(tz)
+    start = datetime.combine(day, time(0, 0), tzinfo=zone)
+    return start, start + timedelta(days=1)
+
+
+def appointments_between(actor: Actor, start_day: date, days: int = 1) -> list[Appointment]:
+    """The clinic's appointments from ``start_day`` for ``days`` days (the clinic's dates), by
+    time; one read entry per patient shown."""
+    require(actor, Perm.DEMOGRAPHICS_READ)
+    start, _ = _day_bounds(start_day, actor.clinic.time_zone)
+    end, _ = _day_bounds(start_day + timedelta(days=days), actor.clinic.time_zone)
+    rows = list(
+        Appointment.objects.filter(
+            clinic_id=actor.membership.clinic_id, starts_at__gte=start, starts_at__lt=end
+        )
+        .select_related("patient", "injector__user")
+        .order_by("starts_at", "patient__family_name")
+    )
+    with clinical_transaction(actor) as trail:
+        for patient_id in dict.fromkeys(a.patient_id for a in rows):
+            trail.record("read", "appointment-book", patient_id, patient_id)
+    return rows
+
+
+def patient_appointments(actor: Actor, patient_id: UUID | str) -> list[Appointment]:
+    with clinical_transaction(actor) as trail:
+        patient = access_patient(actor, patient_id, Perm.DEMOGRAPHICS_READ)
+        rows = list(
+            Appointment.objects.filter(clinic_id=patient.clinic_id, patient=patient)
+            .select_related("injector__user")
+            .order_by("-starts_at")
+        )
+        trail.record("read", "appointments", patient.id, patient.id)
+    return rows
+
+
+def upcoming(patient: Patient, indication: str, after: datetime) -> Appointment | None:
+    """The first open appointment of the indication after ``after`` (the visit being signed is
+    not its own next visit)."""
+    return (
+        Appointment.objects.filter(
+            clinic_id=patient.clinic_id,
+            patient=patient,
+            indication=indication,
+            status__in=OPEN,
+            starts_at__gt=after,
+        )
+        .order_by("starts_at")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The next visit after a signed session: when it falls due and why, and what is booked."""
+
+    due: Due | None
+    booked: Appointment | None
+    suggested_at: datetime | None  # the due day at the signed session's time of day
+
+
+def patient_history(patient: Patient) -> list[TreatedSession]:
+    """The signed sessions with their wear-off reports, as ``bontrack.domain.due`` reads them."""
+    rows = (
+        TreatmentSession.objects.filter(patient=patient, signed_at__isnull=False)
+        .select_related("signed_by")
+        .prefetch_related("events", "wear_off_reports")
+    )
+    history = []
+    for s in rows:
+        reports = list(s.wear_off_reports.all())
+        history.append(
+            TreatedSession(
+                s.plan_date,
+                s.product,
+                s.indication,
+                wore_off_on=reports[0].wore_off_on if reports else None,
+                entered_in_error=not counts_toward_limits(status_of(s, s.events.all())),
+                key=str(s.id),
+            )
+        )
+    return history
+
+
+def propose_next_visit(session: TreatmentSession, now: datetime) -> Proposal | None:
+    """For a signed session (already opened through the funnel): the next visit of its
+    indication from the due rules, and any appointment already booked."""
+    if not session.is_signed:
+        return None
+    patient = session.patient
+    due = due_for(patient_history(patient), session.indication)
+    booked = upcoming(patient, session.indication, max(session.administered_at or now, now))
+    suggested = None
+    if due is not None and due.due is not None:
+        tz = zoneinfo.ZoneInfo(session.clinic.time_zone)
+        at = session.administered_at or now
+        local = at.astimezone(tz)
+        hour = local.hour if 8 <= local.hour <= 17 else 9  # within clinic hours
+        suggested = datetime.combine(due.due, time(hour, 0), tzinfo=tz)
+    return Proposal(due, booked, suggested)

@@ -1,0 +1,330 @@
+"""Reminders: the patients due for retreatment within N days who have no appointment (nor plan)
+booked, by indication and injector; e-mails through Django's mail framework to those who agreed
+to be contacted by e-mail, each send logged; a template per indication; the list as CSV for the
+clinics that phone instead.
+
+The due dates are the follow-up due list's (``outcomes.due.compute_due_list``: the label's
+earliest date and the patient's wear-off history). Every patient listed writes a read entry,
+every patient e-mailed or exported a disclosure entry.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.utils import timezone
+
+from bontrack.accounts.access import access_membership, require
+from bontrack.accounts.permissions import Perm
+from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.charting.models import Appointment, ReminderLog, ReminderTemplate
+from bontrack.charting.services.appointments import OPEN
+from bontrack.domain.catalog import catalog
+from bontrack.outcomes.due import DueRow, compute_due_list
+from bontrack.outcomes.services import clinic_today
+from bontrack.treatments.errors import ServiceError
+
+MAX_DAYS = 365
+OVERDUE_WEEKS = 12  # overdue patients are listed too, up to this long
+RESEND_AFTER_DAYS = 7  # a patient reminded for an indication is not reminded again sooner
+
+DEFAULT_SUBJECT = "Time to book your next {indication} treatment at {clinic}"
+DEFAULT_BODY = (
+    "Dear {given_name},\n\n"
+    "Your next {indication} treatment at {clinic} is due from {due_date}. Please call us or reply "
+    "to this e-mail to book a visit.\n\n"
+    "If you no longer wish to receive reminders, tell us and we will stop.\n\n"
+    "{clinic}"
+)
+PLACEHOLDERS = ("given_name", "family_name", "indication", "due_date", "clinic")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    row: DueRow
+    indication_name: str
+    contactable: bool  # agreed to be contacted by e-mail, with an address
+    why_not: str
+    last_reminded: date | None
+
+
+def _validate(actor: Actor, days: int, indication: str | None, injector_id: UUID | None) -> None:
+    require(actor, Perm.CHART_READ)
+    if not 1 <= days <= MAX_DAYS:
+        raise ServiceError("days", f"must be between 1 and {MAX_DAYS}")
+    if indication and indication not in catalog().indications:
+        raise ServiceError("indication", f"unknown indication code {indication!r}")
+    if injector_id is not None:
+        access_membership(actor, injector_id)
+
+
+def _candidates(
+    actor: Actor,
+    *,
+    days: int,
+    indication: str | None,
+    injector_id: UUID | None,
+    today: date,
+) -> list[Candidate]:
+    _validate(actor, days, indication, injector_id)
+    found = compute_due_list(
+        actor.membership,
+        today=today,
+        weeks=max(1, math.ceil(days / 7)),
+        overdue_weeks=OVERDUE_WEEKS,
+        indication=indication,
+        injector_id=injector_id,
+    )
+    horizon = today + timedelta(days=days)
+    rows = [
+        r
+        for r in found.rows
+        if r.due.due is not None and r.due.due <= horizon and r.booked_on is None
+    ]
+    if not rows:
+        return []
+    booked = set(
+        Appointment.objects.filter(
+            clinic_id=actor.membership.clinic_id,
+            patient_id__in=[r.patient_id for r in rows],
+            status__in=OPEN,
+            starts_at__date__gte=today - timedelta(days=1),
+        ).values_list("patient_id", "indication")
+    )
+    reminded: dict[tuple[UUID, str], date] = {}
+    for patient_id, ind, sent in ReminderLog.objects.filter(
+        clinic_id=actor.membership.clinic_id,
+        patient_id__in=[r.patient_id for r in rows],
+        status="sent",
+    ).values_list("patient_id", "indication", "sent_at"):
+        key = (patient_id, ind)
+        if key not in reminded or sent.date() > reminded[key]:
+            reminded[key] = sent.date()
+    cat = catalog()
+    result = []
+    for r in rows:
+        if (r.patient_id, r.due.indication) in booked:
+            continue
+        why = ""
+        if r.contact_method != "email":
+            why = (
+                "no agreement to be contacted"
+                if r.contact_method == "none"
+                else f"prefers {r.contact_method}"
+            )
+        elif not r.email:
+            why = "no e-mail address"
+        result.append(
+            Candidate(
+                r,
+                cat.indications[r.due.indication].name,
+                not why,
+                why,
+                reminded.get((r.patient_id, r.due.indication)),
+            )
+        )
+    return result
+
+
+def reminder_list(
+    actor: Actor,
+    *,
+    days: int = 30,
+    indication: str | None = None,
+    injector_id: UUID | None = None,
+    today: date | None = None,
+) -> list[Candidate]:
+    """Who is due within ``days`` with nothing booked; one read entry per patient listed."""
+    today = today or clinic_today(actor)
+    found = _candidates(
+        actor, days=days, indication=indication, injector_id=injector_id, today=today
+    )
+    with clinical_transaction(actor) as trail:
+        for patient_id in dict.fromkeys(c.row.patient_id for c in found):
+            trail.record("read", "reminder-list", patient_id, patient_id)
+    return found
+
+
+def template_for(clinic_id: UUID, indication: str) -> tuple[str, str]:
+    found = ReminderTemplate.objects.filter(clinic_id=clinic_id, indication=indication).first()
+    return (found.subject, found.body) if found else (DEFAULT_SUBJECT, DEFAULT_BODY)
+
+
+def save_template(actor: Actor, *, indication: str, subject: str, body: str) -> ReminderTemplate:
+    require(actor, Perm.DEMOGRAPHICS_WRITE)
+    require(actor, Perm.CHART_READ)
+    if indication not in catalog().indications:
+        raise ServiceError("indication", f"unknown indication code {indication!r}")
+    for name, text in (("subject", subject), ("body", body)):
+        if not text.strip():
+            raise ServiceError(name, "must not be empty")
+        try:
+            text.format(**dict.fromkeys(PLACEHOLDERS, ""))
+        except (KeyError, IndexError, ValueError):
+            raise ServiceError(
+                name, f"use only the placeholders {', '.join('{' + p + '}' for p in PLACEHOLDERS)}"
+            ) from None
+    with clinical_transaction(actor) as trail:
+        template, _ = ReminderTemplate.objects.update_or_create(
+            clinic_id=actor.membership.clinic_id,
+            indication=indication,
+            defaults={
+                "subject": subject.strip(),
+                "body": body.strip(),
+                "updated_by": actor.membership,
+            },
+        )
+        trail.record("update", "reminder-template", template.id, indication=indication)
+    return template
+
+
+def _render(text: str, candidate: Candidate, clinic: str) -> str:
+    r = candidate.row
+    return text.format(
+        given_name=r.given_name,
+        family_name=r.family_name,
+        indication=candidate.indication_name.split(" (")[0].lower(),
+        due_date=r.due.due.strftime("%-d %B %Y") if r.due.due else "now",
+        clinic=clinic,
+    )
+
+
+@dataclass(frozen=True)
+class SendReport:
+    sent: list[ReminderLog]
+    failed: list[ReminderLog]
+    skipped: list[tuple[Candidate, str]]
+
+
+def send_reminders(
+    actor: Actor,
+    *,
+    days: int = 30,
+    indication: str | None = None,
+    injector_id: UUID | None = None,
+    patient_ids: set[UUID] | None = None,
+    today: date | None = None,
+) -> SendReport:
+    """E-mail every contactable patient of the list (or of ``patient_ids`` among them) not
+    reminded in the last week; each send is logged and writes a disclosure entry."""
+    require(actor, Perm.DEMOGRAPHICS_WRITE)
+    today = today or clinic_today(actor)
+    found = _candidates(
+        actor, days=days, indication=indication, injector_id=injector_id, today=today
+    )
+    clinic = actor.clinic.name
+    sent, failed, skipped = [], [], []
+    for candidate in found:
+        r = candidate.row
+        if patient_ids is not None and r.patient_id not in patient_ids:
+            continue
+        if not candidate.contactable:
+            skipped.append((candidate, candidate.why_not))
+            continue
+        if candidate.last_reminded and candidate.last_reminded > today - timedelta(
+            days=RESEND_AFTER_DAYS
+        ):
+            skipped.append((candidate, f"reminded on {candidate.last_reminded.isoformat()}"))
+            continue
+        subject_text, body_text = template_for(actor.membership.clinic_id, r.due.indication)
+        subject = _render(subject_text, candidate, clinic)
+        message = EmailMessage(
+            subject=subject,
+            body=_render(body_text, candidate, clinic),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[r.email],
+        )
+        status, error = "sent", ""
+        try:
+            message.send(fail_silently=False)
+        except Exception as problem:  # the mail server refused: logged, the others still go
+            status, error = "failed", f"{type(problem).__name__}: {problem}"[:500]
+        with clinical_transaction(actor) as trail:
+            log = ReminderLog.objects.create(
+                clinic_id=actor.membership.clinic_id,
+                patient_id=r.patient_id,
+                indication=r.due.indication,
+                due_on=r.due.due,
+                address=r.email,
+                subject=subject,
+                status=status,
+                error=error,
+                sent_by=actor.membership,
+                sent_at=timezone.now(),
+            )
+            trail.record(
+                "disclose", "reminder", log.id, r.patient_id, channel="email", status=status
+            )
+        (sent if status == "sent" else failed).append(log)
+    return SendReport(sent, failed, skipped)
+
+
+CSV_COLUMNS = (
+    "record_number",
+    "given_name",
+    "family_name",
+    "indication",
+    "product",
+    "last_session",
+    "due",
+    "status",
+    "injector",
+    "contact_method",
+    "phone",
+    "email",
+    "last_reminded",
+)
+
+
+def export_csv(
+    actor: Actor,
+    *,
+    days: int = 30,
+    indication: str | None = None,
+    injector_id: UUID | None = None,
+    today: date | None = None,
+) -> str:
+    """The list as CSV (phone numbers for the clinics that call); one disclosure entry per
+    patient. Contact details only of those who agreed to be contacted."""
+    today = today or clinic_today(actor)
+    found = _candidates(
+        actor, days=days, indication=indication, injector_id=injector_id, today=today
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for c in found:
+        r = c.row
+        writer.writerow(
+            [
+                _cell(r.record_number),
+                _cell(r.given_name),
+                _cell(r.family_name),
+                r.due.indication,
+                r.due.product,
+                r.due.last_session.isoformat(),
+                r.due.due.isoformat() if r.due.due else "",
+                r.status,
+                _cell(r.injector or ""),
+                r.contact_method,
+                _cell(r.phone),
+                _cell(r.email),
+                c.last_reminded.isoformat() if c.last_reminded else "",
+            ]
+        )
+    with clinical_transaction(actor) as trail:
+        for patient_id in dict.fromkeys(c.row.patient_id for c in found):
+            trail.record("disclose", "reminder-list-export", patient_id, patient_id)
+    return out.getvalue()
+
+
+def _cell(value: str) -> str:
+    """No formula injection when the CSV is opened in a spreadsheet."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

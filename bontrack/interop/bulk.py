@@ -1,0 +1,531 @@
+"""Bulk Data $export (HL7 FHIR Bulk Data Access IG 2.0): kick-off, status, cancel, files.
+
+A kick-off records an ``ExportJob`` and enqueues ``tasks.run_export`` once its transaction has
+committed; the task (in the huey consumer, never in the request) writes one NDJSON file per
+resource type under ``EXPORT_DIR/<job id>/<Type>.ndjson``. It reads the clinic's patients in
+batches (their ids streamed with ``.iterator(chunk_size)``), maps each batch with the same
+functions as the read API (``fhir.py`` through ``fhir_reads.ClinicRecords``) and writes line by
+line, so that memory does not grow with the clinic. One export runs at a time per clinic (a
+partial unique index): a second kick-off gets 429 with Retry-After.
+
+Only the member (a system client is one) that asked may poll, cancel or download; anyone else
+gets 404, logged as a refused access. Every patient exported is disclosed on the clinic's audit
+trail (one ``disclose`` entry per patient and export) and every file downloaded is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cached_property
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bontrack.accounts.access import _refused, access_clinic, require
+from bontrack.accounts.models import Membership
+from bontrack.accounts.permissions import Perm
+from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.interop import fhir
+from bontrack.interop.fhir_reads import EVERYTHING, UNOWNED, ClinicRecords, Entry
+from bontrack.interop.fhir_search import SearchError
+from bontrack.interop.models import ExportJob, SystemClient
+from bontrack.interop.smart import Grant
+from bontrack.patients.models import Patient
+from bontrack.treatments.errors import ForbiddenError, ServiceError
+from bontrack.treatments.models import Injection, SessionEvent, SessionVial, TreatmentSession
+from bontrack.treatments.records import Point
+from bontrack.treatments.services import local_date
+
+logger = logging.getLogger(__name__)
+
+ALL_TYPES: tuple[str, ...] = EVERYTHING
+# The Patient compartment: what Patient/$export and Group/{id}/$export give by default.
+COMPARTMENT = tuple(t for t in ALL_TYPES if t not in UNOWNED)
+OUTPUT_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
+NDJSON_TYPE = "application/fhir+ndjson"
+BATCH = 250  # patients read, mapped and written at a time
+POLL_SECONDS = 2  # Retry-After while an export runs
+BUSY_SECONDS = 30  # Retry-After when another export of the clinic runs
+STALE_MINUTES = 15  # a queued or running export whose task has not reported for this long failed
+ERROR_FILE = "OperationOutcome"
+DISCLOSURES_FILE = ".disclosures.ndjson"  # the task's own notes, never served
+
+
+class ExportBusyError(ServiceError):
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(None, "an export of this clinic is already running: retry later")
+        self.retry_after = retry_after
+
+
+class ExportCancelledError(Exception):
+    pass
+
+
+def export_dir(job_id: UUID | str) -> Path:
+    return Path(settings.EXPORT_DIR) / str(job_id)
+
+
+# --- Kick-off ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    types: tuple[str, ...] | None
+    since: datetime | None
+
+
+def parse_kickoff(query: Iterable[tuple[str, list[str]]]) -> ExportRequest:
+    """``_type`` (comma-separated, may repeat), ``_since`` (an instant with its offset) and
+    ``_outputFormat`` (NDJSON); any other parameter is refused, never ignored."""
+    types: list[str] = []
+    since: datetime | None = None
+    seen_type = False
+    for name, texts in query:
+        if name == "_outputFormat":
+            for text in texts:
+                if text not in OUTPUT_FORMATS:
+                    raise SearchError(name, "only NDJSON (application/fhir+ndjson) is written")
+        elif name == "_type":
+            seen_type = True
+            for text in texts:
+                for item in (t.strip() for t in text.split(",")):
+                    if item not in ALL_TYPES:
+                        raise SearchError(name, f"{item!r} is not exported")
+                    if item not in types:
+                        types.append(item)
+        elif name == "_since":
+            if len(texts) != 1:
+                raise SearchError(name, "give it once")
+            try:
+                since = datetime.fromisoformat(texts[0].replace("Z", "+00:00"))
+            except ValueError:
+                raise SearchError(name, "must be an instant, e.g. 2026-01-01T00:00:00Z") from None
+            if timezone.is_naive(since):
+                raise SearchError(name, "must include a UTC offset or Z")
+        else:
+            raise SearchError(name, "is not supported by $export (_type, _since, _outputFormat)")
+    if seen_type and not types:
+        raise SearchError("_type", "name at least one resource type")
+    return ExportRequest(tuple(types) if seen_type else None, since)
+
+
+def _fail_stale(clinic_id: UUID, now: datetime) -> None:
+    ExportJob.objects.filter(
+        clinic_id=clinic_id,
+        status__in=("queued", "running"),
+        heartbeat_at__lt=now - timedelta(minutes=STALE_MINUTES),
+    ).update(status="failed", error_message="the export task stopped reporting", finished_at=now)
+
+
+def kick_off(
+    actor: Actor,
+    request: ExportRequest,
+    *,
+    level: str,
+    request_url: str,
+    group_id: str | None = None,
+    grant: Grant | None = None,
+    client: SystemClient | None = None,
+) -> ExportJob:
+    """Record the export and enqueue its task once the transaction has committed."""
+    require(actor, Perm.CHART_READ)
+    if level == "group":
+        access_clinic(actor, group_id or "")
+    default = ALL_TYPES if level == "system" else COMPARTMENT
+    if request.types is None:
+        types = [t for t in default if grant is None or grant.allows(t)]
+    else:
+        refused = [t for t in request.types if grant is not None and not grant.allows(t)]
+        if refused:
+            raise ForbiddenError("_type", f"the token's scopes do not cover {', '.join(refused)}")
+        types = [t for t in ALL_TYPES if t in request.types]
+    if not types:
+        raise ForbiddenError("_type", "the token's scopes cover no resource type to export")
+    now = timezone.now()
+    _fail_stale(actor.membership.clinic_id, now)
+    with clinical_transaction(actor) as trail:
+        try:
+            with transaction.atomic():
+                job = ExportJob.objects.create(
+                    clinic_id=actor.membership.clinic_id,
+                    membership=actor.membership,
+                    client=client,
+                    level=level,
+                    types=types,
+                    since=request.since,
+                    request_url=request_url,
+                    address=actor.address,
+                    status="queued",
+                    progress="queued",
+                    transaction_time=now,
+                    heartbeat_at=now,
+                )
+        except IntegrityError:
+            raise ExportBusyError(BUSY_SECONDS) from None
+        trail.record(
+            "export",
+            "bulk-export",
+            job.id,
+            None,
+            level=level,
+            types=types,
+            since=request.since.isoformat() if request.since else None,
+            client=str(client.id) if client else None,
+        )
+        job_id = str(job.id)
+        transaction.on_commit(lambda: _enqueue(job_id))
+    return job
+
+
+def _enqueue(job_id: str) -> None:
+    from bontrack.interop.tasks import run_export
+
+    run_export(job_id)
+
+
+def access_job(actor: Actor, job_id: UUID | str) -> ExportJob:
+    """An export of the caller's clinic that the caller itself asked for; any other answers 404
+    and is logged as a refused access (files are served only to the client that asked)."""
+    job = ExportJob.objects.filter(clinic_id=actor.membership.clinic_id, id=job_id).first()
+    if job is None or job.membership_id != actor.membership.id:
+        raise _refused(actor, "export", job_id)
+    return job
+
+
+def cancel(actor: Actor, job_id: UUID | str) -> ExportJob:
+    """DELETE on the status URL: a running export stops, a finished one's files are deleted."""
+    with clinical_transaction(actor) as trail:
+        job = access_job(actor, job_id)
+        if job.status in ("cancelled", "expired"):
+            raise _refused(actor, "export", job_id)
+        job.status = "cancelled"
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "finished_at"])
+        trail.record("delete", "bulk-export", job.id, None)
+        directory = export_dir(job.id)
+        transaction.on_commit(lambda: shutil.rmtree(directory, ignore_errors=True))
+    return job
+
+
+def record_download(actor: Actor, job: ExportJob, name: str, count: int) -> None:
+    with clinical_transaction(actor) as trail:
+        trail.record("export", "bulk-export-file", job.id, None, file=f"{name}.ndjson", count=count)
+
+
+def manifest(job: ExportJob, base: str) -> dict[str, Any]:
+    """The completed export's manifest; ``base`` is the job's status URL."""
+
+    def item(entry: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": entry["type"],
+            "url": f"{base}/{entry['type']}.ndjson",
+            "count": entry["count"],
+        }
+
+    return {
+        "transactionTime": fhir.instant(job.transaction_time),
+        "request": job.request_url,
+        "requiresAccessToken": True,
+        "output": [item(e) for e in job.output],
+        "error": [item(e) for e in job.errors],
+    }
+
+
+def purge_expired(now: datetime | None = None) -> int:
+    """Delete the files of exports finished longer ago than the retention; the job rows stay."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.EXPORT_RETENTION_HOURS)
+    old = ExportJob.objects.filter(
+        status__in=("completed", "failed", "cancelled"), finished_at__lt=cutoff
+    )
+    count = 0
+    for job in old.iterator(chunk_size=100):
+        shutil.rmtree(export_dir(job.id), ignore_errors=True)
+        ExportJob.objects.filter(pk=job.pk).update(status="expired")
+        count += 1
+    return count
+
+
+# --- The task ----------------------------------------------------------------------------------
+
+
+def _dumps(resource: fhir.Resource) -> str:
+    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+
+
+class NdjsonFiles:
+    """One NDJSON file per resource type, opened when its first line is written."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.handles: dict[str, IO[str]] = {}
+        self.counts: Counter[str] = Counter()
+
+    def write(self, resource_type: str, resource: fhir.Resource) -> None:
+        handle = self.handles.get(resource_type)
+        if handle is None:
+            handle = (self.directory / f"{resource_type}.ndjson").open(
+                "w", encoding="utf-8", buffering=1 << 16
+            )
+            self.handles[resource_type] = handle
+        handle.write(_dumps(resource))
+        handle.write("\n")
+        self.counts[resource_type] += 1
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+
+
+class BatchRecords(ClinicRecords):
+    """The rows of one batch of the clinic's patients, read as the read API reads them."""
+
+    def __init__(
+        self,
+        actor: Actor,
+        today: date,
+        patient_ids: Sequence[UUID],
+        members: dict[UUID, Membership] | None = None,
+    ) -> None:
+        super().__init__(actor, today, None)
+        self.patient_ids = list(patient_ids)
+        # The clinic's members (with their users), read once per export: the injectors, signers
+        # and authors of appended records are looked up here rather than joined per row.
+        self.members = members if members is not None else clinic_members(self.clinic.id)
+
+    def _rows(self, model: Any) -> Any:
+        return model.objects.filter(clinic_id=self.clinic.id, patient_id__in=self.patient_ids)
+
+    @cached_property
+    def patients(self) -> list[Patient]:
+        return list(Patient.objects.filter(clinic_id=self.clinic.id, id__in=self.patient_ids))
+
+    @cached_property
+    def sessions(self) -> list[fhir.SessionRecord]:
+        """As the read API's, but the points are read as plain values (no model per point), and
+        the points, appended records and vials of the batch's sessions are read by session id (an
+        index), with the members looked up rather than joined."""
+        sessions = list(self._rows(TreatmentSession))
+        for s in sessions:
+            if s.injector_id is not None:
+                s.injector = self.members[s.injector_id]
+            if s.signed_by_id is not None:
+                s.signed_by = self.members[s.signed_by_id]
+        ids = [s.id for s in sessions]
+        points: dict[UUID, list[Point]] = {}
+        rows = (
+            Injection.objects.filter(session_id__in=ids)
+            .order_by("session_id", "position")
+            .values_list("session_id", "site", "side", "units", "route", "vial_id")
+        )
+        for session_id, site, side, units, route, vial_id in rows:
+            points.setdefault(session_id, []).append(
+                Point(site, side, units, route, str(vial_id) if vial_id else None)
+            )
+        events: dict[UUID, list[SessionEvent]] = {}
+        for event in SessionEvent.objects.filter(session_id__in=ids).order_by("at", "id"):
+            event.by = self.members[event.by_id]
+            events.setdefault(event.session_id, []).append(event)
+        uses: dict[UUID, list[SessionVial]] = {}
+        for use in SessionVial.objects.filter(session_id__in=ids).select_related("vial__lot"):
+            uses.setdefault(use.session_id, []).append(use)
+        return [
+            fhir.session_record(s, points.get(s.id, []), events.get(s.id, []), uses.get(s.id, []))
+            for s in sessions
+        ]
+
+    @cached_property
+    def patients_by_id(self) -> dict[UUID, Patient]:
+        return {p.id: p for p in self.patients}
+
+    def modified_at(self, resource_type: str, entry: Entry) -> datetime | None:
+        """When the row behind a resource last changed (None: not known, always exported)."""
+        rid = entry.id
+        if resource_type == "Patient":
+            return self.patients_by_id[UUID(rid)].updated_at
+        if resource_type in ("Procedure", "MedicationAdministration", "Provenance"):
+            session_id = rid if resource_type != "MedicationAdministration" else rid[:36]
+            record = self.records_by_id.get(UUID(session_id))
+            if record is None:  # Provenance of an appended record
+                for r in self.sessions:
+                    event = next((e for e in r.events if str(e.id) == rid), None)
+                    if event is not None:
+                        return event.at
+                return None
+            s = record.session
+            moments = [s.updated_at, s.signed_at, *(e.at for e in record.events)]
+            return max(m for m in moments if m is not None)
+        if resource_type == "Observation" and rid.endswith("-weight"):
+            return self.patients_by_id[UUID(rid.removesuffix("-weight"))].updated_at
+        return self.row_times.get(rid)
+
+    @cached_property
+    def row_times(self) -> dict[str, datetime]:
+        from bontrack.outcomes.models import AdverseEvent, Assessment
+        from bontrack.patients.models import Consent, Diagnosis
+
+        times: dict[str, datetime] = {}
+        for model, field in (
+            (Diagnosis, "created_at"),
+            (Consent, "created_at"),
+            (Assessment, "recorded_at"),
+            (AdverseEvent, "recorded_at"),
+        ):
+            for pk, moment in self._rows(model).values_list("id", field):
+                times[str(pk)] = moment
+        for pk, withdrawn in self._rows(Consent).values_list("id", "withdrawn_on"):
+            if withdrawn is not None:  # a withdrawal is a change of the day it took effect
+                moment = timezone.make_aware(datetime.combine(withdrawn, datetime.min.time()))
+                times[str(pk)] = max(times[str(pk)], moment)
+        return times
+
+
+def clinic_members(clinic_id: UUID) -> dict[UUID, Membership]:
+    return {m.id: m for m in Membership.objects.filter(clinic_id=clinic_id).select_related("user")}
+
+
+def _batches(ids: Iterator[UUID], size: int) -> Iterator[list[UUID]]:
+    while True:
+        batch = list(islice(ids, size))
+        if not batch:
+            return
+        yield batch
+
+
+def _beat(job: ExportJob, progress: str) -> None:
+    """Report progress; stop when the export was cancelled meanwhile."""
+    updated = ExportJob.objects.filter(pk=job.pk, status="running").update(
+        progress=progress, heartbeat_at=timezone.now()
+    )
+    if not updated:
+        raise ExportCancelledError()
+
+
+def write_export(job_id: UUID | str) -> None:
+    """The task's body: write the files, disclose every patient exported, complete the job."""
+    claimed = ExportJob.objects.filter(id=job_id, status="queued").update(
+        status="running", heartbeat_at=timezone.now(), progress="starting"
+    )
+    if not claimed:
+        return  # cancelled before it started, or already taken
+    job = ExportJob.objects.select_related("membership__user", "membership__clinic").get(id=job_id)
+    directory = export_dir(job.id)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _write(job, directory)
+    except ExportCancelledError:
+        shutil.rmtree(directory, ignore_errors=True)
+    except Exception as error:
+        logger.exception("bulk export %s failed", job.id)
+        ExportJob.objects.filter(pk=job.pk, status="running").update(
+            status="failed",
+            error_message=f"the export failed: {type(error).__name__}",
+            finished_at=timezone.now(),
+        )
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _write(job: ExportJob, directory: Path) -> None:
+    actor = Actor(job.membership, job.address)
+    clinic = job.membership.clinic
+    today = local_date(clinic.time_zone, job.transaction_time)
+    wanted = set(job.types)
+    files = NdjsonFiles(directory)
+    withheld = 0
+    try:
+        with (directory / DISCLOSURES_FILE).open("w", encoding="utf-8") as notes:
+            # Who and what the records name: written once, not per patient.
+            clinic_wide = ClinicRecords(actor, today)
+            for resource_type in (t for t in ALL_TYPES if t in UNOWNED and t in wanted):
+                for entry in clinic_wide.entries(resource_type):
+                    files.write(resource_type, entry.resource)
+            owned = [t for t in ALL_TYPES if t not in UNOWNED and t in wanted]
+            members = clinic_members(clinic.id)
+            patients = Patient.objects.filter(clinic_id=clinic.id)
+            total = patients.count()
+            done = 0
+            ids = patients.order_by("id").values_list("id", flat=True).iterator(chunk_size=BATCH)
+            for batch_ids in _batches(ids, BATCH):
+                _beat(job, f"{done} of {total} patients")
+                batch = BatchRecords(actor, today, batch_ids, members)
+                shown: dict[UUID, Counter[str]] = {}
+                for resource_type in owned:
+                    for entry in batch.entries(resource_type):
+                        patient_id = entry.patient_id
+                        if patient_id in batch.hidden and resource_type != "Patient":
+                            continue
+                        if job.since is not None:
+                            moment = batch.modified_at(resource_type, entry)
+                            if moment is not None and moment <= job.since:
+                                continue
+                        files.write(resource_type, entry.resource)
+                        if patient_id is not None:
+                            shown.setdefault(patient_id, Counter())[resource_type] += 1
+                withheld += len(batch.hidden)
+                for patient_id, counts in shown.items():
+                    notes.write(json.dumps({"patient": str(patient_id), "counts": counts}) + "\n")
+                done += len(batch_ids)
+    finally:
+        files.close()
+    _beat(job, f"{done} of {total} patients; recording the disclosures")
+    errors = []
+    if withheld:
+        outcome = {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "warning",
+                    "code": "suppressed",
+                    "diagnostics": f"The charts of {withheld} restricted patients are not "
+                    "exported: only their care team opens them (their Patient resources are).",
+                }
+            ],
+        }
+        (directory / f"{ERROR_FILE}.ndjson").write_text(_dumps(outcome) + "\n", encoding="utf-8")
+        errors.append({"type": ERROR_FILE, "count": 1})
+    _disclose(actor, job, directory / DISCLOSURES_FILE)
+    (directory / DISCLOSURES_FILE).unlink()
+    output = [{"type": t, "count": files.counts[t]} for t in ALL_TYPES if files.counts[t]]
+    finished = ExportJob.objects.filter(pk=job.pk, status="running").update(
+        status="completed",
+        progress=f"{done} of {total} patients",
+        output=output,
+        errors=errors,
+        finished_at=timezone.now(),
+    )
+    if not finished:
+        raise ExportCancelledError()
+
+
+def _disclose(actor: Actor, job: ExportJob, notes: Path, chunk: int = 500) -> None:
+    """One disclosure entry per patient exported, appended in chunks (constant memory)."""
+    client = str(job.client_id) if job.client_id else None
+    with notes.open(encoding="utf-8") as lines:
+        while True:
+            rows = [json.loads(line) for line in islice(lines, chunk)]
+            if not rows:
+                return
+            with clinical_transaction(actor) as trail:
+                for row in rows:
+                    trail.record(
+                        "disclose",
+                        "bulk-export",
+                        job.id,
+                        UUID(row["patient"]),
+                        client=client,
+                        resources=sorted(row["counts"]),
+                        count=sum(row["counts"].values()),
+                    )

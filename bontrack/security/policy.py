@@ -1,0 +1,62 @@
+"""Who must hold a second factor, and checking one (or the password) again.
+
+- Prescribers and clinic admins always need a second factor (TOTP with recovery codes, or a
+  security key through WebAuthn); a clinic may require one of everyone (``Clinic.require_mfa``).
+- ``settings.BONTRACK_MFA_ENFORCED`` is on in every deployment; the test suite turns it off except
+  in the tests marked ``mfa`` (tests/conftest.py), so that its personas sign in with a password.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+
+from bontrack.accounts.models import Membership
+from bontrack.accounts.permissions import Role
+
+MFA_ROLES = frozenset({Role.PRESCRIBER.value, Role.CLINIC_ADMIN.value})
+# The authenticators that are a second factor on their own (recovery codes are a fallback).
+SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
+
+
+def mfa_required(user: Any) -> bool:
+    """Whether this user must hold a second factor before doing anything else."""
+    if not getattr(settings, "BONTRACK_MFA_ENFORCED", True):
+        return False
+    if user is None or not user.is_authenticated:
+        return False
+    memberships = Membership.objects.filter(user=user, active=True)
+    return (
+        memberships.filter(role__in=MFA_ROLES).exists()
+        or memberships.filter(clinic__require_mfa=True).exists()
+    )
+
+
+def has_second_factor(user: Any) -> bool:
+    return Authenticator.objects.filter(user_id=user.pk, type__in=SECOND_FACTORS).exists()
+
+
+def verify_code(user: Any, code: str) -> bool:
+    """A current TOTP code or an unused recovery code of this user (each usable once)."""
+    code = code.strip().replace(" ", "")
+    if not code:
+        return False
+    for found in Authenticator.objects.filter(user_id=user.pk).exclude(
+        type=Authenticator.Type.WEBAUTHN
+    ):
+        if found.wrap().validate_code(code):
+            found.record_usage()
+            return True
+    return False
+
+
+def verify_secret(user: Any, secret: str) -> bool:
+    """The password, or the code of the user's second factor: asked again before signing a
+    session or overriding a block (ASVS 3.7.1)."""
+    if not secret:
+        return False
+    if user.check_password(secret):
+        return True
+    return has_second_factor(user) and verify_code(user, secret)

@@ -1,0 +1,175 @@
+"""What the patient, session, plan and Today pages show of the charting app (photos, consent
+forms, saved plans, repeat last, appointments, the next visit). Each function is called by a page
+that has already opened the patient through the funnel and written its read entry."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.db.models import Count
+
+from bontrack.accounts.permissions import Perm
+from bontrack.audit.services import Actor
+from bontrack.charting.models import Appointment, Photo, SignedConsentForm
+from bontrack.charting.services import appointments as book
+from bontrack.charting.services import plans
+from bontrack.charting.services.photos import view_name
+from bontrack.domain.catalog import catalog
+from bontrack.patients.models import Patient
+from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.records import counts_toward_limits, current_points, status_of, total_units
+from bontrack.web import present
+
+
+def wall(moment: datetime | None, tz: str) -> datetime | None:
+    """The clinic's wall-clock time, naive: Django's ``date`` filter would turn an aware value
+    back into the server's time zone (UTC)."""
+    local = present.local(moment, tz)
+    return local.replace(tzinfo=None) if local is not None else None
+
+
+def patient_charting(actor: Actor, patient: Patient, day: date) -> dict[str, Any]:
+    """The patient page's card: appointments for everyone at the desk; photos, consent forms,
+    repeat last and saved plans for clinicians."""
+    from bontrack.web.views.schedule import injectors
+
+    m = actor.membership
+    tz = actor.clinic.time_zone
+    appointments = [
+        {
+            "a": a,
+            "time": wall(a.starts_at, tz),
+            "indication": present.indication_short(a.indication),
+            "injector": a.injector.display_name if a.injector else "",
+        }
+        for a in Appointment.objects.filter(clinic_id=patient.clinic_id, patient=patient)
+        .select_related("injector__user")
+        .order_by("-starts_at")[:10]
+    ]
+    treated = list(
+        TreatmentSession.objects.filter(patient=patient)
+        .values_list("indication", flat=True)
+        .distinct()
+    )
+    cat = catalog()
+    context: dict[str, Any] = {
+        "appointments": appointments,
+        "can_book": m.can(Perm.DEMOGRAPHICS_WRITE),
+        "book_indications": [(c, cat.indications[c].name) for c in treated if c in cat.indications]
+        + [(i.code, i.name) for i in cat.indications.values() if i.code not in treated],
+        "injectors": injectors(actor),
+        "statuses": ("arrived", "completed", "no-show", "cancelled"),
+    }
+    if not m.can(Perm.CHART_READ):
+        return {"charting": context}
+    photos = (
+        Photo.objects.filter(clinic_id=patient.clinic_id, patient=patient)
+        .values("indication", "view")
+        .annotate(n=Count("id"), visits=Count("taken_on", distinct=True))
+        .order_by("indication", "view")
+    )
+    forms = [
+        {
+            "f": f,
+            "indication": present.indication_short(f.template.indication),
+            "product": present.brand(f.product),
+            "valid": f.consent.valid_on(day),
+        }
+        for f in SignedConsentForm.objects.filter(clinic_id=patient.clinic_id, patient=patient)
+        .select_related("template", "consent")
+        .order_by("-signed_at")
+    ]
+    repeatable: dict[tuple[str, str], dict[str, Any]] = {}
+    for s in (
+        TreatmentSession.objects.filter(patient=patient, signed_at__isnull=False, external=False)
+        .select_related("signed_by")
+        .prefetch_related("injections", "events")
+        .order_by("-plan_date", "-administered_at")
+    ):
+        key = (s.indication, s.product)
+        if key in repeatable or not counts_toward_limits(status_of(s)):
+            continue
+        repeatable[key] = {
+            "indication": s.indication,
+            "product": s.product,
+            "label": f"{present.indication_short(s.indication)} · {present.brand(s.product)} "
+            f"{present.units(total_units(current_points(s)))} U",
+            "day": s.plan_date,
+        }
+    context.update(
+        clinical=True,
+        photos=[
+            {
+                **row,
+                "indication_name": present.indication_short(row["indication"]),
+                "view_name": view_name(row["indication"], row["view"]),
+            }
+            for row in photos
+        ],
+        forms=forms,
+        unsigned_consents=[
+            c for c in patient.consents.order_by("-signed_on") if not hasattr(c, "signed_form")
+        ],
+        can_plan=m.can(Perm.PLAN_WRITE),
+        repeatable=list(repeatable.values()),
+        saved_plans=[
+            {
+                "saved": s,
+                "label": f"{s.name} ({present.indication_short(s.indication)}, "
+                f"{present.brand(s.product)} {present.units(plans.saved_total(s))} U)",
+            }
+            for s in plans.list_saved_plans(actor)
+        ]
+        if m.can(Perm.PLAN_WRITE)
+        else [],
+        today=day,
+    )
+    return {"charting": context}
+
+
+def session_charting(actor: Actor, session: TreatmentSession, now: datetime) -> dict[str, Any]:
+    """A signed session's page: the next visit proposed from the due rules, saving its points as
+    a pattern, and its photos."""
+    tz = session.clinic.time_zone
+    proposal = book.propose_next_visit(session, now) if session.is_signed else None
+    booked = None
+    if proposal is not None and proposal.booked is not None:
+        booked = wall(proposal.booked.starts_at, tz)
+    photos = list(Photo.objects.filter(session=session).order_by("taken_on", "created_at"))
+    return {
+        "next_visit": {
+            "proposal": proposal,
+            "booked_at": booked,
+            "suggested_input": proposal.suggested_at.strftime("%Y-%m-%dT%H:%M")
+            if proposal is not None and proposal.suggested_at is not None
+            else "",
+            "can_book": actor.membership.can(Perm.DEMOGRAPHICS_WRITE),
+            "can_plan": actor.membership.can(Perm.PLAN_WRITE),
+            "photos": [{"p": p, "view_name": view_name(p.indication, p.view)} for p in photos],
+            "photo_views": bool(catalog().indications[session.indication].photo_views)
+            if session.indication in catalog().indications
+            else False,
+        }
+    }
+
+
+def plan_changes(session: TreatmentSession) -> dict[str, Any]:
+    """A plan made by repeat last: what changed since the session it repeats, shown first."""
+    return {"changes": plans.changes_since(session)}
+
+
+def today_appointments(actor: Actor, day: date) -> dict[str, Any]:
+    rows = book.appointments_between(actor, day, 1)
+    tz = actor.clinic.time_zone
+    return {
+        "appointments_today": [
+            {
+                "a": a,
+                "time": wall(a.starts_at, tz),
+                "indication": present.indication_short(a.indication),
+                "injector": a.injector.display_name if a.injector else "",
+            }
+            for a in rows
+        ]
+    }

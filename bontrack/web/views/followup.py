@@ -1,0 +1,160 @@
+"""Follow-up from the patient and session pages: record a result on a scale, the day a session's
+effect wore off, and a headache diary (CSV, with a dry run). Each form calls a service; the
+service's refusal comes back as a message naming the field."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+
+from bontrack.accounts.access import access_patient, access_session
+from bontrack.accounts.permissions import Perm
+from bontrack.audit.services import Actor
+from bontrack.domain.catalog import catalog
+from bontrack.outcomes import services as followup
+from bontrack.outcomes.diary import MAX_BYTES
+from bontrack.outcomes.models import WearOffReport
+from bontrack.patients import services as patients
+from bontrack.treatments.errors import ServiceError
+from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.records import counts_toward_limits, status_of
+from bontrack.web import present
+from bontrack.web.access import clinic_view
+from bontrack.web.forms import AssessmentForm, DiaryForm, WearOffForm, first_error
+from bontrack.web.outcomes import value_field
+
+
+def _refused(request: HttpRequest, what: str, error: ServiceError) -> None:
+    if error.status in (403, 404):
+        raise error
+    field = f"{error.field.replace('_', ' ')}: " if error.field else ""
+    messages.error(request, f"{what} was not recorded: {field}{error.message}")
+
+
+def _value(scale_code: str, text: str) -> Decimal | str:
+    """A numeric scale's value as an exact Decimal, an ordinal scale's as its level's name."""
+    scale = catalog().scales.get(scale_code)
+    text = text.strip()
+    if scale is None or scale.kind == "ordinal":
+        return text
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ServiceError("value", f"give a number, not {text!r}") from None
+    if not number.is_finite():
+        raise ServiceError("value", "give a number")
+    return number
+
+
+@clinic_view(Perm.PLAN_WRITE, methods=("POST",))
+def record_assessment(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResponse:
+    access_patient(actor, patient_id, Perm.PLAN_WRITE)  # another clinic's id: 404 before all
+    form = AssessmentForm(request.POST)
+    indication = request.POST.get("indication", "")
+    back = HttpResponseRedirect(f"/patients/{patient_id}/#outcomes-{indication}")
+    if not form.is_valid():
+        messages.error(request, f"The result was not recorded: {first_error(form)}")
+        return back
+    data = form.cleaned_data
+    period = (data["period_start"], data["period_end"]) if data["period_start"] else None
+    try:
+        followup.record_assessment(
+            actor,
+            patient_id,
+            indication=data["indication"],
+            scale=data["scale"],
+            value=_value(data["scale"], data["value"]),
+            timepoint=data["timepoint"],
+            assessed_on=data["assessed_on"],
+            period=period,
+            session_id=data["session_id"],
+            muscle_group=data["muscle_group"],
+        )
+        scale = catalog().scales[data["scale"]]
+        messages.success(request, f"{scale.name}: {data['value'].strip()} recorded.")
+    except ServiceError as error:
+        _refused(request, "The result", error)
+    return back
+
+
+@clinic_view(Perm.PLAN_WRITE)
+def value_input(request: HttpRequest, actor: Actor) -> HttpResponse:
+    """The value field of the result form for the scale chosen (htmx swaps it in)."""
+    prefix = request.GET.get("prefix", "")[:64]
+    return render(
+        request,
+        "web/partials/value_field.html",
+        {"field": value_field(request.GET.get("scale", ""), prefix)},
+    )
+
+
+@clinic_view(Perm.PLAN_WRITE, methods=("POST",))
+def wear_off(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    access_session(actor, session_id, Perm.PLAN_WRITE)  # another clinic's id: 404 before all
+    form = WearOffForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"The wear-off was not recorded: {first_error(form)}")
+    else:
+        try:
+            report = followup.record_wear_off(actor, session_id, **form.cleaned_data)
+            days = (report.wore_off_on - report.session.plan_date).days
+            messages.success(
+                request, f"Recorded: the effect wore off {days} days after the session."
+            )
+        except ServiceError as error:
+            _refused(request, "The wear-off", error)
+    return HttpResponseRedirect(f"/sessions/{session_id}/#wear-off")
+
+
+@clinic_view(Perm.PLAN_WRITE, methods=("GET", "POST"))
+def diary(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResponse:
+    """Upload a headache diary: a dry run shows what would be stored and the bad rows by line,
+    column and reason; an import stores the counts (importing twice adds nothing)."""
+    patient = patients.read_patient(actor, patient_id)
+    day = present.clinic_today(actor.clinic.time_zone)
+    context: dict[str, Any] = {
+        "banner": present.patient_banner(patient, day, True),
+        "patient": patient,
+        "nav": "patients",
+        "max_bytes": MAX_BYTES,
+    }
+    if request.method == "POST":
+        form = DiaryForm(request.POST, request.FILES)
+        if not form.is_valid():
+            context["error"] = first_error(form)
+        elif form.cleaned_data["file"].size > MAX_BYTES:
+            context["error"] = f"file: is larger than {MAX_BYTES:,} bytes"
+        else:
+            upload = form.cleaned_data["file"]
+            dry_run = form.cleaned_data["mode"] == "dry-run"
+            try:
+                result = followup.import_diary(
+                    actor, patient_id, upload.read(MAX_BYTES + 1), dry_run=dry_run
+                )
+                context.update(result=result, file_name=upload.name)
+            except ServiceError as error:
+                if error.status in (403, 404):
+                    raise
+                context["error"] = error.message
+    return render(request, "web/diary.html", context)
+
+
+def wear_off_context(actor: Actor, session: TreatmentSession) -> dict[str, Any]:
+    """What the signed session's page shows of its wear-off: the report, or the form to record
+    it (a signed session that counts, for those who plan and sign)."""
+    report = WearOffReport.objects.filter(session=session).first()
+    counting = session.is_signed and counts_toward_limits(status_of(session))
+    return {
+        "wear_off": report,
+        "wear_off_days": (report.wore_off_on - session.plan_date).days if report else None,
+        "wear_off_shown": counting or report is not None,
+        "can_report_wear_off": counting
+        and report is None
+        and actor.membership.can(Perm.PLAN_WRITE),
+        "today": present.clinic_today(actor.clinic.time_zone),
+    }

@@ -6,9 +6,12 @@ refused access), the role's permission (403), and a restricted patient's care te
 
 from __future__ import annotations
 
+from typing import TypeVar
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models import Model, QuerySet
 
 from bontrack.accounts.models import Clinic, Membership
 from bontrack.accounts.permissions import Perm
@@ -25,6 +28,8 @@ from bontrack.outcomes.models import AdverseEvent, Assessment
 from bontrack.patients.models import Consent, Diagnosis, Patient
 from bontrack.treatments.errors import ForbiddenError, NotFoundError
 from bontrack.treatments.models import SessionEvent, TreatmentSession
+
+Row = TypeVar("Row", bound=Model)
 
 
 def require(actor: Actor, perm: Perm) -> None:
@@ -59,6 +64,18 @@ def flush_refusal(error: NotFoundError) -> None:
         error.refusal = None
 
 
+def _in_clinic(actor: Actor, rows: QuerySet[Row], what: str, row_id: object) -> Row:
+    """The row with this id in the caller's clinic, else a logged 404. A malformed id is an id
+    that is not there: it answers the same 404, never a 500."""
+    try:
+        found = rows.filter(clinic_id=actor.membership.clinic_id, id=row_id).first()
+    except (ValidationError, ValueError):
+        found = None
+    if found is None:
+        raise _refused(actor, what, row_id)
+    return found
+
+
 def in_care_team(membership: Membership, patient: Patient) -> bool:
     if patient.restricted_by_id == membership.id:
         return True
@@ -70,9 +87,7 @@ def in_care_team(membership: Membership, patient: Patient) -> bool:
 
 
 def access_patient(actor: Actor, patient_id: UUID | str, perm: Perm) -> Patient:
-    patient = Patient.objects.filter(clinic_id=actor.membership.clinic_id, id=patient_id).first()
-    if patient is None:
-        raise _refused(actor, "patient", patient_id)
+    patient = _in_clinic(actor, Patient.objects.all(), "patient", patient_id)
     require(actor, perm)
     if (
         patient.restricted
@@ -109,52 +124,33 @@ def broke_glass(membership: Membership, patient: Patient) -> bool:
 
 
 def access_session(actor: Actor, session_id: UUID | str, perm: Perm) -> TreatmentSession:
-    session = (
-        TreatmentSession.objects.select_related("patient")
-        .filter(clinic_id=actor.membership.clinic_id, id=session_id)
-        .first()
+    session = _in_clinic(
+        actor, TreatmentSession.objects.select_related("patient"), "session", session_id
     )
-    if session is None:
-        raise _refused(actor, "session", session_id)
     access_patient(actor, session.patient_id, perm)
     return session
 
 
 def access_lot(actor: Actor, lot_id: UUID | str, perm: Perm) -> Lot:
-    lot = Lot.objects.filter(clinic_id=actor.membership.clinic_id, id=lot_id).first()
-    if lot is None:
-        raise _refused(actor, "lot", lot_id)
+    lot = _in_clinic(actor, Lot.objects.all(), "lot", lot_id)
     require(actor, perm)
     return lot
 
 
 def access_vial(actor: Actor, vial_id: UUID | str, perm: Perm) -> Vial:
-    vial = (
-        Vial.objects.select_related("lot")
-        .filter(clinic_id=actor.membership.clinic_id, id=vial_id)
-        .first()
-    )
-    if vial is None:
-        raise _refused(actor, "vial", vial_id)
+    vial = _in_clinic(actor, Vial.objects.select_related("lot"), "vial", vial_id)
     require(actor, perm)
     return vial
 
 
 def access_consent(actor: Actor, consent_id: UUID | str, perm: Perm) -> Consent:
-    consent = Consent.objects.filter(clinic_id=actor.membership.clinic_id, id=consent_id).first()
-    if consent is None:
-        raise _refused(actor, "consent", consent_id)
+    consent = _in_clinic(actor, Consent.objects.all(), "consent", consent_id)
     access_patient(actor, consent.patient_id, perm)
     return consent
 
 
 def access_membership(actor: Actor, membership_id: UUID | str) -> Membership:
-    found = Membership.objects.filter(
-        clinic_id=actor.membership.clinic_id, id=membership_id
-    ).first()
-    if found is None:
-        raise _refused(actor, "member", membership_id)
-    return found
+    return _in_clinic(actor, Membership.objects.all(), "member", membership_id)
 
 
 def access_clinic(actor: Actor, clinic_id: UUID | str) -> Clinic:
@@ -165,77 +161,53 @@ def access_clinic(actor: Actor, clinic_id: UUID | str) -> Clinic:
 
 
 def access_diagnosis(actor: Actor, diagnosis_id: UUID | str, perm: Perm) -> Diagnosis:
-    found = Diagnosis.objects.filter(clinic_id=actor.membership.clinic_id, id=diagnosis_id).first()
-    if found is None:
-        raise _refused(actor, "diagnosis", diagnosis_id)
+    found = _in_clinic(actor, Diagnosis.objects.all(), "diagnosis", diagnosis_id)
     access_patient(actor, found.patient_id, perm)
     return found
 
 
 def access_adverse_event(actor: Actor, event_id: UUID | str, perm: Perm) -> AdverseEvent:
-    found = AdverseEvent.objects.filter(clinic_id=actor.membership.clinic_id, id=event_id).first()
-    if found is None:
-        raise _refused(actor, "adverse event", event_id)
+    found = _in_clinic(actor, AdverseEvent.objects.all(), "adverse event", event_id)
     access_patient(actor, found.patient_id, perm)
     return found
 
 
 def access_assessment(actor: Actor, assessment_id: UUID | str, perm: Perm) -> Assessment:
-    found = Assessment.objects.filter(
-        clinic_id=actor.membership.clinic_id, id=assessment_id
-    ).first()
-    if found is None:
-        raise _refused(actor, "assessment", assessment_id)
+    found = _in_clinic(actor, Assessment.objects.all(), "assessment", assessment_id)
     access_patient(actor, found.patient_id, perm)
     return found
 
 
 def access_session_event(actor: Actor, event_id: UUID | str, perm: Perm) -> SessionEvent:
     """An appended record of a session (co-signature, amendment, entered-in-error, cancel)."""
-    found = (
-        SessionEvent.objects.select_related("session")
-        .filter(clinic_id=actor.membership.clinic_id, id=event_id)
-        .first()
+    found = _in_clinic(
+        actor, SessionEvent.objects.select_related("session"), "session record", event_id
     )
-    if found is None:
-        raise _refused(actor, "session record", event_id)
     access_patient(actor, found.session.patient_id, perm)
     return found
 
 
 def access_photo(actor: Actor, photo_id: UUID | str, perm: Perm) -> Photo:
-    found = Photo.objects.filter(clinic_id=actor.membership.clinic_id, id=photo_id).first()
-    if found is None:
-        raise _refused(actor, "photo", photo_id)
+    found = _in_clinic(actor, Photo.objects.all(), "photo", photo_id)
     access_patient(actor, found.patient_id, perm)
     return found
 
 
 def access_consent_form(actor: Actor, form_id: UUID | str, perm: Perm) -> SignedConsentForm:
-    found = SignedConsentForm.objects.filter(
-        clinic_id=actor.membership.clinic_id, id=form_id
-    ).first()
-    if found is None:
-        raise _refused(actor, "consent form", form_id)
+    found = _in_clinic(actor, SignedConsentForm.objects.all(), "consent form", form_id)
     access_patient(actor, found.patient_id, perm)
     return found
 
 
 def access_consent_template(actor: Actor, template_id: UUID | str, perm: Perm) -> ConsentTemplate:
-    found = ConsentTemplate.objects.filter(
-        clinic_id=actor.membership.clinic_id, id=template_id
-    ).first()
-    if found is None:
-        raise _refused(actor, "consent template", template_id)
+    found = _in_clinic(actor, ConsentTemplate.objects.all(), "consent template", template_id)
     require(actor, perm)
     return found
 
 
 def access_saved_plan(actor: Actor, saved_id: UUID | str, perm: Perm) -> SavedPlan:
     """The clinic's saved plans, and the member's own; another injector's are not shared."""
-    found = SavedPlan.objects.filter(clinic_id=actor.membership.clinic_id, id=saved_id).first()
-    if found is None:
-        raise _refused(actor, "saved plan", saved_id)
+    found = _in_clinic(actor, SavedPlan.objects.all(), "saved plan", saved_id)
     require(actor, perm)
     if found.owner_id is not None and found.owner_id != actor.membership.id:
         raise ForbiddenError(None, "this saved plan belongs to another injector")
@@ -243,10 +215,6 @@ def access_saved_plan(actor: Actor, saved_id: UUID | str, perm: Perm) -> SavedPl
 
 
 def access_appointment(actor: Actor, appointment_id: UUID | str, perm: Perm) -> Appointment:
-    found = Appointment.objects.filter(
-        clinic_id=actor.membership.clinic_id, id=appointment_id
-    ).first()
-    if found is None:
-        raise _refused(actor, "appointment", appointment_id)
+    found = _in_clinic(actor, Appointment.objects.all(), "appointment", appointment_id)
     access_patient(actor, found.patient_id, perm)
     return found

@@ -35,7 +35,7 @@ from bontrack.security.policy import has_second_factor, mfa_required
 from bontrack.security.routes import PUBLIC, SIGNED_IN, declare
 from bontrack.treatments.errors import ServiceError
 from bontrack.web import present
-from bontrack.web.access import clinic_view, current_membership
+from bontrack.web.access import clinic_time, clinic_view, current_membership
 from bontrack.web.forms import parse_local
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -52,7 +52,8 @@ def signed_in_view(methods: tuple[str, ...] = ("GET",)) -> Callable[[View], View
             membership = current_membership(request)
             if membership is not None:  # the navigation of the clinic the user is acting in
                 request.actor = Actor(membership, client_address(request))  # type: ignore[attr-defined]
-            return view(request, *args, **kwargs)
+            with clinic_time(membership):
+                return view(request, *args, **kwargs)
 
         inner.permission = SIGNED_IN  # type: ignore[attr-defined]
         return require_http_methods(list(methods))(inner)  # type: ignore[return-value]

@@ -5,7 +5,9 @@ Rows are reached only through the access funnels and the services."""
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -15,6 +17,7 @@ from django.apps import apps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from bontrack.accounts.access import RestrictedChartError, flush_refusal, require
@@ -86,6 +89,13 @@ def outside_clinic(actor: Actor, kwargs: dict[str, Any]) -> NotFoundError | None
     return None
 
 
+def clinic_time(membership: Membership | None) -> AbstractContextManager[None]:
+    """Render times as the clinic's wall-clock times, whatever the server's zone (UTC)."""
+    if membership is None:
+        return nullcontext()
+    return timezone.override(zoneinfo.ZoneInfo(membership.clinic.time_zone))
+
+
 def clinic_view(perm: Perm, methods: Sequence[str] = ("GET",)) -> Callable[[View], View]:
     """Sign-in, membership and permission for one page; the view gets ``(request, actor, ...)``."""
 
@@ -108,7 +118,8 @@ def clinic_view(perm: Perm, methods: Sequence[str] = ("GET",)) -> Callable[[View
                 outside = outside_clinic(actor, kwargs)
                 if outside is not None:
                     raise outside
-                return view(request, actor, *args, **kwargs)
+                with clinic_time(membership):
+                    return view(request, actor, *args, **kwargs)
             except NotFoundError as error:
                 flush_refusal(error)
                 raise Http404(error.message) from None

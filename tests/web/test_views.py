@@ -5,7 +5,8 @@ editor's htmx partials calling the services, exports and the audit trail."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+import zoneinfo
+from datetime import UTC, timedelta
 
 import pytest
 from django.conf import settings
@@ -387,3 +388,24 @@ def test_new_plan_from_the_page_opens_the_editor(pages):
     session = TreatmentSession.objects.filter(patient=pages.patient).order_by("-created_at")[0]
     assert response["Location"] == f"/sessions/{session.id}/"
     assert session.planned_by_id == pages.staff.nurse.id
+
+
+def test_pages_show_times_in_the_clinics_time_zone_not_the_servers(pages):
+    """A clinic in Tokyo (UTC+9, no daylight saving) reads its own wall-clock times: the signed
+    session's injection time and the audit trail's entries."""
+    clinic = pages.staff.physician.clinic
+    clinic.time_zone = "Asia/Tokyo"
+    clinic.save(update_fields=["time_zone"])
+    signed = pages.signed
+    tokyo = signed.administered_at.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    utc = signed.administered_at.astimezone(UTC)
+
+    page = pages.client("physician").get(f"/sessions/{signed.id}/").content.decode()
+    assert f"{tokyo:%-d %B %Y, %H:%M}" in page
+    assert f"{utc:%-d %B %Y, %H:%M}" not in page
+
+    entry = AuditEntry.objects.filter(clinic=clinic).order_by("-at").first()
+    audit = pages.client("clinic_admin").get("/audit/").content.decode()
+    local = entry.at.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    assert f"{local:%-d %b %Y %H:%M:%S}" in audit
+    assert f"{entry.at.astimezone(UTC):%-d %b %Y %H:%M:%S}" not in audit

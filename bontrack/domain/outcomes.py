@@ -1,23 +1,24 @@
 """Outcome verdicts (DESIGN.md 3.8): did the treatment work, judged from scale results.
 
 A series is one scale's baseline, the treatment cycles and the follow-ups after them. The latest
-follow-up decides; the verdict words are codes.md's. The response definitions are facts.md
-section 4 and, for the headache-day scales, NICE TA260's stop rules (facts.md 2.2):
+follow-up decides; the verdict words are codes.md's. Which rule judges a scale, and every figure
+it reads, are the catalog's (scales.toml, each scale's ``response``: facts.md section 4 and, for
+the headache-day scales, NICE TA260's stop rules of facts.md 2.2). This module is the rules' logic:
 
-- headache days (per 28 days or per month; migraine days per 28 days): ``no-verdict-yet`` before
-  2 treatment cycles; then ``stop`` when the days fell by less than 30 % or (headache days only)
-  the migraine has been episodic, under 15 days, for 3 consecutive months; else ``continue``.
-  ``responder_50`` says whether the days fell by at least 50 % (the trials' responder).
-- HIT-6 fall of at least 6 points, Jankovic Rating Scale at least 2, BSDI at least 0.7, pain NRS
-  at least 30 %: ``meaningful`` / ``not-meaningful``.
-- HDSS at least 2 grades better, gravimetric sweat at least 50 % less, Modified Ashworth at least
-  1 grade (1+ between 1 and 2), GAIS "improved" or better, deviation at most 10 prism dioptres,
-  Facial Wrinkle Scale (glabellar lines none or mild; forehead and lateral canthal lines at least
-  2 grades better): ``responder`` / ``non-responder``.
-- Goal Attainment Scaling T-score at least 50: ``goals-met`` / ``goals-not-met``.
-- MIDAS, TWSTRS, Tsui, VHI-10 and mouth opening: ``no-definition`` (the facts give none).
-- No follow-up yet: ``no-verdict-yet``.
+- ``nice-ta260`` (headache or migraine days): ``no-verdict-yet`` before the cycles NICE asks for;
+  then ``stop`` when the days fell by less than its percentage or (headache days only) the
+  migraine has been episodic for the months it names, read as a number of days of consecutive
+  follow-ups; else ``continue``. ``responder_50`` says whether the days fell by the trials'
+  responder percentage.
+- ``fall-points``, ``fall-pct``, ``fall-grades``: the value fell by at least so many points, per
+  cent of the baseline or grades (Modified Ashworth by rank, so 1+ lies between 1 and 2).
+- ``at-most``, ``at-least``: the follow-up value, or on an ordinal scale its level or a better one.
+- ``no-definition`` (MIDAS, TWSTRS, Tsui, VHI-10, mouth opening): the change without a verdict.
+- A scale whose rules all name other indications (Facial Wrinkle Scale for platysma bands):
+  ``no-definition``. No follow-up yet: ``no-verdict-yet``.
 
+Each rule gives the verdict pair its response names (``meaningful``, ``responder`` or
+``goals-met`` and their negatives) and a reason in the response's words, quoting its thresholds.
 Numeric values are exact ``Decimal``; ordinal ones (Modified Ashworth, GAIS) are the scale's level
 names, compared by their rank in the catalog (levels are listed best first), never as numbers.
 A fall is judged on the exact values; ``change_pct`` is only its display, rounded to one decimal.
@@ -33,19 +34,21 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Literal
 
 from bontrack.domain.catalog import catalog as packaged_catalog
-from bontrack.domain.catalog.model import Catalog, Scale, Tag
+from bontrack.domain.catalog.model import Catalog, Response, ResponseRule, Scale, Tag
 from bontrack.domain.units import format_decimal
 
 __all__ = [
-    "HEADACHE_DAY_SCALES",
     "VERDICTS",
     "Cycle",
     "OutcomeSeries",
     "OutcomeVerdict",
     "Reading",
     "change_pct",
+    "graded_scales",
+    "headache_day_scales",
     "judge",
     "latest_follow_up",
+    "nice_rule",
 ]
 
 Value = Decimal | str
@@ -70,52 +73,27 @@ VERDICTS = (
     NO_DEFINITION,
 )
 
-HEADACHE_DAY_SCALES = ("headache-days-28d", "headache-days-month", "migraine-days-28d")
-# Numeric scales whose steps are grades: they report change_grades as well as change.
-GRADED_SCALES = ("hdss", "facial-wrinkle-scale")
 
-# NICE TA260 (facts.md 2.2): judged after 2 cycles; stop below a 30 % fall in headache days, or
-# when the migraine has been episodic (fewer than 15 headache days a month) for 3 months running.
-NICE_CYCLES = 2
-NICE_MIN_FALL_PCT = Decimal(30)
-EPISODIC_BELOW = Decimal(15)
-# "3 consecutive months": follow-ups that together cover at least 84 days (three 28-day diaries;
-# three calendar months always do), as bontrack reads "3 months" elsewhere (policy window-84d).
-EPISODIC_DAYS = 84
-# A 28-day diary reported once a calendar month leaves a gap of up to 3 days between windows:
-# such follow-ups still count as consecutive.
-EPISODIC_GAP_DAYS = 3
-RESPONDER_FALL_PCT = Decimal(50)  # facts.md 4: the trials' responder (Adis review)
+def headache_day_scales(catalog: Catalog | None = None) -> tuple[str, ...]:
+    """The scales judged by NICE TA260's stop rules (their response rule is nice-ta260)."""
+    return (catalog or packaged_catalog()).scales_judged_by(ResponseRule.NICE_TA260)
 
-# facts.md section 4 response definitions.
-HIT6_MIN_FALL = Decimal(6)  # Houts et al. 2021
-JRS_MIN_FALL = Decimal(2)  # Jankovic et al. 2009
-BSDI_MIN_FALL = Decimal("0.7")  # same paper
-PAIN_MIN_FALL_PCT = Decimal(30)  # IMMPACT, moderate
-PAIN_SUBSTANTIAL_FALL_PCT = Decimal(50)  # IMMPACT, substantial
-HDSS_MIN_GRADES = 2
-GRAVIMETRIC_MIN_FALL_PCT = Decimal(50)
-MAS_MIN_GRADES = 1
-GAIS_AT_LEAST = "improved"
-PRISM_SUCCESS_AT_MOST = Decimal(10)
-FWS_GLABELLAR_AT_MOST = Decimal(1)  # none (0) or mild (1) at maximum frown
-FWS_MIN_GRADES = 2  # forehead and lateral canthal lines
-GAS_GOALS_MET_AT = Decimal(50)
 
-# Facial Wrinkle Scale rule per indication; any other indication has no definition.
-FWS_RULES = {
-    "glabellar-lines": "none-or-mild",
-    "forehead-lines": "two-grades",
-    "lateral-canthal-lines": "two-grades",
-}
+def graded_scales(catalog: Catalog | None = None) -> tuple[str, ...]:
+    """Numeric scales whose steps are grades: they report change_grades as well as change."""
+    cat = catalog or packaged_catalog()
+    return tuple(code for code, scale in cat.scales.items() if scale.graded)
 
-NO_DEFINITION_WHY = {
-    "midas": "MIDAS has no standard responder definition (its grade change is used)",
-    "twstrs": "TWSTRS has no universal responder definition (trials report the mean change)",
-    "tsui": "the Tsui scale has no responder definition (trials report the mean change)",
-    "vhi-10": "VHI-10 has no settled responder definition (a 6-point fall is uncertain)",
-    "mouth-opening-mm": "mouth opening has no responder definition (normal is about 40 mm or more)",
-}
+
+def nice_rule(catalog: Catalog | None = None) -> Response:
+    """NICE TA260's rule as the catalog gives it for headache days (its figures are the same on
+    every headache-day scale of the packaged catalog)."""
+    cat = catalog or packaged_catalog()
+    for code in headache_day_scales(cat):
+        for response in cat.scales[code].responses:
+            if response.rule is ResponseRule.NICE_TA260 and response.counts == "headache-days":
+                return response
+    raise LookupError("the catalog judges no headache-day scale by NICE TA260")
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +162,11 @@ class OutcomeVerdict:
     baseline: Reading
     latest: Reading | None
     cycles: int | None  # cycles before the latest follow-up (headache-day scales)
+    rule: ResponseRule | None  # the catalog's rule that judged it; None: no definition applies
 
     @property
     def headache_days(self) -> bool:
-        return self.scale in HEADACHE_DAY_SCALES
+        return self.rule is ResponseRule.NICE_TA260
 
 
 def change_pct(baseline: Decimal, follow_up: Decimal) -> Decimal | None:
@@ -223,13 +202,13 @@ def _chronological(follow_ups: Sequence[Reading]) -> list[Reading]:
     return [r for _, r in sorted(enumerate(follow_ups), key=_order)]
 
 
-def _window(scale: str, reading: Reading) -> tuple[date, date]:
+def _window(nice: Response, reading: Reading) -> tuple[date, date]:
     """The days a headache-day count covers: its period or month, or, for a single date, the
     scale's window ending on it (28 days, or the calendar month before it)."""
     if reading.given_as != "date":
         return reading.start, reading.end
     day = reading.end
-    if scale == "headache-days-month":
+    if nice.window == "calendar-month":
         year, month = (day.year, day.month - 1) if day.month > 1 else (day.year - 1, 12)
         back = date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
         return back + timedelta(days=1), day
@@ -259,12 +238,45 @@ def _pct_text(pct: Decimal | None) -> str:
     return f"{'+' if pct > 0 else ''}{format(pct, 'f')} %"
 
 
+def _moved(base: Decimal, now: Decimal, pct: Decimal | None, unit: str = "") -> str:
+    """'fell from 20 to 13 days (-7, -35.0 %)' and the like, for a numeric scale."""
+    b, f = format_decimal(base), format_decimal(now)
+    if now == base:
+        return f"stayed at {b}{unit}"
+    verb = "fell" if now < base else "rose"
+    change = format_decimal(now - base)
+    sign = "+" if now > base else ""
+    return f"{verb} from {b} to {f}{unit} ({sign}{change}, {_pct_text(pct)})"
+
+
+def _changed(
+    scale: Scale, baseline: Reading, latest: Reading, grades: int | None, pct: Decimal | None
+) -> str:
+    """The change from baseline: in grades on an ordinal or graded scale, else in values."""
+    if scale.kind == "ordinal" or scale.graded:
+        return _graded(baseline.value, latest.value, grades)
+    unit = f" {scale.unit}" if scale.unit else ""
+    return _moved(_number(baseline.value), _number(latest.value), pct, unit)
+
+
+def _graded(baseline: Value, follow_up: Value, grades: int | None) -> str:
+    """'went from 2 to 1+ (1 grade better)' for an ordinal or graded scale."""
+    b, f = _show(baseline), _show(follow_up)
+    if not grades:
+        return f"stayed at {b}"
+    n = abs(grades)
+    word = "grade" if n == 1 else "grades"
+    return f"went from {b} to {f} ({n} {word} {'better' if grades < 0 else 'worse'})"
+
+
 @dataclass(frozen=True, slots=True)
 class _Facts:
-    """What a rule reads: the series, its scale, the deciding follow-up and the changes."""
+    """What a rule reads: the series, its scale and response rule, the deciding follow-up and
+    the changes."""
 
     series: OutcomeSeries
     scale: Scale
+    response: Response
     latest: Reading
     change: Decimal | None
     grades: int | None
@@ -283,231 +295,197 @@ class _Facts:
         return self.base - self.now
 
     def moved(self, unit: str = "") -> str:
-        """'fell from 20 to 13 days (-7, -35.0 %)' and the like, for a numeric scale."""
-        b, f = format_decimal(self.base), format_decimal(self.now)
-        if self.now == self.base:
-            return f"stayed at {b}{unit}"
-        verb = "fell" if self.now < self.base else "rose"
-        change = format_decimal(self.now - self.base)
-        sign = "+" if self.now > self.base else ""
-        return f"{verb} from {b} to {f}{unit} ({sign}{change}, {_pct_text(self.pct)})"
+        return _moved(self.base, self.now, self.pct, unit)
 
     def graded(self) -> str:
-        """'went from 2 to 1+ (1 grade better)' for an ordinal or graded scale."""
-        b, f = _show(self.series.baseline.value), _show(self.latest.value)
-        grades = self.grades or 0
-        if grades == 0:
-            return f"stayed at {b}"
-        n = abs(grades)
-        word = "grade" if n == 1 else "grades"
-        return f"went from {b} to {f} ({n} {word} {'better' if grades < 0 else 'worse'})"
+        return _graded(self.series.baseline.value, self.latest.value, self.grades)
+
+    def subject(self) -> str:
+        """How the reason names the series: the scale's short name, the muscle group of a scale
+        recorded per muscle group, the indication of a rule given per indication."""
+        text = self.scale.label
+        if self.scale.per_muscle_group and self.series.muscle_group:
+            text += f" ({self.series.muscle_group})"
+        if self.response.indications:
+            text += f" ({self.series.indication or ''})"
+        return text
+
+    def changed(self) -> str:
+        return _changed(self.scale, self.series.baseline, self.latest, self.grades, self.pct)
+
+    def shown(self) -> str:
+        """The follow-up value as a reason states it."""
+        return _show(self.latest.value)
+
+    def judged(self, met: bool) -> tuple[str, str]:
+        """The verdict word of the rule's codes.md pair and the reason quoting its thresholds."""
+        response = self.response
+        word = response.verdicts[0] if met else response.verdicts[1]
+        says = response.quote(response.says if met else response.unmet_says or response.says)
+        if response.shows == "follow-up":
+            return word, f"{self.subject()} at follow-up: {self.shown()}; {says}."
+        return word, f"{self.subject()} {self.changed()}{':' if met else ';'} {says}."
 
 
 Rule = Callable[[_Facts], tuple[str, str]]
 
 
-def _cycles_before(series: OutcomeSeries, latest: Reading) -> int:
+def _cycles_before(series: OutcomeSeries, latest: Reading, nice: Response) -> int:
     """Treatment cycles before the latest follow-up: its ``after_cycle``, or the highest cycle
     given on or before the first day it covers, whichever is higher."""
-    start = _window(series.scale, latest)[0]
+    start = _window(nice, latest)[0]
     given = max((c.n for c in series.cycles if c.date <= start), default=0)
     return max(latest.after_cycle or 0, given)
 
 
-def _episodic_run(scale: str, follow_ups: Sequence[Reading]) -> list[Reading]:
-    """The latest consecutive follow-ups, each under 15 days, if together they cover 3 months."""
+def _episodic_run(follow_ups: Sequence[Reading], nice: Response) -> list[Reading]:
+    """The latest consecutive follow-ups, each under the episodic count, if together they cover
+    the months NICE TA260 asks for (read as a number of days)."""
+    below = nice.number("episodic_below")
+    gap_days = nice.whole("episodic_gap_days")
+    run_days = nice.whole("episodic_days")
     run: list[Reading] = []
     for reading in reversed(_chronological(follow_ups)):
-        if _number(reading.value) >= EPISODIC_BELOW:
+        if _number(reading.value) >= below:
             break
-        end = _window(scale, reading)[1]
+        end = _window(nice, reading)[1]
         if run:
-            later_start = min(_window(scale, r)[0] for r in run)
-            if (later_start - end).days - 1 > EPISODIC_GAP_DAYS:
+            later_start = min(_window(nice, r)[0] for r in run)
+            if (later_start - end).days - 1 > gap_days:
                 break
         run.append(reading)
-        first = min(_window(scale, r)[0] for r in run)
-        last = max(_window(scale, r)[1] for r in run)
-        if (last - first).days + 1 >= EPISODIC_DAYS:
+        first = min(_window(nice, r)[0] for r in run)
+        last = max(_window(nice, r)[1] for r in run)
+        if (last - first).days + 1 >= run_days:
             return list(reversed(run))
     return []
 
 
 def _headache_days(facts: _Facts) -> tuple[str, str]:
-    series = facts.series
-    what = "migraine days" if series.scale == "migraine-days-28d" else "headache days"
-    per = "a month" if series.scale == "headache-days-month" else "28 days"
-    cycles = _cycles_before(series, facts.latest)
+    series, nice = facts.series, facts.response
+    need_cycles = nice.whole("cycles")
+    min_fall = nice.number("min_fall_pct")
+    what = "headache days" if nice.counts == "headache-days" else "migraine days"
+    per = "a month" if nice.window == "calendar-month" else "28 days"
+    cycles = _cycles_before(series, facts.latest, nice)
     moved = f"{what.capitalize()} per {per} {facts.moved()}"
-    if cycles < NICE_CYCLES:
+    if cycles < need_cycles:
         done = "no treatment cycle" if cycles == 0 else f"only {cycles} treatment cycle"
         return NO_VERDICT_YET, (
-            f"{moved}, after {done}: NICE TA260 judges the response after {NICE_CYCLES} cycles."
+            f"{moved}, after {done}: NICE TA260 judges the response after {need_cycles} cycles."
         )
     if facts.base == 0:
         return NO_VERDICT_YET, (
             f"The baseline has 0 {what}, so a fall cannot be judged in percent: check the "
             "baseline diary."
         )
+    quoted = {name: threshold.text for name, threshold in nice.thresholds.items()}
     stops: list[str] = []
-    if not _fell_by_pct(facts.base, facts.now, NICE_MIN_FALL_PCT):
+    if not _fell_by_pct(facts.base, facts.now, min_fall):
         stops.append(
-            f"{moved} after {cycles} cycles: less than the {NICE_MIN_FALL_PCT} % fall "
+            f"{moved} after {cycles} cycles: less than the {quoted['min_fall_pct']} % fall "
             "NICE TA260 requires"
         )
-    run = [] if what == "migraine days" else _episodic_run(series.scale, series.follow_ups)
+    counts_headache_days = nice.counts == "headache-days"
+    run = _episodic_run(series.follow_ups, nice) if counts_headache_days else []
     if run:
-        first = min(_window(series.scale, r)[0] for r in run)
-        last = max(_window(series.scale, r)[1] for r in run)
+        first = min(_window(nice, r)[0] for r in run)
+        last = max(_window(nice, r)[1] for r in run)
         days = ", ".join(_show(r.value) for r in run)
         stops.append(
-            f"under {EPISODIC_BELOW} headache days in each follow-up from {first.isoformat()} to "
-            f"{last.isoformat()} ({days}; 3 consecutive months, at least {EPISODIC_DAYS} days): "
-            "the migraine has become episodic"
+            f"under {quoted['episodic_below']} headache days in each follow-up from "
+            f"{first.isoformat()} to {last.isoformat()} ({days}; {quoted['episodic_months']} "
+            f"consecutive months, at least {quoted['episodic_days']} days): the migraine has "
+            "become episodic"
         )
     if stops:
         text = "; and ".join(stops)
         return STOP, f"{text[0].upper()}{text[1:]}. NICE TA260: stop treatment."
-    if _fell_by_pct(facts.base, facts.now, RESPONDER_FALL_PCT):
-        fifty = f" It is a {RESPONDER_FALL_PCT} % responder."
+    fifty = quoted["responder_fall_pct"]
+    if _fell_by_pct(facts.base, facts.now, nice.number("responder_fall_pct")):
+        responder = f" It is a {fifty} % responder."
     else:
-        fifty = f" It is not a {RESPONDER_FALL_PCT} % responder (the trials' definition)."
+        responder = f" It is not a {fifty} % responder (the trials' definition)."
     note = ""
-    if what == "migraine days":
+    if not counts_headache_days:
         note = (
-            " NICE TA260's episodic rule (under 15 headache days a month for 3 months) counts "
-            "headache days, which this scale does not record."
+            f" NICE TA260's episodic rule (under {quoted['episodic_below']} headache days a month "
+            f"for {quoted['episodic_months']} months) counts headache days, which this scale "
+            "does not record."
         )
     return CONTINUE, (
-        f"{moved} after {cycles} cycles: at least the {NICE_MIN_FALL_PCT} % fall NICE TA260 "
-        f"requires, so treatment continues.{fifty}{note}"
+        f"{moved} after {cycles} cycles: at least the {quoted['min_fall_pct']} % fall NICE TA260 "
+        f"requires, so treatment continues.{responder}{note}"
     )
 
 
-def _points_rule(label: str, minimum: Decimal, unit: str = " points") -> Rule:
-    def rule(facts: _Facts) -> tuple[str, str]:
-        need = f"a fall of at least {format_decimal(minimum)}{unit} is clinically meaningful"
-        if facts.fall >= minimum:
-            return MEANINGFUL, f"{label} {facts.moved()}: {need}."
-        return NOT_MEANINGFUL, f"{label} {facts.moved()}; {need}."
-
-    return rule
+def _fall_points(facts: _Facts) -> tuple[str, str]:
+    return facts.judged(facts.fall >= facts.response.number("min_fall"))
 
 
-def _pain(facts: _Facts) -> tuple[str, str]:
-    need = f"a fall of at least {PAIN_MIN_FALL_PCT} % is meaningful (IMMPACT)"
+def _fall_pct(facts: _Facts) -> tuple[str, str]:
+    response = facts.response
     if facts.base == 0:
-        return NOT_MEANINGFUL, f"Pain was 0 at baseline: no fall is possible; {need}."
-    if _fell_by_pct(facts.base, facts.now, PAIN_SUBSTANTIAL_FALL_PCT):
-        return MEANINGFUL, (
-            f"Pain {facts.moved()}: a fall of at least {PAIN_SUBSTANTIAL_FALL_PCT} % is "
-            "substantial (IMMPACT)."
-        )
-    if _fell_by_pct(facts.base, facts.now, PAIN_MIN_FALL_PCT):
-        return MEANINGFUL, f"Pain {facts.moved()}: {need}."
-    return NOT_MEANINGFUL, f"Pain {facts.moved()}; {need}."
+        zero = response.zero_baseline or f"{facts.subject()} was 0 at baseline"
+        says = response.quote(response.unmet_says or response.says)
+        return response.verdicts[1], f"{zero}: no fall is possible; {says}."
+    if response.has("substantial_fall_pct") and _fell_by_pct(
+        facts.base, facts.now, response.number("substantial_fall_pct")
+    ):
+        substantial = response.quote(response.substantial_says)
+        return response.verdicts[0], f"{facts.subject()} {facts.changed()}: {substantial}."
+    return facts.judged(_fell_by_pct(facts.base, facts.now, response.number("min_fall_pct")))
 
 
-def _hdss(facts: _Facts) -> tuple[str, str]:
-    need = f"an improvement of at least {HDSS_MIN_GRADES} grades is a response"
-    if -(facts.grades or 0) >= HDSS_MIN_GRADES:
-        return RESPONDER, f"HDSS {facts.graded()}: {need}."
-    return NON_RESPONDER, f"HDSS {facts.graded()}; {need}."
+def _fall_grades(facts: _Facts) -> tuple[str, str]:
+    return facts.judged(-(facts.grades or 0) >= facts.response.whole("min_grades"))
 
 
-def _gravimetric(facts: _Facts) -> tuple[str, str]:
-    need = f"a fall of at least {GRAVIMETRIC_MIN_FALL_PCT} % is a response"
-    if facts.base == 0:
-        return NON_RESPONDER, f"Sweat production was 0 mg at baseline: no fall is possible; {need}."
-    moved = f"Sweat production {facts.moved(' mg per 5 min')}"
-    if _fell_by_pct(facts.base, facts.now, GRAVIMETRIC_MIN_FALL_PCT):
-        return RESPONDER, f"{moved}: {need}."
-    return NON_RESPONDER, f"{moved}; {need}."
+def _at_most(facts: _Facts) -> tuple[str, str]:
+    return facts.judged(facts.now <= facts.response.number("at_most"))
 
 
-def _ashworth(facts: _Facts) -> tuple[str, str]:
-    muscles = facts.series.muscle_group
-    label = f"Modified Ashworth ({muscles})" if muscles else "Modified Ashworth"
-    need = (
-        f"a fall of at least {MAS_MIN_GRADES} grade (1+ counts as a grade between 1 and 2) "
-        "is a response"
-    )
-    if -(facts.grades or 0) >= MAS_MIN_GRADES:
-        return RESPONDER, f"{label} {facts.graded()}: {need}."
-    return NON_RESPONDER, f"{label} {facts.graded()}; {need}."
-
-
-def _gais(facts: _Facts) -> tuple[str, str]:
-    level = _show(facts.latest.value)
-    need = f'"{GAIS_AT_LEAST}" or better is a response'
-    if _rank(facts.scale, level) <= _rank(facts.scale, GAIS_AT_LEAST):
-        return RESPONDER, f"GAIS at follow-up: {level}; {need}."
-    return NON_RESPONDER, f"GAIS at follow-up: {level}; only {need}."
-
-
-def _prism(facts: _Facts) -> tuple[str, str]:
-    limit = format_decimal(PRISM_SUCCESS_AT_MOST)
-    need = f"a deviation of at most {limit} prism dioptres at follow-up is success"
-    moved = f"Deviation {facts.moved(' prism dioptres')}"
-    if facts.now <= PRISM_SUCCESS_AT_MOST:
-        return RESPONDER, f"{moved}: {need}."
-    return NON_RESPONDER, f"{moved}; {need}."
-
-
-def _wrinkles(facts: _Facts) -> tuple[str, str]:
-    indication = facts.series.indication or ""
-    rule = FWS_RULES.get(indication)
-    moved = f"Facial Wrinkle Scale ({indication}) {facts.graded()}"
-    if rule is None:
-        return NO_DEFINITION, (
-            f"{moved}. The facts give no responder definition on this scale for {indication}; "
-            "the change is shown without a verdict."
-        )
-    if rule == "none-or-mild":
-        need = "none (0) or mild (1) at maximum frown is a response"
-        if facts.now <= FWS_GLABELLAR_AT_MOST:
-            return RESPONDER, f"{moved}: {need}."
-        return NON_RESPONDER, f"{moved}; only {need}."
-    need = f"an improvement of at least {FWS_MIN_GRADES} grades is a response"
-    if -(facts.grades or 0) >= FWS_MIN_GRADES:
-        return RESPONDER, f"{moved}: {need}."
-    return NON_RESPONDER, f"{moved}; {need}."
-
-
-def _gas(facts: _Facts) -> tuple[str, str]:
-    t = format_decimal(facts.now)
-    need = f"T {format_decimal(GAS_GOALS_MET_AT)} or more means the goals were met on average"
-    if facts.now >= GAS_GOALS_MET_AT:
-        return GOALS_MET, f"GAS T-score at follow-up: {t}; {need}."
-    return GOALS_NOT_MET, f"GAS T-score at follow-up: {t}; {need}."
+def _at_least(facts: _Facts) -> tuple[str, str]:
+    """The follow-up value, or on an ordinal scale its level or a better one (levels are listed
+    best first)."""
+    limit = facts.response.thresholds["at_least"].value
+    if isinstance(limit, str):
+        return facts.judged(_rank(facts.scale, facts.latest.value) <= _rank(facts.scale, limit))
+    return facts.judged(facts.now >= limit)
 
 
 def _no_definition(facts: _Facts) -> tuple[str, str]:
-    why = NO_DEFINITION_WHY[facts.scale.code]
     return NO_DEFINITION, (
-        f"{facts.scale.name} {facts.moved()}. No verdict: {why}; the change is shown for the "
-        "clinician to judge."
+        f"{facts.scale.name} {facts.changed()}. No verdict: {facts.response.why}; the change is "
+        "shown for the clinician to judge."
     )
 
 
-RULES: dict[str, Rule] = {
-    **dict.fromkeys(HEADACHE_DAY_SCALES, _headache_days),
-    "hit-6": _points_rule("HIT-6", HIT6_MIN_FALL),
-    "jankovic-rating-scale": _points_rule("Jankovic Rating Scale", JRS_MIN_FALL),
-    "bsdi": _points_rule("BSDI (mean)", BSDI_MIN_FALL),
-    "pain-nrs": _pain,
-    "hdss": _hdss,
-    "gravimetric-sweat-mg-5min": _gravimetric,
-    "modified-ashworth": _ashworth,
-    "gais": _gais,
-    "prism-dioptres": _prism,
-    "facial-wrinkle-scale": _wrinkles,
-    "gas-t-score": _gas,
-    **dict.fromkeys(NO_DEFINITION_WHY, _no_definition),
+RULES: dict[ResponseRule, Rule] = {
+    ResponseRule.NICE_TA260: _headache_days,
+    ResponseRule.FALL_POINTS: _fall_points,
+    ResponseRule.FALL_PCT: _fall_pct,
+    ResponseRule.FALL_GRADES: _fall_grades,
+    ResponseRule.AT_MOST: _at_most,
+    ResponseRule.AT_LEAST: _at_least,
+    ResponseRule.NO_DEFINITION: _no_definition,
 }
 
 
-def _source(scale: Scale) -> str:
+def _not_for_this_indication(
+    scale: Scale, series: OutcomeSeries, latest: Reading, grades: int | None, pct: Decimal | None
+) -> str:
+    """The reason when the scale's rules all name other indications (platysma bands on the
+    Facial Wrinkle Scale)."""
+    indication = series.indication or ""
+    changed = _changed(scale, series.baseline, latest, grades, pct)
+    return (
+        f"{scale.label} ({indication}) {changed}. The facts give no responder definition on this "
+        f"scale for {indication}; the change is shown without a verdict."
+    )
+
+
+def _source(scale: Scale, response: Response | None) -> str:
     """The scale's source keys and tag; NICE TA260 for the headache-day scales' stop rules."""
     refs = ["NICE TA260" if ref == "NICE" else ref for ref in scale.cite.refs]
     text = "; ".join(refs) + f" [{scale.cite.tag.value}]"
@@ -515,8 +493,11 @@ def _source(scale: Scale) -> str:
         text += " (still to be confirmed)"
     elif scale.cite.tag is Tag.UNCERTAIN:
         text += " (uncertain)"
-    if scale.code in HEADACHE_DAY_SCALES and "NICE" not in scale.cite.refs:
-        text = f"NICE TA260 [{Tag.LABEL.value}]; {text}"
+    if response is not None and response.rule is ResponseRule.NICE_TA260:
+        stop_rule = response.thresholds["min_fall_pct"].cite
+        if not set(stop_rule.refs) & set(scale.cite.refs):
+            named = "; ".join("NICE TA260" if ref == "NICE" else ref for ref in stop_rule.refs)
+            text = f"{named} [{stop_rule.tag.value}]; {text}"
     return text
 
 
@@ -527,13 +508,14 @@ def _check_value(scale: Scale, value: Value) -> None:
         _number(value)
 
 
-def _no_follow_up(series: OutcomeSeries, scale: Scale) -> str:
+def _no_follow_up(scale: Scale, response: Response | None) -> str:
     text = f"No {scale.name} follow-up yet: there is nothing to compare with the baseline."
-    why = NO_DEFINITION_WHY.get(scale.code)
-    if why is not None:
-        text += f" Even then there will be no verdict: {why}."
-    elif scale.code in HEADACHE_DAY_SCALES:
-        text += f" NICE TA260 judges the response after {NICE_CYCLES} cycles."
+    if response is None:
+        return text
+    if response.rule is ResponseRule.NO_DEFINITION:
+        text += f" Even then there will be no verdict: {response.why}."
+    elif response.rule is ResponseRule.NICE_TA260:
+        text += f" NICE TA260 judges the response after {response.whole('cycles')} cycles."
     return text
 
 
@@ -545,12 +527,13 @@ def judge(series: OutcomeSeries, catalog: Catalog | None = None) -> OutcomeVerdi
     """
     cat = catalog or packaged_catalog()
     scale = cat.scales.get(series.scale)
-    if scale is None or series.scale not in RULES:
+    if scale is None or not scale.responses:
         raise ValueError(f"no outcome rule for scale {series.scale!r}")
     for reading in (series.baseline, *series.follow_ups):
         _check_value(scale, reading.value)
     latest = latest_follow_up(series.follow_ups)
-    headache = scale.code in HEADACHE_DAY_SCALES
+    response = scale.response_for(series.indication)
+    nice = response if response is not None and response.rule is ResponseRule.NICE_TA260 else None
 
     def verdict(
         word: str,
@@ -571,15 +554,16 @@ def judge(series: OutcomeSeries, catalog: Catalog | None = None) -> OutcomeVerdi
             change_pct=pct,
             responder_50=responder_50,
             reason=reason,
-            source=_source(scale),
+            source=_source(scale, response),
             baseline=series.baseline,
             latest=latest,
             cycles=cycles,
+            rule=None if response is None else response.rule,
         )
 
     if latest is None:
-        cycles = max((c.n for c in series.cycles), default=0) if headache else None
-        return verdict(NO_VERDICT_YET, _no_follow_up(series, scale), cycles=cycles)
+        cycles = max((c.n for c in series.cycles), default=0) if nice is not None else None
+        return verdict(NO_VERDICT_YET, _no_follow_up(scale, response), cycles=cycles)
 
     change: Decimal | None = None
     grades: int | None = None
@@ -590,14 +574,17 @@ def judge(series: OutcomeSeries, catalog: Catalog | None = None) -> OutcomeVerdi
         base, now = _number(series.baseline.value), _number(latest.value)
         change = now - base
         pct = change_pct(base, now)
-        if scale.code in GRADED_SCALES:
+        if scale.graded:
             grades = int(change)
-    facts = _Facts(series, scale, latest, change, grades, pct)
-    word, reason = RULES[scale.code](facts)
+    if response is None:
+        reason = _not_for_this_indication(scale, series, latest, grades, pct)
+        return verdict(NO_DEFINITION, reason, change, grades, pct)
+    facts = _Facts(series, scale, response, latest, change, grades, pct)
+    word, reason = RULES[response.rule](facts)
     responder_50: bool | None = None
     cycles = None
-    if headache:
-        cycles = _cycles_before(series, latest)
+    if nice is not None:
+        cycles = _cycles_before(series, latest, nice)
         if facts.base > 0:
-            responder_50 = _fell_by_pct(facts.base, facts.now, RESPONDER_FALL_PCT)
+            responder_50 = _fell_by_pct(facts.base, facts.now, nice.number("responder_fall_pct"))
     return verdict(word, reason, change, grades, pct, responder_50, cycles)

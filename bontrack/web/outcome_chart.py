@@ -21,13 +21,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from bontrack.domain.catalog.model import Scale
-from bontrack.domain.outcomes import (
-    HEADACHE_DAY_SCALES,
-    NICE_MIN_FALL_PCT,
-    RESPONDER_FALL_PCT,
-    Cycle,
-)
+from bontrack.domain.catalog.model import Response, ResponseRule, Scale
+from bontrack.domain.outcomes import Cycle
 from bontrack.domain.units import format_decimal
 
 WIDTH, HEIGHT = 640, 250
@@ -125,14 +120,8 @@ class OutcomeChart:
     x_ticks: tuple[Tick, ...]
     ordinal: bool
     description: str
-
-    @property
-    def nice_fall(self) -> str:
-        return _pct(NICE_MIN_FALL_PCT)
-
-    @property
-    def responder_fall(self) -> str:
-        return _pct(RESPONDER_FALL_PCT)
+    nice_fall: str = ""  # "−30 %": the fall NICE TA260 asks for, on headache-day scales
+    responder_fall: str = ""  # "−50 %": the trials' responder
 
     @property
     def tick_x(self) -> int:
@@ -203,6 +192,11 @@ def _pct(value: Decimal) -> str:
     return f"−{format_decimal(value)} %"
 
 
+def _nice_rule_of(scale: Scale) -> Response | None:
+    """The scale's NICE TA260 rule (headache and migraine days), whose falls the chart draws."""
+    return next((r for r in scale.responses if r.rule is ResponseRule.NICE_TA260), None)
+
+
 def outcome_chart(
     scale: Scale,
     results: Sequence[Result],
@@ -212,9 +206,8 @@ def outcome_chart(
     """The chart of one scale's results (one indication, one muscle group), with the cycles of
     the indication and, for headache days, the baseline ``baseline`` and the falls from it."""
     ordinal = scale.kind == "ordinal"
-    references_wanted = (
-        scale.code in HEADACHE_DAY_SCALES and isinstance(baseline, Decimal) and baseline > 0
-    )
+    nice = _nice_rule_of(scale)
+    references_wanted = nice is not None and isinstance(baseline, Decimal) and baseline > 0
     longest = max((len(level) for level in scale.levels), default=0) if ordinal else 4
     left = max(44, 16 + round(longest * 6.2))
     right = WIDTH - (RIGHT_WITH_LINES if references_wanted else RIGHT_PLAIN)
@@ -268,15 +261,20 @@ def outcome_chart(
         for r in ordered
     )
     references: tuple[Reference, ...] = ()
-    if references_wanted:
-        assert isinstance(baseline, Decimal)
-        nice = baseline * (1 - NICE_MIN_FALL_PCT / 100)
-        fifty = baseline * (1 - RESPONDER_FALL_PCT / 100)
+    nice_pct = responder_pct = Decimal(0)
+    if references_wanted and nice is not None and isinstance(baseline, Decimal):
+        nice_pct, responder_pct = nice.number("min_fall_pct"), nice.number("responder_fall_pct")
+        at_nice = baseline * (1 - nice_pct / 100)
+        at_responder = baseline * (1 - responder_pct / 100)
         references = _spread(
             [
                 (y_of(baseline), f"baseline {format_decimal(baseline)}", "baseline"),
-                (y_of(nice), f"{_pct(NICE_MIN_FALL_PCT)}: {format_decimal(nice)}", "nice"),
-                (y_of(fifty), f"{_pct(RESPONDER_FALL_PCT)}: {format_decimal(fifty)}", "responder"),
+                (y_of(at_nice), f"{_pct(nice_pct)}: {format_decimal(at_nice)}", "nice"),
+                (
+                    y_of(at_responder),
+                    f"{_pct(responder_pct)}: {format_decimal(at_responder)}",
+                    "responder",
+                ),
             ]
         )
     sessions = tuple(
@@ -297,6 +295,8 @@ def outcome_chart(
         y_ticks=y_ticks,
         x_ticks=_x_ticks(start, end, x),
         ordinal=ordinal,
+        nice_fall=_pct(nice_pct) if references else "",
+        responder_fall=_pct(responder_pct) if references else "",
         description=(
             f"{scale.name}: {len(dots)} result{'s' if len(dots) != 1 else ''} over time ({what}), "
             f"{len(sessions)} session{'s' if len(sessions) != 1 else ''} marked"

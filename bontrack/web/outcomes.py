@@ -13,14 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from bontrack.domain.catalog import catalog
+from bontrack.domain.catalog.model import ResponseRule
 from bontrack.domain.due import Due
-from bontrack.domain.outcomes import (
-    EPISODIC_BELOW,
-    GRADED_SCALES,
-    NICE_CYCLES,
-    NICE_MIN_FALL_PCT,
-    OutcomeVerdict,
-)
+from bontrack.domain.outcomes import OutcomeVerdict, graded_scales, nice_rule
 from bontrack.domain.units import format_decimal
 from bontrack.outcomes.diary import DIARY_INDICATION
 from bontrack.outcomes.due import due_of
@@ -36,13 +31,20 @@ from bontrack.web.outcome_chart import Result, outcome_chart
 # codes.md "Outcome verdicts", by how the badge looks.
 GOOD = frozenset({"continue", "responder", "meaningful", "goals-met"})
 BAD = frozenset({"stop", "non-responder", "not-meaningful", "goals-not-met"})
-PERCENT_SCALES = frozenset({"pain-nrs", "gravimetric-sweat-mg-5min"})
-STOP_RULE = (
-    f"NICE TA260 stopping rule: the response is judged after {NICE_CYCLES} cycles; treatment "
-    f"stops when headache days have fallen by less than {format_decimal(NICE_MIN_FALL_PCT)} %, "
-    f"or when the migraine has become episodic (under {format_decimal(EPISODIC_BELOW)} headache "
-    "days a month) for 3 consecutive months."
-)
+
+
+def stop_rule() -> str:
+    """NICE TA260's stopping rule in words, with the catalog's figures."""
+    nice = nice_rule(catalog())
+    return (
+        f"NICE TA260 stopping rule: the response is judged after {nice.whole('cycles')} cycles; "
+        "treatment stops when headache days have fallen by less than "
+        f"{format_decimal(nice.number('min_fall_pct'))} %, or when the migraine has become "
+        f"episodic (under {format_decimal(nice.number('episodic_below'))} headache days a month) "
+        f"for {nice.whole('episodic_months')} consecutive months."
+    )
+
+
 BASIS_WORDS = {
     "label": "the label interval",
     "wear-off": "the wear-off history",
@@ -61,12 +63,14 @@ def signed(value: Decimal) -> str:
 def _change(v: OutcomeVerdict, ordinal: bool) -> str:
     if v.latest is None:
         return ""
-    if v.change_grades is not None and (ordinal or v.scale in GRADED_SCALES):
+    if v.change_grades is not None and (ordinal or v.scale in graded_scales(catalog())):
         n = abs(v.change_grades)
         if n == 0:
             return "no change"
         return f"{n} grade{'s' if n != 1 else ''} {'better' if v.change_grades < 0 else 'worse'}"
-    if v.change_pct is not None and (v.headache_days or v.scale in PERCENT_SCALES):
+    # Changes judged as a percentage of the baseline are shown as one.
+    percent_scales = catalog().scales_judged_by(ResponseRule.FALL_PCT)
+    if v.change_pct is not None and (v.headache_days or v.scale in percent_scales):
         return f"{signed(v.change_pct)} %"
     if v.change is not None:
         pct = f", {signed(v.change_pct)} %" if v.change_pct is not None else ""
@@ -91,7 +95,7 @@ def verdict_view(v: OutcomeVerdict) -> dict[str, Any]:
         "responder_50": v.responder_50,
         "reason": v.reason,
         "source": v.source,
-        "stop_rule": STOP_RULE if v.headache_days else "",
+        "stop_rule": stop_rule() if v.headache_days else "",
         "stop": v.verdict == "stop",
     }
 

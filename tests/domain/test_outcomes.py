@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 
 from bontrack.domain.catalog import catalog
 from bontrack.domain.outcomes import (
-    HEADACHE_DAY_SCALES,
     VERDICTS,
     Cycle,
     OutcomeSeries,
     Reading,
     change_pct,
+    headache_day_scales,
     judge,
 )
 
@@ -365,7 +365,7 @@ headache_days = st.integers(min_value=0, max_value=28)
 
 
 @given(
-    scale=st.sampled_from(HEADACHE_DAY_SCALES),
+    scale=st.sampled_from(headache_day_scales()),
     baseline=st.integers(min_value=1, max_value=28),
     follow_up=headache_days,
 )

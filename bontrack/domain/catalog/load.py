@@ -6,8 +6,10 @@ once per process. An invalid file stops start-up with the file, the entry and th
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
+import string
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -16,6 +18,10 @@ from importlib import resources
 from typing import Any, TypeVar
 
 from bontrack.domain.catalog.model import (
+    PERCENT_THRESHOLDS,
+    RESPONSE_THRESHOLDS,
+    VERDICT_PAIRS,
+    WHOLE_THRESHOLDS,
     AdverseEventTerm,
     Catalog,
     Citation,
@@ -36,12 +42,15 @@ from bontrack.domain.catalog.model import (
     Product,
     Protocol,
     ProtocolPoint,
+    Response,
+    ResponseRule,
     RuleSource,
     Scale,
     Severity,
     Site,
     Source,
     Tag,
+    Threshold,
 )
 
 DATA_FILES = (
@@ -228,6 +237,8 @@ class _Reader:
                 raise CatalogError(f"{name}: not valid TOML: {error}") from None
         self.sources: dict[str, Source] = {}
         self.policies: dict[str, str] = {}
+        # Response entries naming indications, checked once the indications are read.
+        self.response_indications: list[tuple[_Entry, str, tuple[str, ...]]] = []
 
     def entries(self, file: str, key: str, name_field: str = "code") -> list[_Entry]:
         doc = self.docs[file]
@@ -316,6 +327,12 @@ def parse_catalog(texts: Mapping[str, str]) -> Catalog:
         "indication",
         "indications.toml",
     )
+    for entry, scale_code, named in r.response_indications:
+        for code in named:
+            if code not in indications:
+                raise entry.fail("indications", f"unknown code {code!r}")
+            if scale_code not in indications[code].scales:
+                raise entry.fail("indications", f"{code} is not followed with {scale_code}")
     protocols = _unique(
         (
             _protocol(e, r, products, indications, sites, routes)
@@ -439,11 +456,170 @@ def _scale(e: _Entry, r: _Reader) -> Scale:
         step=e.optional_number("step", positive=True),
         levels=e.texts("levels"),
         cite=r.citation(e),
+        short_name=e.text("short_name", ""),
+        unit=e.text("unit", ""),
+        graded=e.flag("graded", False),
+        per_muscle_group=e.flag("per_muscle_group", False),
     )
     if scale.kind == "ordinal" and len(scale.levels) < 2:
         raise e.fail("levels", "an ordinal scale needs at least two levels")
+    if scale.graded and scale.kind != "numeric":
+        raise e.fail("graded", "only a numeric scale is graded (an ordinal scale has levels)")
+    entries = e.tables("response")
+    if not entries:
+        raise e.fail(
+            "response",
+            'is required (where the facts give no definition: rule = "no-definition" and why)',
+        )
+    responses = tuple(_response(entry, r, scale) for entry in entries)
+    general = [
+        entry for entry, found in zip(entries, responses, strict=True) if not found.indications
+    ]
+    if len(general) > 1:
+        raise general[1].fail("indications", "only one response may apply to every indication")
+    named: set[str] = set()
+    for entry, found in zip(entries, responses, strict=True):
+        twice = sorted(named & set(found.indications))
+        if twice:
+            raise entry.fail("indications", f"{twice[0]} already has a response on this scale")
+        named.update(found.indications)
     e.done()
-    return scale
+    return dataclasses.replace(scale, responses=responses)
+
+
+# Which scales a rule can judge: the falls and limits in numbers need a numeric scale, grades an
+# ordinal or graded one.
+_NUMERIC_RULES = (
+    ResponseRule.NICE_TA260,
+    ResponseRule.FALL_POINTS,
+    ResponseRule.FALL_PCT,
+    ResponseRule.AT_MOST,
+)
+_WORDED_RULES = (
+    ResponseRule.FALL_POINTS,
+    ResponseRule.FALL_PCT,
+    ResponseRule.FALL_GRADES,
+    ResponseRule.AT_MOST,
+    ResponseRule.AT_LEAST,
+)
+_ALL_THRESHOLDS = frozenset(
+    name for required, optional in RESPONSE_THRESHOLDS.values() for name in required + optional
+)
+
+
+def _response(e: _Entry, r: _Reader, scale: Scale) -> Response:
+    rule = ResponseRule(e.choice("rule", [rule.value for rule in ResponseRule]))
+    if rule in _NUMERIC_RULES and scale.kind != "numeric":
+        raise e.fail("rule", f"a {rule.value} rule needs a numeric scale")
+    if rule is ResponseRule.FALL_GRADES and scale.kind != "ordinal" and not scale.graded:
+        raise e.fail("rule", "a fall-grades rule needs an ordinal scale or a graded one")
+    required, optional = RESPONSE_THRESHOLDS[rule]
+    counts = window = ""
+    whose = f"a {rule.value} rule"
+    if rule is ResponseRule.NICE_TA260:
+        counts = e.choice("counts", ("headache-days", "migraine-days"))
+        window = e.choice("window", ("28-days", "calendar-month"))
+        # The episodic test counts headache days: a scale of migraine days has no use for it.
+        if counts == "headache-days":
+            required, optional = required + optional, ()
+        else:
+            required, optional = required, ()
+            whose = "a nice-ta260 rule on migraine days (the episodic test counts headache days)"
+    unexpected = (set(e.data) & _ALL_THRESHOLDS) - set(required + optional)
+    for name in sorted(unexpected):
+        theirs = ", ".join(required + optional) or "none"
+        raise e.fail(name, f"is not a threshold of {whose} (its thresholds: {theirs})")
+    thresholds: dict[str, Threshold] = {}
+    for name in required + optional:
+        if name not in e.data:
+            if name in required:
+                raise e.fail(name, f"is required for a {rule.value} rule")
+            continue
+        if not isinstance(e.data[name], dict):
+            raise e.fail(name, "must be a table: { value = ..., source = ..., tag = ... }")
+        thresholds[name] = _threshold(e.table(name), r, scale, name)
+    response = Response(
+        rule=rule,
+        thresholds=thresholds,
+        indications=e.texts("indications"),
+        counts=counts,
+        window=window,
+    )
+    if rule is ResponseRule.NO_DEFINITION:
+        response = dataclasses.replace(response, why=e.text("why"), cite=r.citation(e))
+    elif rule in _WORDED_RULES:
+        response = dataclasses.replace(
+            response,
+            verdicts=_verdict_pair(e),
+            says=_template(e, "says", thresholds),
+            unmet_says=_template(e, "unmet_says", thresholds, required=False),
+            shows=e.choice("shows", ("change", "follow-up"), default="change"),
+        )
+    if rule is ResponseRule.FALL_PCT:
+        substantial = "substantial_fall_pct" in thresholds
+        response = dataclasses.replace(
+            response,
+            substantial_says=_template(e, "substantial_says", thresholds, required=substantial),
+            zero_baseline=e.text("zero_baseline", ""),
+        )
+        if response.substantial_says and not substantial:
+            raise e.fail("substantial_says", "quotes no substantial_fall_pct")
+    if response.indications:
+        r.response_indications.append((e, scale.code, response.indications))
+    e.done()
+    return response
+
+
+def _threshold(t: _Entry, r: _Reader, scale: Scale, name: str) -> Threshold:
+    value: Decimal | str
+    if scale.kind == "ordinal" and name == "at_least":
+        value = t.choice("value", scale.levels)
+    elif name in WHOLE_THRESHOLDS:
+        value = Decimal(t.integer("value"))
+        if value == 0:
+            raise t.fail("value", "must be a whole number greater than 0")
+    else:
+        value = t.number("value", positive=name not in ("at_most", "at_least"))
+        if name in PERCENT_THRESHOLDS and value > 100:
+            raise t.fail("value", "a percentage must not be above 100")
+        outside = (scale.minimum is not None and value < scale.minimum) or (
+            scale.maximum is not None and value > scale.maximum
+        )
+        if name in ("at_most", "at_least") and outside:
+            raise t.fail("value", f"{value} is outside the scale's range")
+    threshold = Threshold(value=value, cite=r.citation(t), note=t.text("note", ""))
+    t.done()
+    return threshold
+
+
+def _verdict_pair(e: _Entry) -> tuple[str, str]:
+    words = e.texts("verdicts")
+    if not words:
+        raise e.fail("verdicts", "is required")
+    if tuple(words) not in VERDICT_PAIRS:
+        pairs = "; ".join(" / ".join(pair) for pair in VERDICT_PAIRS)
+        raise e.fail("verdicts", f"must be one of the pairs of codes.md ({pairs})")
+    return words[0], words[1]
+
+
+def _template(
+    e: _Entry, field: str, thresholds: Mapping[str, Threshold], required: bool = True
+) -> str:
+    """A reason's words, whose ``{name}`` placeholders quote the entry's own thresholds."""
+    text = e.text(field) if required else e.text(field, "")
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError as error:
+        raise e.fail(field, f"unbalanced braces: {error}") from None
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name not in thresholds:
+            known = ", ".join(thresholds) or "none"
+            raise e.fail(field, f"{{{name}}} is not one of its thresholds ({known})")
+        if spec or conversion:
+            raise e.fail(field, f"{{{name}}} takes no format: the data's figure is quoted as is")
+    return text
 
 
 def _product(e: _Entry, r: _Reader) -> Product:

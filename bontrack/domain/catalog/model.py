@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from bontrack.domain.units import format_decimal
+
 
 class Tag(StrEnum):
     """Confidence tags of facts.md section A."""
@@ -282,6 +284,103 @@ class PatientFactor:
     cite: Citation
 
 
+class ResponseRule(StrEnum):
+    """How a follow-up result is judged (DESIGN 3.8); the numbers each rule reads are data."""
+
+    NICE_TA260 = "nice-ta260"  # headache days: the fall after N cycles, and the episodic test
+    FALL_POINTS = "fall-points"  # the value fell by at least N points
+    FALL_PCT = "fall-pct"  # the value fell by at least N % of the baseline
+    FALL_GRADES = "fall-grades"  # at least N grades better (ordinal or graded scales)
+    AT_MOST = "at-most"  # the follow-up value is N or less
+    AT_LEAST = "at-least"  # the follow-up value is N or more, or the level or a better one
+    NO_DEFINITION = "no-definition"  # the facts give no responder definition
+
+
+# The thresholds each rule reads: (required, optional). NICE TA260's second group is the episodic
+# test's: required on a scale of headache days, refused on one of migraine days. Whole-number
+# thresholds are listed in WHOLE_THRESHOLDS, percentages in PERCENT_THRESHOLDS.
+RESPONSE_THRESHOLDS: dict[ResponseRule, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    ResponseRule.NICE_TA260: (
+        ("cycles", "min_fall_pct", "responder_fall_pct", "episodic_below", "episodic_months"),
+        ("episodic_days", "episodic_gap_days"),
+    ),
+    ResponseRule.FALL_POINTS: (("min_fall",), ()),
+    ResponseRule.FALL_PCT: (("min_fall_pct",), ("substantial_fall_pct",)),
+    ResponseRule.FALL_GRADES: (("min_grades",), ()),
+    ResponseRule.AT_MOST: (("at_most",), ()),
+    ResponseRule.AT_LEAST: (("at_least",), ()),
+    ResponseRule.NO_DEFINITION: ((), ()),
+}
+WHOLE_THRESHOLDS = frozenset(
+    {"cycles", "episodic_months", "episodic_days", "episodic_gap_days", "min_grades"}
+)
+PERCENT_THRESHOLDS = frozenset({"min_fall_pct", "responder_fall_pct", "substantial_fall_pct"})
+# The verdict words of codes.md a rule gives: (when the definition is met, when it is not).
+VERDICT_PAIRS = (
+    ("meaningful", "not-meaningful"),
+    ("responder", "non-responder"),
+    ("goals-met", "goals-not-met"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """One figure of a response rule: a number, or on an ordinal scale a level's name.
+
+    ``note`` says plainly what is missing when facts.md has no entry for the figure."""
+
+    value: Decimal | str
+    cite: Citation
+    note: str = ""
+
+    @property
+    def text(self) -> str:
+        """As a reason quotes it: 30, 0.7, improved."""
+        return self.value if isinstance(self.value, str) else format_decimal(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """How a scale's follow-up is judged: the rule, its thresholds and the words of its reasons.
+
+    ``says`` states the definition with the thresholds as ``{name}`` placeholders (``quote`` fills
+    them in); ``unmet_says`` replaces it when the definition is not met, ``substantial_says``
+    states a second, higher tier. A response with ``indications`` applies to those only."""
+
+    rule: ResponseRule
+    thresholds: dict[str, Threshold]
+    verdicts: tuple[str, str] = ("", "")
+    indications: tuple[str, ...] = ()
+    says: str = ""
+    unmet_says: str = ""
+    substantial_says: str = ""
+    zero_baseline: str = ""  # fall-pct: how the reason states a baseline of 0
+    shows: str = "change"  # "change" (baseline to follow-up) or "follow-up" (its value alone)
+    counts: str = ""  # nice-ta260: "headache-days" or "migraine-days"
+    window: str = ""  # nice-ta260: what one count covers, "28-days" or "calendar-month"
+    why: str = ""  # no-definition: why the facts give none
+    cite: Citation | None = None  # no-definition: where that is said
+
+    def number(self, name: str) -> Decimal:
+        value = self.thresholds[name].value
+        if not isinstance(value, Decimal):
+            raise TypeError(f"threshold {name} is the level {value!r}, not a number")
+        return value
+
+    def whole(self, name: str) -> int:
+        return int(self.number(name))
+
+    def has(self, name: str) -> bool:
+        return name in self.thresholds
+
+    def quote(self, template: str) -> str:
+        """The template with each ``{threshold}`` as the data gives it: 30, 0.7, improved."""
+        return template.format_map({name: t.text for name, t in self.thresholds.items()})
+
+    def applies_to(self, indication: str | None) -> bool:
+        return not self.indications or indication in self.indications
+
+
 @dataclass(frozen=True, slots=True)
 class Scale:
     code: str
@@ -292,6 +391,23 @@ class Scale:
     step: Decimal | None
     levels: tuple[str, ...]
     cite: Citation
+    responses: tuple[Response, ...] = ()
+    short_name: str = ""  # how a verdict's reason names the scale; its name when empty
+    unit: str = ""  # the words after a value in a reason ("mg per 5 min")
+    graded: bool = False  # a numeric scale whose steps are grades (HDSS, Facial Wrinkle Scale)
+    per_muscle_group: bool = False  # results are recorded per muscle group (Modified Ashworth)
+
+    @property
+    def label(self) -> str:
+        return self.short_name or self.name
+
+    def response_for(self, indication: str | None) -> Response | None:
+        """The rule for this indication: the one naming it, else the one for every indication;
+        None when the scale's rules all name other indications."""
+        named = [r for r in self.responses if r.indications and indication in r.indications]
+        general = [r for r in self.responses if not r.indications]
+        found = named or general
+        return found[0] if found else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,3 +468,14 @@ class Catalog:
 
     def codes_of(self, kind: str) -> tuple[str, ...]:
         return tuple(f.code for f in self.factors.values() if f.kind == kind)
+
+    def response_for(self, scale: str, indication: str | None = None) -> Response | None:
+        """How a follow-up on ``scale`` is judged for ``indication`` (None: no definition)."""
+        found = self.scales.get(scale)
+        return None if found is None else found.response_for(indication)
+
+    def scales_judged_by(self, rule: ResponseRule) -> tuple[str, ...]:
+        """The scales with a response of this rule, in catalog order."""
+        return tuple(
+            code for code, s in self.scales.items() if any(r.rule is rule for r in s.responses)
+        )

@@ -42,6 +42,7 @@ from bontrack.treatments.models import (
     TreatmentSession,
 )
 from bontrack.treatments.records import current_points, status_of, total_units
+from bontrack.treatments.signals import session_signed
 
 
 @dataclass(frozen=True)
@@ -421,6 +422,7 @@ def sign_session(
         # Stock follows the chart: the units given and the rest of each vial (wasted).
         record_use_at_signing(session, total_units(current_points(session)), session.signed_at)
         trail.record("sign", "session", session.id, session.patient_id, digest=session.digest)
+        session_signed.send(sender=TreatmentSession, session=session, trail=trail)
         overrides = [d for d in decisions.values() if d.kind == "override"]
         for d in overrides:
             trail.record(

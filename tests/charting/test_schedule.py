@@ -207,3 +207,36 @@ def test_times_are_the_clinics(due_world):
         starts_at=timezone.make_aware(local),
     )
     assert appointments.appointments_between(s.actor("nurse"), local.date()) == [made]
+
+
+def test_signing_completes_that_days_open_appointment_for_the_indication():
+    s = builders.staff()
+    p = builders.patient(s)
+    builders.consent(s, p, "glabellar-lines", timezone.localdate() - timedelta(days=100))
+    injected = support.days_ago(1, hour=12)  # noon yesterday, in the clinic's zone (UTC)
+
+    def book(at: datetime, indication: str = "glabellar-lines"):
+        return appointments.book_appointment(
+            s.actor("front_desk"), p.id, indication=indication, starts_at=at
+        )
+
+    morning = book(injected.replace(hour=9))
+    afternoon = book(injected.replace(hour=16))
+    other_indication = book(injected.replace(hour=10), "chronic-migraine")
+    next_day = book(injected + timedelta(days=1))
+    signed = support.glabellar_session(s, p, injected)
+
+    for appointment in (morning, afternoon, other_indication, next_day):
+        appointment.refresh_from_db()
+    assert morning.status == "completed"
+    assert (afternoon.status, other_indication.status, next_day.status) == (
+        "booked",
+        "booked",
+        "booked",
+    )
+    entry = AuditEntry.objects.get(
+        object_type="appointment", object_id=str(morning.id), action="update"
+    )
+    assert entry.detail == {"status": "completed", "session": str(signed.id)}
+    # The completed visit is not proposed as the next one.
+    assert appointments.propose_next_visit(signed, timezone.now()).booked != morning

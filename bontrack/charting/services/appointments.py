@@ -19,7 +19,7 @@ from bontrack.accounts.access import (
     require,
 )
 from bontrack.accounts.permissions import Perm
-from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.audit.services import Actor, AuditTrail, clinical_transaction
 from bontrack.charting.models import APPOINTMENT_STATUSES, Appointment
 from bontrack.domain.catalog import catalog
 from bontrack.domain.due import Due, TreatedSession, due_for
@@ -128,6 +128,42 @@ def patient_appointments(actor: Actor, patient_id: UUID | str) -> list[Appointme
         )
         trail.record("read", "appointments", patient.id, patient.id)
     return rows
+
+
+def complete_on_signing(
+    sender: object, *, session: TreatmentSession, trail: AuditTrail, **kwargs: object
+) -> None:
+    """The visit a signature records is over: the patient's open appointment for the indication
+    on the clinic's day of the injection (the earliest, if several) becomes ``completed``."""
+    if session.administered_at is None:  # signing always sets it; nothing to match without it
+        return
+    tz = session.clinic.time_zone
+    day = session.administered_at.astimezone(zoneinfo.ZoneInfo(tz)).date()
+    start, end = _day_bounds(day, tz)
+    appointment = (
+        Appointment.objects.filter(
+            clinic_id=session.clinic_id,
+            patient_id=session.patient_id,
+            indication=session.indication,
+            status__in=OPEN,
+            starts_at__gte=start,
+            starts_at__lt=end,
+        )
+        .order_by("starts_at")
+        .first()
+    )
+    if appointment is None:
+        return
+    appointment.status = "completed"
+    appointment.save(update_fields=["status", "updated_at"])
+    trail.record(
+        "update",
+        "appointment",
+        appointment.id,
+        appointment.patient_id,
+        status="completed",
+        session=str(session.id),
+    )
 
 
 def upcoming(patient: Patient, indication: str, after: datetime) -> Appointment | None:

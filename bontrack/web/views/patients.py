@@ -35,7 +35,9 @@ def patient_list(request: HttpRequest, actor: Actor) -> HttpResponse:
     day = present.clinic_today(actor.clinic.time_zone)
     rows = [{"patient": p, "age": present.age_on(p.birth_date, day)} for p in found]
     template = "web/partials/patient_rows.html" if request.htmx else "web/patients.html"  # type: ignore[attr-defined]
-    return render(request, template, {"rows": rows, "q": query, "nav": "patients"})
+    context = {"rows": rows, "q": query, "nav": "patients"}
+    context["can_register"] = actor.membership.can(Perm.DEMOGRAPHICS_WRITE)
+    return render(request, template, context)
 
 
 def _timeline(patient_sessions: list[TreatmentSession]) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ from bontrack.web import bodymap, present
 from bontrack.web.access import clinic_view
 from bontrack.web.charting import session_charting
 from bontrack.web.forms import AdverseEventForm, first_error
+from bontrack.web.views.corrections import CORRECTABLE, current_notes
 from bontrack.web.views.followup import wear_off_context
 from bontrack.web.views.plans import render_editor
 
@@ -191,6 +192,8 @@ def record_context(actor: Actor, session_id: UUID | str) -> dict[str, Any]:
         ],
         "can_co_sign": status == "awaiting-co-signature" and actor.membership.can(Perm.OVERRIDE),
         "can_report": session.is_signed and actor.membership.can(Perm.PLAN_WRITE),
+        "can_correct": status in CORRECTABLE and actor.membership.can(Perm.SIGN),
+        "notes": current_notes(session),
         "clinic": session.clinic,
         "nav": "patients",
         "printed_at": present.local(timezone.now(), tz),

@@ -34,12 +34,21 @@ run: $(STAMP) secret-key
 	BONTRACK_DEBUG=0 $(BIN)/gunicorn bontrack.wsgi:application --bind 127.0.0.1:8000 \
 		--workers 2 --access-logfile - --no-control-socket
 
-# A random key in $(VAR_DIR)/secret_key (mode 600, never committed) unless SECRET_KEY is set.
+# A random key in $(VAR_DIR)/secret_key (mode 600, never committed) unless SECRET_KEY is set;
+# likewise $(VAR_DIR)/credentials_key unless BONTRACK_CREDENTIALS_KEY is set.
 secret-key:
 	@if [ -z "$$SECRET_KEY" ] && [ ! -s $(VAR_DIR)/secret_key ]; then \
 		mkdir -p $(VAR_DIR) && (umask 077; $(PYTHON) -c \
 			'import secrets; print(secrets.token_urlsafe(50))' > $(VAR_DIR)/secret_key) && \
 		chmod 600 $(VAR_DIR)/secret_key && echo "wrote a new secret key to $(VAR_DIR)/secret_key"; \
+	fi
+	@# The Fernet key of second-factor secrets (as Fernet.generate_key() makes it: this Python
+	@# may not have cryptography), unless BONTRACK_CREDENTIALS_KEY is set. Never in a backup.
+	@if [ -z "$$BONTRACK_CREDENTIALS_KEY" ] && [ ! -s $(VAR_DIR)/credentials_key ]; then \
+		mkdir -p $(VAR_DIR) && (umask 077; $(PYTHON) -c \
+			'import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())' \
+			> $(VAR_DIR)/credentials_key) && chmod 600 $(VAR_DIR)/credentials_key && \
+		echo "wrote a new key for second-factor secrets to $(VAR_DIR)/credentials_key"; \
 	fi
 
 ## test: lint, type-check the domain core, run the test suite

@@ -496,6 +496,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
         f"{len(manifest['row_counts'])} tables, {len(manifest['audit_heads'])} audit chains, "
         f"{len(manifest['files'])} files with their SHA-256 in {args.folder}/manifest.json"
     )
+    for alias in manifest["storages_elsewhere"]:
+        print(
+            f"backup: the {alias!r} storage keeps its files outside this host's folders: back "
+            "it up with its provider's own tools"
+        )
     return EXIT_OK
 
 
@@ -519,7 +524,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     print(
         f"Restored and verified: {checked['tables']} tables with the backup's row counts, "
         f"{checked['clinics']} audit chains intact, {checked['signed_sessions']} signed sessions "
-        "whose digests verify"
+        f"whose digests verify, {checked['clinical_files']} photos and signed consent forms "
+        f"with their SHA-256, {checked['second_factors']} second factors whose secrets open "
+        "with the configured credentials key"
     )
     return EXIT_OK
 

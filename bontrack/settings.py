@@ -4,6 +4,9 @@
   ``postgres://...`` otherwise.
 - ``SECRET_KEY``: else the key ``make run`` wrote to ``var/secret_key``; with debug off and no key,
   start-up refuses.
+- ``BONTRACK_CREDENTIALS_KEY``: the Fernet key that encrypts second-factor secrets, else the key
+  ``make run`` wrote to ``var/credentials_key``; older keys in
+  ``BONTRACK_CREDENTIALS_KEY_FALLBACKS`` (comma-separated). Production refuses to start without.
 - ``BONTRACK_DEBUG=1`` turns debug on (never in production).
 - ``BONTRACK_IDLE_MINUTES``: a signed-in page session ends after this many idle minutes (30).
 - ``BONTRACK_ENV=production``: served over HTTPS behind ``BONTRACK_ALLOWED_HOSTS``; secure
@@ -56,6 +59,37 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _credentials_key() -> tuple[str, str]:
+    """The Fernet key of second-factor secrets (security/credentials.py) and where it came from.
+    None found is not an error here: the first secret to encrypt or decrypt says what to set,
+    and production refuses to start (security/production.py)."""
+    key = os.environ.get("BONTRACK_CREDENTIALS_KEY", "").strip()
+    if key:
+        return key, "environment"
+    key_file = VAR_DIR / "credentials_key"
+    if key_file.exists():
+        key = key_file.read_text(encoding="utf-8").strip()
+        if key:
+            return key, "file"
+    if TESTING:
+        import base64
+        import secrets
+
+        # A throwaway key per test run, never written anywhere (the form of Fernet.generate_key).
+        return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii"), "throwaway"
+    return "", ""
+
+
+# The current key encrypts; older keys, comma-separated, still decrypt after a rotation until
+# `manage.py reencrypt_credentials` has run. Never in the database or its backups.
+BONTRACK_CREDENTIALS_KEY, BONTRACK_CREDENTIALS_KEY_SOURCE = _credentials_key()
+BONTRACK_CREDENTIALS_KEY_FALLBACKS = [
+    k.strip()
+    for k in os.environ.get("BONTRACK_CREDENTIALS_KEY_FALLBACKS", "").split(",")
+    if k.strip()
+]
 ALLOWED_HOSTS = [
     h for h in os.environ.get("BONTRACK_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h
 ]
@@ -237,9 +271,10 @@ if BONTRACK_HTTPS:
 BONTRACK_TRUSTED_PROXIES = int(os.environ.get("BONTRACK_TRUSTED_PROXIES", "0"))
 
 # Content-Security-Policy (django-csp 4): scripts and styles from the app itself or carrying the
-# request's nonce; no inline script, no eval, nothing from another origin, no framing.
-# style-src-attr allows style="" attributes (they cannot run code, and with img-src and
-# font-src 'self' a stylesheet cannot send data anywhere).
+# request's nonce; no inline script, no eval, nothing from another origin, no framing. No inline
+# style either: without a style-src-attr directive, style="" attributes fall under style-src,
+# which refuses them. Templates use the stylesheet's classes instead, and scripts set styles
+# through the CSSOM, which the policy does not govern.
 from csp.constants import NONCE, NONE, SELF  # noqa: E402
 
 CONTENT_SECURITY_POLICY = {
@@ -247,7 +282,6 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
         "style-src": [SELF, NONCE],
-        "style-src-attr": ["'unsafe-inline'"],
         "img-src": [SELF, "data:"],
         "font-src": [SELF],
         "connect-src": [SELF],
@@ -279,6 +313,8 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 ACCOUNT_RATE_LIMITS = {"login_failed": "30/m/ip,10/10m/key"}
 ALLAUTH_TRUSTED_PROXY_COUNT = BONTRACK_TRUSTED_PROXIES
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+# TOTP secrets and recovery-code seeds are stored encrypted (security/credentials.py).
+MFA_ADAPTER = "bontrack.security.mfa_adapter.MFAAdapter"
 MFA_TOTP_ISSUER = "bontrack"
 MFA_TOTP_TOLERANCE = 1  # a code of the previous or next 30 s (clock drift), each used once
 # WebAuthn needs a secure origin: production is HTTPS; http://localhost counts for `make run`.

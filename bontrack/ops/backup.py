@@ -5,6 +5,10 @@ head, the security log's head and the SHA-256 of every file in the backup, so th
 prove it brought back exactly what was saved. SQLite is copied with its online backup API (a
 consistent copy while other processes keep writing); PostgreSQL is dumped with `pg_dump` inside
 an exported snapshot, and the counts are read in that same snapshot.
+
+No key is copied (``var/secret_key``, ``var/credentials_key``): the second factors' secrets are in
+the database encrypted with the credentials key, which is kept apart and needed to restore them
+(docs/operations.md).
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ MANIFEST = "manifest.json"
 SQLITE_FILE = "database.sqlite3"
 POSTGRES_FILE = "database.pgdump"
 FILES_DIR = "files"
-FORMAT = 1
+# 2: files/<storage alias>/... for every file storage (1 held the media folder alone in files/).
+FORMAT = 2
 
 
 class BackupError(RuntimeError):
@@ -80,6 +85,26 @@ def _media_root() -> Path:
     return Path(getattr(settings, "MEDIA_ROOT", "") or settings.VAR_DIR / "media")
 
 
+def file_storages() -> tuple[dict[str, Path], list[str]]:
+    """The folders of the stored files to back up, by storage alias (clinical photos and signed
+    forms are the ``clinical`` storage), and the aliases whose files are kept elsewhere (an
+    object store backs itself up). Static files are built from the code, never backed up."""
+    from django.core.files.storage import FileSystemStorage, storages
+
+    folders, elsewhere = {}, []
+    for alias in settings.STORAGES:
+        if alias == "staticfiles":
+            continue
+        storage = storages[alias]
+        if not isinstance(storage, FileSystemStorage):
+            elsewhere.append(alias)
+        elif alias == "default":
+            folders[alias] = _media_root()  # never the working directory of an unset MEDIA_ROOT
+        else:
+            folders[alias] = Path(storage.location)
+    return folders, elsewhere
+
+
 def make_backup(out: Path) -> dict[str, Any]:
     """Write a backup into the empty or new folder ``out``; returns its manifest."""
     if out.exists() and any(out.iterdir()):
@@ -94,9 +119,10 @@ def make_backup(out: Path) -> dict[str, Any]:
         database = POSTGRES_FILE
     else:
         raise BackupError(f"no backup for the {connection.vendor} engine")
-    media = _media_root()
-    if media.exists():
-        shutil.copytree(media, out / FILES_DIR)
+    folders, elsewhere = file_storages()
+    for alias, folder in folders.items():
+        if folder.exists():
+            shutil.copytree(folder, out / FILES_DIR / alias)
     files = {str(p.relative_to(out)): sha256_of(p) for p in sorted(out.rglob("*")) if p.is_file()}
     manifest = {
         "format": FORMAT,
@@ -106,6 +132,8 @@ def make_backup(out: Path) -> dict[str, Any]:
         "catalog_version": catalog().version,
         **facts,
         "files": files,
+        "storages": sorted(folders),
+        "storages_elsewhere": elsewhere,
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
     return manifest

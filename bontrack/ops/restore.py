@@ -2,7 +2,8 @@
 
 Before anything is written, every file's SHA-256 is checked against the manifest. After loading,
 the row counts, each clinic's audit chain (and its head) and every signed session's digest are
-verified; any difference is reported and the command fails.
+verified, and every second factor's secret must open with the configured credentials key (which is
+kept apart from the backups); any difference is reported and the command fails.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bontrack.ops.backup import (
     _media_root,
     _postgres_url,
     bontrack_tables,
+    file_storages,
     sha256_of,
     snapshot_facts,
 )
@@ -86,9 +88,29 @@ def restore_backup(folder: Path) -> RestoreReport:
         shutil.copyfile(folder / SQLITE_FILE, target)
     else:
         _restore_postgres(folder / POSTGRES_FILE)
-    if (folder / FILES_DIR).exists():
-        shutil.copytree(folder / FILES_DIR, _media_root(), dirs_exist_ok=True)
+    _restore_files(folder, manifest)
     return verify_restored(manifest)
+
+
+def _restore_files(folder: Path, manifest: dict[str, Any]) -> None:
+    """Each storage's files back into that storage's folder here (a format 1 backup held the
+    media folder alone)."""
+    files = folder / FILES_DIR
+    if not files.exists():
+        return
+    if manifest.get("format", 1) == 1:
+        shutil.copytree(files, _media_root(), dirs_exist_ok=True)
+        return
+    folders, _ = file_storages()
+    for alias in manifest.get("storages", []):
+        if not (files / alias).exists():
+            continue
+        if alias not in folders:
+            raise BackupError(
+                f"the backup holds files of the {alias!r} storage, which is not a file storage "
+                "here: configure it (STORAGES) before restoring"
+            )
+        shutil.copytree(files / alias, folders[alias], dirs_exist_ok=True)
 
 
 def _restore_postgres(dump: Path) -> None:
@@ -147,9 +169,66 @@ def verify_restored(manifest: dict[str, Any]) -> RestoreReport:
         signed += 1
         if not verify_digest(session):
             report.problems.append(f"session {session.id}: its digest does not verify")
+    second_factors = _verify_second_factors(report)
+    clinical_files = _verify_clinical_files(report)
     report.checked = {
         "tables": len(tables),
         "clinics": len(manifest["audit_heads"]),
         "signed_sessions": signed,
+        "second_factors": second_factors,
+        "clinical_files": clinical_files,
     }
     return report
+
+
+def _verify_clinical_files(report: RestoreReport) -> int:
+    """Every photo and signed consent form the database names is back, with the SHA-256 it was
+    stored with. Returns how many files were checked."""
+    import hashlib
+
+    from django.core.files.storage import storages
+
+    from bontrack.charting.models import Photo, SignedConsentForm
+
+    clinical = storages["clinical"]
+    expected: list[tuple[str, str, str]] = []
+    for photo in Photo.objects.only("id", "file_name", "thumbnail_name", "sha256").iterator():
+        expected.append((f"photo {photo.id}", photo.file_name, photo.sha256))
+        expected.append((f"photo {photo.id}'s thumbnail", photo.thumbnail_name, ""))
+    expected += [
+        (f"signed consent form {f.id}", f.pdf_name, f.pdf_sha256)
+        for f in SignedConsentForm.objects.only("id", "pdf_name", "pdf_sha256").iterator()
+    ]
+    for what, name, digest in expected:
+        if not clinical.exists(name):
+            report.problems.append(f"{what}: its file {name} is missing")
+            continue
+        if not digest:  # a thumbnail: made from the photo, no digest of its own
+            continue
+        with clinical.open(name, "rb") as stored:
+            if hashlib.file_digest(stored, "sha256").hexdigest() != digest:
+                report.problems.append(f"{what}: its file {name} does not match its SHA-256")
+    return len(expected)
+
+
+def _verify_second_factors(report: RestoreReport) -> int:
+    """Every TOTP secret and recovery-code seed opens with the configured keys: the backup holds
+    them encrypted, without the key. Returns how many authenticators were checked."""
+    from allauth.mfa.models import Authenticator
+
+    from bontrack.security.credentials import SECRET_FIELDS, unreadable
+
+    rows = list(
+        Authenticator.objects.filter(type__in=list(SECRET_FIELDS))
+        .order_by("pk")
+        .values_list("pk", "user_id", "type", "data")
+    )
+    bad = unreadable(rows)
+    if bad:
+        which = ", ".join(f"{b.authenticator_id} (user {b.user_id}, {b.kind})" for b in bad)
+        reasons = "; ".join(dict.fromkeys(b.problem for b in bad))
+        report.problems.append(
+            f"{len(bad)} of {len(rows)} second factors do not open with the configured key, and "
+            f"their users cannot sign in with them: authenticators {which}: {reasons}"
+        )
+    return len(rows)

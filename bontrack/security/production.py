@@ -1,17 +1,32 @@
 """Start-up refuses an unsafe production configuration (``BONTRACK_ENV=production``).
 
 ``settings.py`` calls ``production_problems`` on its own namespace at import time, so that a
-deployment with debug on, a weak secret key, a wildcard host, plain HTTP, no second factor or no
-lockout never serves a request. Pure: reads only the settings it is given (no models, no I/O).
+deployment with debug on, a weak secret key, a wildcard host, plain HTTP, no second factor, no
+lockout or no key for the second factor's secrets never serves a request. Pure: reads only the
+settings it is given (no models, no I/O).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from typing import Any
 
 MIN_KEY_LENGTH = 50
 MIN_HSTS_SECONDS = 31_536_000  # one year
+FERNET_KEY_BYTES = 32
+GENERATE_FERNET_KEY = (
+    "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+)
+
+
+def _is_fernet_key(key: str) -> bool:
+    try:
+        raw = base64.urlsafe_b64decode(key.encode("ascii"))
+    except (binascii.Error, ValueError):
+        return False
+    return len(raw) == FERNET_KEY_BYTES
 
 
 def production_problems(s: Mapping[str, Any]) -> list[str]:
@@ -53,4 +68,26 @@ def production_problems(s: Mapping[str, Any]) -> list[str]:
         problems.append("passwords must be hashed with Argon2 (PASSWORD_HASHERS)")
     if s.get("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN"):
         problems.append("WebAuthn must not accept insecure origins in production")
+    problems.extend(_credentials_key_problems(s))
+    return problems
+
+
+def _credentials_key_problems(s: Mapping[str, Any]) -> list[str]:
+    """Second-factor secrets are encrypted under a key given by the operator, kept apart from
+    the database and its backups: never a throwaway one."""
+    key = str(s.get("BONTRACK_CREDENTIALS_KEY", ""))
+    if not key or s.get("BONTRACK_CREDENTIALS_KEY_SOURCE") not in ("environment", "file"):
+        missing = (
+            "BONTRACK_CREDENTIALS_KEY is not set (nor $BONTRACK_VAR_DIR/credentials_key): "
+            f"second-factor secrets are encrypted with it ({GENERATE_FERNET_KEY})"
+        )
+        return [missing]
+    problems = []
+    if not _is_fernet_key(key):
+        problems.append(
+            f"BONTRACK_CREDENTIALS_KEY is not a Fernet key (generate one: {GENERATE_FERNET_KEY})"
+        )
+    for n, old in enumerate(s.get("BONTRACK_CREDENTIALS_KEY_FALLBACKS", []), start=1):
+        if not _is_fernet_key(str(old)):
+            problems.append(f"BONTRACK_CREDENTIALS_KEY_FALLBACKS: key {n} is not a Fernet key")
     return problems

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from bontrack.accounts.access import (
@@ -23,8 +23,9 @@ from bontrack.accounts.access import (
     in_care_team,
     require,
 )
+from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
-from bontrack.audit.models import ACTIONS, AuditEntry
+from bontrack.audit.models import ACTIONS, AuditEntry, SecurityEvent
 from bontrack.audit.services import Actor, clinical_transaction, record_security_event
 from bontrack.patients.models import Patient
 from bontrack.security.models import AmendmentDecision, AmendmentRequest, BreakGlassAccess
@@ -367,3 +368,84 @@ def disclosure_row(entry: AuditEntry) -> dict[str, Any]:
         "what": ", ".join(what) if isinstance(what, list) else str(what),
         "address": entry.address,
     }
+
+
+# --- The security log, as a clinic sees it (ONC 170.315(d)(2), (d)(3)) -------------------------
+
+SECURITY_COLUMNS = ("seq", "time", "user", "event", "address", "detail", "hash")
+
+
+@dataclass(frozen=True)
+class SecurityQuery:
+    since: datetime | None = None
+    until: datetime | None = None
+    user: str = ""
+    kind: str = ""
+
+    def problems(self) -> list[tuple[str, str]]:
+        if self.since and self.until and self.since > self.until:
+            return [("until", "is before since")]
+        return []
+
+
+def security_events(actor: Actor, query: SecurityQuery) -> QuerySet[SecurityEvent]:
+    """The security log's events that concern this clinic, newest first: those recorded in it
+    (refused accesses, break-glass) and every sign-in, failure, lockout, second-factor and
+    re-authentication event of its members' accounts. Failures for user names that are no
+    account belong to no clinic: the service's operator reads them in the admin site."""
+    require(actor, Perm.AUDIT_READ)
+    problems = query.problems()
+    if problems:
+        raise ServiceError(*problems[0])
+    clinic_id = actor.membership.clinic_id
+    members = Membership.objects.filter(clinic_id=clinic_id)
+    events = SecurityEvent.objects.filter(
+        Q(clinic_id=clinic_id)
+        | Q(clinic_id__isnull=True, user_id__in=members.values("user_id"))
+        | Q(
+            clinic_id__isnull=True, user__isnull=True, username__in=members.values("user__username")
+        )
+    )
+    if query.since is not None:
+        events = events.filter(at__gte=query.since)
+    if query.until is not None:
+        events = events.filter(at__lte=query.until)
+    if query.user:
+        events = events.filter(username=query.user)
+    if query.kind:
+        events = events.filter(kind=query.kind)
+    return events.order_by("-seq")
+
+
+def security_kinds() -> list[str]:
+    return sorted(SecurityEvent.objects.values_list("kind", flat=True).distinct())
+
+
+def security_rows(events: QuerySet[SecurityEvent]) -> list[list[object]]:
+    import json
+
+    return [
+        [
+            e.seq,
+            e.at.isoformat(),
+            e.username,
+            e.kind,
+            e.address,
+            json.dumps(e.detail, sort_keys=True, default=str),
+            e.hash,
+        ]
+        for e in events.iterator()
+    ]
+
+
+def record_security_log_read(actor: Actor, how: str, query: SecurityQuery, count: int) -> None:
+    """Reading or exporting the security log is audited like the audit trail's export."""
+    with clinical_transaction(actor) as trail:
+        trail.record(
+            how,
+            "security-log",
+            "",
+            None,
+            rows=count,
+            filters={k: str(v) for k, v in query.__dict__.items() if v not in (None, "")},
+        )

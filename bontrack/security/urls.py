@@ -23,4 +23,6 @@ urlpatterns = [
     ),
     path("audit/", views.audit_report, name="audit"),
     path("audit/export.csv", views.audit_export, name="audit-csv"),
+    path("audit/security/", views.security_log, name="security-log"),
+    path("audit/security.csv", views.security_log_export, name="security-log-csv"),
 ]

@@ -419,3 +419,87 @@ def password_reset_by_admin(request: HttpRequest) -> HttpResponse:
     """No password reset by e-mail: members sign in by user name and their clinic's admin sets
     a new password (a reset link would be a way around the second factor)."""
     return render(request, "security/password_reset.html")
+
+
+# --- The security log of the clinic's accounts -------------------------------------------------
+
+FLAGGED_EVENTS = frozenset(
+    {
+        "sign-in-failed",
+        "locked-out",
+        "mfa-failed",
+        "reauthentication-failed",
+        "refused-access",
+        "break-glass",
+        "sign-in-refused",
+        "system-token-refused",
+    }
+)
+
+
+def _security_query(request: HttpRequest, actor: Actor) -> tuple[services.SecurityQuery, list[str]]:
+    data, problems, tz = request.GET, [], actor.clinic.time_zone
+
+    def moment(name: str) -> datetime | None:
+        text = data.get(name, "").strip()
+        if not text:
+            return None
+        try:
+            return parse_local(text, tz)
+        except ValidationError:
+            problems.append(f"{name}: give a date and time, e.g. 2026-11-25T09:30")
+            return None
+
+    query = services.SecurityQuery(
+        since=moment("since"),
+        until=moment("until"),
+        user=data.get("user", "").strip()[:150],
+        kind=data.get("event", "").strip()[:32],
+    )
+    problems.extend(f"{field}: {message}" for field, message in query.problems())
+    return query, problems
+
+
+@clinic_view(Perm.AUDIT_READ)
+def security_log(request: HttpRequest, actor: Actor) -> HttpResponse:
+    query, problems = _security_query(request, actor)
+    events: list[Any] = []
+    total = 0
+    page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
+    page = max(1, page)
+    if not problems:
+        found = services.security_events(actor, query)
+        total = found.count()
+        events = list(found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
+        services.record_security_log_read(actor, "read", query, len(events))
+    params = {k: v for k, v in request.GET.items() if k != "page" and v}
+    return render(
+        request,
+        "security/security_log.html",
+        {
+            "events": [{"e": e, "flagged": e.kind in FLAGGED_EVENTS} for e in events],
+            "total": total,
+            "page": page,
+            "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+            "prev_href": "?" + urlencode({**params, "page": page - 1}),
+            "next_href": "?" + urlencode({**params, "page": page + 1}),
+            "csv_href": "/audit/security.csv?" + urlencode(params),
+            "problems": problems,
+            "values": request.GET,
+            "kinds": services.security_kinds(),
+            "tz": actor.clinic.time_zone,
+            "nav": "audit",
+        },
+    )
+
+
+@clinic_view(Perm.AUDIT_READ)
+def security_log_export(request: HttpRequest, actor: Actor) -> HttpResponse:
+    query, problems = _security_query(request, actor)
+    if problems:
+        messages.error(request, "The export was not made: " + "; ".join(problems))
+        return HttpResponseRedirect("/audit/security/?" + request.GET.urlencode())
+    rows = services.security_rows(services.security_events(actor, query))
+    services.record_security_log_read(actor, "export", query, len(rows))
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    return csv_response(f"security-log-{stamp}.csv", services.SECURITY_COLUMNS, rows)

@@ -45,11 +45,32 @@ def test_a_sqlite_backup_restores_into_an_empty_database_and_verifies(sqlite_bac
     manifest = json.loads((sqlite_backup / "manifest.json").read_text())
     assert manifest["row_counts"]["treatments_treatmentsession"] > 0
     assert len(manifest["audit_heads"]) == 1
+    # The demo's photos and signed consent forms (the clinical storage) are in the backup.
+    clinical = [name for name in manifest["files"] if name.startswith("files/clinical/")]
+    assert len(clinical) >= 4, manifest["files"]
     done = run([*BONTRACK, "restore", str(sqlite_backup)], tmp_path / "target")
     assert "audit chains intact" in done.stdout
     assert "signed sessions whose digests verify" in done.stdout
+    restored = tmp_path / "target" / "clinical-files"
+    assert sorted(str(p.relative_to(restored)) for p in restored.rglob("*") if p.is_file()) == (
+        sorted(name.removeprefix("files/clinical/") for name in clinical)
+    )
+    assert "photos and signed consent forms with their SHA-256" in done.stdout
     verified = run([*BONTRACK, "audit", "verify"], tmp_path / "target")
     assert "intact" in verified.stdout
+
+
+def test_a_restore_without_a_photo_file_says_which_is_missing(sqlite_backup, tmp_path):
+    photo = next(p for p in (sqlite_backup / "files" / "clinical").rglob("*.jpg"))
+    photo.unlink()
+    manifest_path = sqlite_backup / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["files"][str(photo.relative_to(sqlite_backup))]
+    manifest_path.write_text(json.dumps(manifest))
+    done = run([*BONTRACK, "restore", str(sqlite_backup)], tmp_path / "target", check=False)
+    assert done.returncode == 1
+    assert "its file" in done.stderr
+    assert f"{photo.name} is missing" in done.stderr
 
 
 def test_a_damaged_backup_is_refused_before_anything_is_written(sqlite_backup, tmp_path):

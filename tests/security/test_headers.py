@@ -29,7 +29,10 @@ def test_pages_carry_a_nonce_based_csp_and_deny_framing(pages: Pages):
     directives = dict(d.strip().split(" ", 1) for d in policy.split(";") if d.strip())
     nonce = re.search(r"'nonce-([^']+)'", directives["script-src"]).group(1)
     assert directives["script-src"] == f"'self' 'nonce-{nonce}'"
-    assert "unsafe-inline" not in directives["script-src"]
+    # No style-src-attr: style="" attributes fall under style-src, which refuses them.
+    assert directives["style-src"] == f"'self' 'nonce-{nonce}'"
+    assert "style-src-attr" not in directives
+    assert "unsafe-inline" not in policy
     assert "unsafe-eval" not in policy
     assert directives["frame-ancestors"] == "'none'"
     assert directives["object-src"] == "'none'"
@@ -51,6 +54,26 @@ def test_no_template_has_inline_script(template: Path):
     handlers = re.findall(r"\son[a-z]+\s*=", text)
     assert handlers == [], handlers
     assert "javascript:" not in text
+
+
+# WeasyPrint lays these out with the <style> element they carry (in the note, only when it is made
+# into a PDF); no browser is sent one.
+PDF_STYLED = {
+    "bontrack/web/templates/web/note.html",
+    "bontrack/charting/templates/charting/consent_pdf.html",
+}
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_template_has_inline_style(template: Path):
+    text = template.read_text(encoding="utf-8")
+    attributes = [
+        f"line {text.count(chr(10), 0, m.start()) + 1}: {m.group()}"
+        for m in re.finditer(r"\sstyle\s*=\s*\S{0,40}", text)
+    ]
+    assert attributes == [], attributes
+    if str(template.relative_to(ROOT)) not in PDF_STYLED:
+        assert "<style" not in text
 
 
 def test_nothing_the_app_renders_is_cached(pages: Pages):
@@ -151,6 +174,8 @@ PRODUCTION = {
     "BONTRACK_ENV": "production",
     "SECRET_KEY": "k" * 20 + "9f8e7d6c5b4a3928171605f4e3d2c1b0a9" + "Zy",
     "BONTRACK_ALLOWED_HOSTS": "bontrack.clinic.example",
+    # A Fernet key for second-factor secrets (never a real deployment's).
+    "BONTRACK_CREDENTIALS_KEY": "4iHmiOp5wAwSlc5NtmYgS4qWniadNO0L_MJLjnKZGGw=",
 }
 
 
@@ -228,6 +253,12 @@ print(json.dumps({
         ({"BONTRACK_LOCKOUT_FAILURES": "1000"}, "lockout is off or above 20"),
         ({"BONTRACK_IDLE_MINUTES": "240"}, "BONTRACK_IDLE_MINUTES is above 30"),
         ({"BONTRACK_SESSION_HOURS": "72"}, "BONTRACK_SESSION_HOURS is above 12"),
+        ({"BONTRACK_CREDENTIALS_KEY": ""}, "BONTRACK_CREDENTIALS_KEY is not set"),
+        ({"BONTRACK_CREDENTIALS_KEY": "a passphrase"}, "BONTRACK_CREDENTIALS_KEY is not a Fernet"),
+        (
+            {"BONTRACK_CREDENTIALS_KEY_FALLBACKS": "old-passphrase"},
+            "BONTRACK_CREDENTIALS_KEY_FALLBACKS: key 1 is not a Fernet key",
+        ),
     ],
 )
 def test_start_up_refuses_an_unsafe_production_configuration(tmp_path, change, complaint):

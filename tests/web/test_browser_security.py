@@ -1,6 +1,7 @@
 """Sign-in security in a real browser (Playwright driving Debian's Chromium, as test_browser.py):
 lockout after repeated wrong passwords, enrolling an authenticator app and signing in with it,
-the idle time-out, and the password or code asked again before signing.
+adding a security key (Chromium's virtual authenticator) and signing in with it, the idle
+time-out, and the password or code asked again before signing.
 
 Screenshots go to var/screenshots/ (security-*.png). Without /usr/bin/chromium the tests skip
 saying why; under CI=true they fail instead.
@@ -14,11 +15,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from allauth.mfa.models import Authenticator
 from django.utils import timezone
 
+from bontrack.audit.models import SecurityEvent
 from bontrack.treatments.models import TreatmentSession
 from tests import builders
-from tests.security.test_sign_in import code_for
+from tests.security.test_sign_in import code_for, last_seq
 from tests.web.test_browser import browser, shot  # noqa: F401 (the browser fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -162,4 +165,67 @@ def test_an_idle_session_ends_and_signing_asks_for_the_password(browser, live_se
     page.goto(f"{base}/patients/{p.id}/")
     expect(page).to_have_url(re.compile(r"/login/\?next="))
     shot(page, "security-09-idle-signed-out")
+    assert problems == []
+
+
+# A USB security key with a PIN, as Chromium's DevTools protocol emulates one: it answers
+# navigator.credentials.create() and .get() without a person touching anything.
+VIRTUAL_SECURITY_KEY = {
+    "protocol": "ctap2",
+    "transport": "usb",
+    "hasResidentKey": True,
+    "hasUserVerification": True,
+    "isUserVerified": True,
+}
+
+
+@pytest.mark.mfa
+def test_a_prescriber_adds_a_security_key_and_signs_in_with_it(browser, live_server, settings):  # noqa: F811
+    from playwright.sync_api import expect
+
+    # WebAuthn binds a key to the site's host (the relying party id) and runs only in a secure
+    # context: http://localhost is one, and the settings accept its origin outside production.
+    assert re.fullmatch(r"http://localhost:\d+", live_server.url)
+    assert settings.MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN
+    s = builders.staff()
+    base = live_server.url
+    page, problems = _page(browser)
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    key = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": VIRTUAL_SECURITY_KEY})
+    key_id = {"authenticatorId": key["authenticatorId"]}
+
+    # The password, then nothing but the second-factor pages until a key is added there.
+    _sign_in(page, base, "a-physician", s.password)
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/"))
+    page.locator("section", has=page.locator("h2", has_text="Security Keys")).get_by_role(
+        "link", name="Add"
+    ).click()
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/webauthn/add/"))
+    shot(page, "security-12-add-security-key")
+    page.click("#mfa_webauthn_add")
+    expect(page.locator(".alert.success").first).to_contain_text("Security key added")
+    shot(page, "security-13-security-key-added")
+    [credential] = cdp.send("WebAuthn.getCredentials", key_id)["credentials"]
+    assert credential["rpId"] == "localhost"
+    user = s.physician.user
+    assert Authenticator.objects.filter(user=user, type=Authenticator.Type.WEBAUTHN).count() == 1
+    page.goto(f"{base}/")
+    expect(page.locator("h1")).to_contain_text("Today")
+
+    # Sign out and in again: the password, then the key (no code typed).
+    page.click("button:has-text('Sign out')")
+    seq = last_seq()
+    _sign_in(page, base, "a-physician", s.password)
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/authenticate/"))
+    shot(page, "security-14-use-security-key")
+    page.get_by_role("button", name="Use a security key").click()
+    expect(page.locator("h1")).to_contain_text("Today")
+    [used] = cdp.send("WebAuthn.getCredentials", key_id)["credentials"]
+    assert used["credentialId"] == credential["credentialId"]
+    assert used["signCount"] > credential["signCount"]
+    passed = SecurityEvent.objects.filter(seq__gt=seq, kind="mfa-passed", user_id=user.pk)
+    assert [e.detail["type"] for e in passed] == ["webauthn"]
+    shot(page, "security-15-signed-in-with-security-key")
     assert problems == []

@@ -68,3 +68,19 @@
     }
   });
 })();
+
+// Body-map views laid side by side share one height when each grows in proportion to its width
+// over height (data-aspect). The weight is set through the CSSOM, which the
+// Content-Security-Policy allows, where a style="" attribute would be refused; after an htmx swap
+// it is set in the same task as the swap, so the page is never painted without it.
+(function () {
+  "use strict";
+  function weigh() {
+    document.querySelectorAll(".bodymap[data-aspect]").forEach(function (view) {
+      view.style.flexGrow = view.getAttribute("data-aspect");
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", weigh);
+  else weigh();
+  document.addEventListener("htmx:afterSwap", weigh);
+})();

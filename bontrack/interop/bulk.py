@@ -262,8 +262,13 @@ def purge_expired(now: datetime | None = None) -> int:
 # --- The task ----------------------------------------------------------------------------------
 
 
+# One encoder for every line: json.dumps builds a new one per call when given options, and the
+# resources are trees of fresh dicts, never cyclic, so the cycle check only costs time.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
 def _dumps(resource: fhir.Resource) -> str:
-    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(resource)
 
 
 class NdjsonFiles:

@@ -393,8 +393,9 @@ def sign_session(
         session.injector = actor.membership
         session.plan_date = local_date(session.clinic.time_zone, administered_at)
         session.administered_at = administered_at
-        session.save()
-        result = _recheck(session, now=administered_at)
+        # Checked as it will be signed, then written once with the signature below.
+        result = stored_result(run_check(session, administered_at))
+        session.catalog_version = result["catalog_version"]
         consent = consent_finding(session, session.plan_date)
         if consent is not None:
             result["findings"].insert(0, consent)
@@ -410,10 +411,15 @@ def sign_session(
         session.signed_by = actor.membership
         session.digest = digest(session_document(session))
         TreatmentSession.objects.filter(pk=session.pk).update(
+            injector=session.injector,
+            plan_date=session.plan_date,
+            administered_at=session.administered_at,
+            catalog_version=session.catalog_version,
             check_result=session.check_result,
             signed_at=session.signed_at,
             signed_by=session.signed_by,
             digest=session.digest,
+            updated_at=session.signed_at,
         )
         for use in session.session_vials.select_related("vial"):
             if use.vial.patient_id is None:

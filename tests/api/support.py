@@ -4,7 +4,8 @@ Clinic A: two patients with consents, a lot with opened and unopened vials, a se
 the physician (upper-limb spasticity, 300 U, two weeks ago), one signed by the nurse and awaiting
 the physician's co-signature, a plan whose cumulative-dose block (300 U + 155 U in 12 weeks) the
 physician has already overridden, so that it can be signed now, and a plan of the nurse's with an
-unacknowledged warning. Clinic B (prefix "b"): its own staff, a patient and a lot.
+unacknowledged warning; and around the treatment: an appointment, a photo, a signed consent
+form and a saved plan. Clinic B (prefix "b"): its own staff, a patient and a lot.
 
 Each test gets a new world. Its parts are built through the services (tests/builders.py) the
 first time the test names them, so that a call that needs only a lot does not pay for three
@@ -14,12 +15,15 @@ builds everything.
 
 from __future__ import annotations
 
+import io
 import json
+import mimetypes
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -30,6 +34,15 @@ from django.utils import timezone
 from bontrack.accounts.models import Membership
 from bontrack.audit.models import AuditEntry, SecurityEvent
 from bontrack.audit.services import Actor
+from bontrack.charting.models import (
+    Appointment,
+    ConsentTemplate,
+    Photo,
+    PlanOrigin,
+    ReminderLog,
+    SavedPlan,
+    SignedConsentForm,
+)
 from bontrack.inventory.models import Lot, Vial
 from bontrack.inventory.services import reconstitute_vial
 from bontrack.outcomes.models import AdverseEvent, Assessment, WearOffReport
@@ -44,6 +57,7 @@ from bontrack.treatments.models import (
 )
 from tests import builders
 from tests.builders import sessions
+from tests.charting import support as charting
 
 # The personas of DESIGN 4 ("Permissions as data, tested as a matrix").
 ROLES = ("physician", "nurse_injector", "front_desk", "auditor", "clinic_admin", "other_clinic")
@@ -75,6 +89,13 @@ TRACKED: tuple[type[Model], ...] = (
     BreakGlassAccess,
     AmendmentRequest,
     AmendmentDecision,
+    Appointment,
+    Photo,
+    ConsentTemplate,
+    SignedConsentForm,
+    SavedPlan,
+    PlanOrigin,
+    ReminderLog,
 )
 # The clinic A objects a path or a test may name, e.g. /patients/{patient}.
 OBJECTS = (
@@ -93,6 +114,10 @@ OBJECTS = (
     "api_token",
     "restricted",
     "amendment_request",
+    "appointment",
+    "photo",
+    "consent_form",
+    "saved_plan",
 )
 
 
@@ -120,9 +145,22 @@ def error_shape_problems(response: Any) -> list[str]:
 
 @dataclass(frozen=True)
 class Upload:
-    """A multipart/form-data body (a file upload): field name -> (file name, content)."""
+    """A multipart/form-data body (a file upload): field name -> (file name, content), and the
+    form's other fields."""
 
     files: dict[str, tuple[str, bytes]]
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def use_temporary_clinical_storage(settings: Any, folder: Path) -> None:
+    """Photos and signed forms written by a test go to its own folder, never to var/."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "clinical": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(folder), "base_url": "/nowhere/"},
+        },
+    }
 
 
 def differences(before: dict[str, list[Any]], after: dict[str, list[Any]]) -> list[str]:
@@ -350,6 +388,68 @@ class World:
             received_on=timezone.localdate(),
         )
 
+    @cached_property
+    def appointment(self) -> Appointment:
+        """The patient's chronic-migraine visit with the physician tomorrow, booked at the desk."""
+        from bontrack.charting.services.appointments import book_appointment
+
+        return book_appointment(
+            self.a.actor("front_desk"),
+            self.patient.id,
+            indication="chronic-migraine",
+            starts_at=self.now + timedelta(days=1),
+            injector_id=self.a.physician.id,
+        )
+
+    @cached_property
+    def photo(self) -> Photo:
+        """The patient's glabellar photo at maximal frown, taken today before treatment."""
+        from bontrack.charting.services.photos import upload_photo
+
+        data = charting.jpeg()
+        return upload_photo(
+            self.a.actor("nurse"),
+            self.patient.id,
+            upload=io.BytesIO(data),
+            size=len(data),
+            indication="glabellar-lines",
+            view="maximal-frown",
+            timepoint="before",
+            taken_on=timezone.localdate(),
+            today=timezone.localdate(),
+        )
+
+    @cached_property
+    def consent_form(self) -> SignedConsentForm:
+        """The clinic's chronic-migraine form, signed by the patient on the pad (a stored PDF)."""
+        from bontrack.charting.services import consent_forms
+
+        title, body = consent_forms.standard_wording("chronic-migraine")
+        template = consent_forms.publish_template(
+            self.a.actor("admin"), indication="chronic-migraine", title=title, body=body
+        )
+        return consent_forms.sign_consent_form(
+            self.a.actor("physician"),
+            self.patient.id,
+            template_id=template.id,
+            product="onabotulinumtoxinA",
+            signer_name="Alex Doe",
+            signer_role="patient",
+            signature=charting.signature(),
+        )
+
+    @cached_property
+    def saved_plan(self) -> SavedPlan:
+        """The points of the signed spasticity session, saved as the clinic's pattern."""
+        from bontrack.charting.services.plans import save_plan
+
+        return save_plan(
+            self.a.actor("physician"),
+            name="Biceps 300 U",
+            session_id=self.signed.id,
+            shared=True,
+        )
+
     @property
     def block_fingerprint(self) -> str:
         """The overridable cumulative-dose block of ``plan``."""
@@ -405,8 +505,13 @@ class World:
             kwargs["content_type"] = "application/json"
         elif isinstance(body, Upload):
             kwargs["data"] = {
-                name: SimpleUploadedFile(filename, content, "text/csv")
-                for name, (filename, content) in body.files.items()
+                **body.fields,
+                **{
+                    name: SimpleUploadedFile(
+                        filename, content, mimetypes.guess_type(filename)[0] or "text/plain"
+                    )
+                    for name, (filename, content) in body.files.items()
+                },
             }
         elif body is not None:
             kwargs["data"] = json.dumps(body)
@@ -426,7 +531,17 @@ class World:
     def clinic_a_ids(self) -> set[str]:
         """Every id of a clinic A row that another clinic must never be shown."""
         found: set[str] = set()
-        for model in (Patient, Lot, Vial, TreatmentSession, Consent):
+        for model in (
+            Patient,
+            Lot,
+            Vial,
+            TreatmentSession,
+            Consent,
+            Appointment,
+            Photo,
+            SignedConsentForm,
+            SavedPlan,
+        ):
             rows = model.objects.filter(clinic=self.a.clinic).values_list("pk", flat=True)
             found |= {str(pk) for pk in rows}
         return found

@@ -23,7 +23,16 @@ from django.utils import timezone
 from bontrack.api.main import api
 from bontrack.audit.models import AuditEntry, SecurityEvent
 from bontrack.domain.catalog import catalog
-from tests.api.support import ROLES, TRACKED, Upload, World, differences, error_shape_problems
+from tests.api.support import (
+    ROLES,
+    TRACKED,
+    Upload,
+    World,
+    differences,
+    error_shape_problems,
+    use_temporary_clinical_storage,
+)
+from tests.charting import support as charting
 from tests.interop.bulk_support import ec_key
 
 pytestmark = pytest.mark.django_db
@@ -72,8 +81,18 @@ EXTERNAL_BUNDLE = {
 }
 
 
+@pytest.fixture(autouse=True)
+def clinical_files(settings: Any, tmp_path: Path) -> None:
+    use_temporary_clinical_storage(settings, tmp_path / "clinical-files")
+
+
 def _today() -> str:
     return timezone.localdate().isoformat()
+
+
+def _repeat_last_body(w: World, role: str) -> dict[str, str]:
+    w.signed  # noqa: B018 (the signed spasticity session is the one repeated)
+    return {"indication": "upper-limb-spasticity", "product": "onabotulinumtoxinA"}
 
 
 @dataclass(frozen=True)
@@ -425,6 +444,55 @@ CASES = [
     Case("GET", "/audit/export", AUDIT_READ),
     Case("GET", "/audit/export?patient_id={patient}&sort=user", AUDIT_READ, label="filtered"),
     Case("GET", "/audit/break-glass", AUDIT_READ),
+    # Charting around the treatment: the permissions of the pages (appointments at the desk;
+    # photos, forms and reminders for chart readers; saved plans and repeat last for clinicians).
+    Case("GET", "/appointments", EVERYONE),
+    Case("GET", "/patients/{patient}/appointments", EVERYONE, "patient"),
+    Case(
+        "POST",
+        "/patients/{patient}/appointments",
+        DEMOGRAPHICS_WRITE,
+        "patient",
+        lambda w, r: {
+            "indication": "chronic-migraine",
+            "starts_at": (w.now + timedelta(days=2)).isoformat(),
+            "minutes": 20,
+        },
+    ),
+    Case(
+        "POST",
+        "/appointments/{appointment}/status",
+        DEMOGRAPHICS_WRITE,
+        "appointment",
+        lambda w, r: {"status": "arrived"},
+    ),
+    Case("GET", "/sessions/{signed}/next-visit", CHART_READ, "signed"),
+    Case("GET", "/reminders", CHART_READ),
+    Case("GET", "/reminders?format=csv", CHART_READ, label="csv"),
+    Case("GET", "/patients/{patient}/photos", CHART_READ, "patient"),
+    Case(
+        "POST",
+        "/patients/{patient}/photos",
+        CLINICAL,
+        "patient",
+        lambda w, r: Upload(
+            {"photo": ("frown.jpg", charting.jpeg())},
+            {"indication": "glabellar-lines", "view": "maximal-frown", "timepoint": "before"},
+        ),
+    ),
+    Case("GET", "/photos/{photo}/image", CHART_READ, "photo"),
+    Case("GET", "/photos/{photo}/thumbnail", CHART_READ, "photo"),
+    Case("GET", "/patients/{patient}/consent-forms", CHART_READ, "patient"),
+    Case("GET", "/consent-forms/{consent_form}/pdf", CHART_READ, "consent_form"),
+    Case("GET", "/saved-plans", CLINICAL),
+    Case(
+        "POST",
+        "/saved-plans/{saved_plan}/sessions",
+        CLINICAL,
+        "saved_plan",
+        lambda w, r: {"patient_id": str(w.patient.id)},
+    ),
+    Case("POST", "/patients/{patient}/repeat-last", CLINICAL, "patient", _repeat_last_body),
 ]
 
 
@@ -598,6 +666,13 @@ PATIENT_READS = [
     ("/patients/{patient}/wear-off", CHART_READ),
     ("/patients/{patient}/verdicts", CHART_READ),
     ("/patients/{patient}/due", CHART_READ),
+    ("/patients/{patient}/appointments", EVERYONE),
+    ("/sessions/{signed}/next-visit", CHART_READ),
+    ("/patients/{patient}/photos", CHART_READ),
+    ("/photos/{photo}/image", CHART_READ),
+    ("/photos/{photo}/thumbnail", CHART_READ),
+    ("/patients/{patient}/consent-forms", CHART_READ),
+    ("/consent-forms/{consent_form}/pdf", CHART_READ),
 ]
 
 

@@ -112,6 +112,7 @@ ALLOWED_QUERY = {
     "end",
     "weeks",
     "overdue_weeks",
+    "days",
     "expiring_within_days",
     "sort",
     "limit",

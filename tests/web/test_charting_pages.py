@@ -283,7 +283,8 @@ def test_todays_appointments_are_on_the_today_page_for_the_front_desk(pages):
         pages.staff.actor("front_desk"),
         pages.patient.id,
         indication="chronic-migraine",
-        starts_at=timezone.now() + timedelta(minutes=5),
+        # Noon of the clinic's today (UTC): "in five minutes" is tomorrow after 23:55.
+        starts_at=timezone.now().replace(hour=12, minute=0, second=0, microsecond=0),
     )
     body = pages.client("front_desk").get("/").content.decode()
     assert "Appointments today" in body

@@ -89,7 +89,9 @@ migrations-check: $(STAMP) secret-key
 
 ## fuzz: longer property-based runs than the test suite does
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/domain tests/cli
+	HYPOTHESIS_PROFILE=fuzz DATABASE_URL= $(BIN)/pytest -q -p no:cacheprovider tests/domain \
+		tests/cli tests/api/test_fuzz_api.py tests/interop/test_fuzz_csv_import.py \
+		tests/services/test_fuzz_diary_import.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

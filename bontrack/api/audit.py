@@ -24,6 +24,7 @@ from bontrack.security import services
 
 router = Router(tags=["audit"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+MAX_OFFSET = 2**62  # beyond any trail; with a page's 1000 it still fits a signed 64-bit integer
 Sort = Literal[
     "time",
     "-time",
@@ -87,7 +88,8 @@ def list_entries(
     actor = actor_of(request)
     query = _query(since, until, user, patient_id, action, data, address, sort)
     entries = services.audit_entries(actor, query)
-    start = max(0, offset)
+    # Past the last entry a page is empty; SQL's 64-bit OFFSET would overflow (a 500) first.
+    start = min(max(0, offset), MAX_OFFSET)
     return list(entries[start : start + max(1, min(limit, 1000))])
 
 

@@ -214,7 +214,10 @@ def import_csv(
             {
                 "errors": [
                     {
-                        "field": f"line {e.line}" + (f", {e.column}" if e.column else ""),
+                        # Line 0 is the file as a whole (not UTF-8, too large): no line to name.
+                        "field": "file"
+                        if e.line == 0
+                        else f"line {e.line}" + (f", {e.column}" if e.column else ""),
                         "message": e.message,
                     }
                     for e in refused.result.errors

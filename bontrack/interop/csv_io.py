@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.domain.catalog import catalog
 from bontrack.patients.models import SEXES, Patient
 from bontrack.patients.services import _validate as validate_patient_values
+from bontrack.plan_input import MAX_DECIMALS, MAX_UNITS, MAX_YEAR, MIN_YEAR, has_at_most_decimals
 from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.external import (
     OTHER_INDICATION,
@@ -65,7 +67,18 @@ COLUMNS = PATIENT_COLUMNS + DOSE_COLUMNS
 REQUIRED = ("record_number", "given_name", "family_name", "birth_date")
 MAX_BYTES = 5_000_000
 MAX_ROWS = 50_000
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# ASCII digits only: date.fromisoformat and the database read no others (\d would admit "٢").
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+# The longest text each column's database field holds: a longer cell is refused, not cut.
+TEXT_LIMITS = {
+    **{
+        name: Patient._meta.get_field(name).max_length
+        for name in ("record_number", "given_name", "family_name", "phone", "email")
+    },
+    "place": TreatmentSession._meta.get_field("source_place").max_length,
+    "source_document": TreatmentSession._meta.get_field("source_document").max_length,
+}
 
 
 @dataclass(frozen=True)
@@ -141,7 +154,11 @@ def _read(content: bytes, errors: list[RowError]) -> Iterator[_Row]:
         errors.append(RowError(0, None, "the file is not UTF-8 text"))
         return
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        errors.append(RowError(1, None, f"the header cannot be read as CSV: {error}"))
+        return
     if header is None:
         errors.append(RowError(1, None, "the file is empty: a header line is required"))
         return
@@ -152,10 +169,24 @@ def _read(content: bytes, errors: list[RowError]) -> Iterator[_Row]:
     unknown = [h for h, n in zip(header, names, strict=True) if n not in COLUMNS and n]
     for column in unknown:
         errors.append(RowError(1, column, f"unknown column (the columns are {', '.join(COLUMNS)})"))
-    if missing or unknown:
+    repeated = [h for n, h in enumerate(header) if names[n] and names[n] in names[:n]]
+    for column in repeated:
+        errors.append(RowError(1, column, "is in the header twice: which cell counts is unclear"))
+    if missing or unknown or repeated:
         return
-    for n, cells in enumerate(reader):
-        line = reader.line_num
+    for n in itertools.count():
+        # A quoted cell may span lines: a row is named by the line it starts on.
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            # The reader starts afresh on the next line: the rows after this one are checked too.
+            errors.append(RowError(line, None, f"cannot be read as CSV: {error}"))
+            if reader.line_num < line:  # nothing read: it would fail again on the same line
+                return
+            continue
         if n >= MAX_ROWS:
             errors.append(RowError(line, None, f"at most {MAX_ROWS:,} rows"))
             return
@@ -164,19 +195,60 @@ def _read(content: bytes, errors: list[RowError]) -> Iterator[_Row]:
         if len(cells) != len(names):
             errors.append(RowError(line, None, f"has {len(cells)} cells, the header {len(names)}"))
             continue
-        yield _Row(line, {name: cell.strip() for name, cell in zip(names, cells, strict=True)})
+        values = {name: cell.strip() for name, cell in zip(names, cells, strict=True)}
+        # No database text field holds a NUL: such a file is binary or UTF-16, not a spreadsheet.
+        binary = [name for name, cell in values.items() if "\x00" in cell]
+        for name in binary:
+            errors.append(
+                RowError(line, name or None, "contains a NUL character: is the file UTF-8?")
+            )
+        if not binary:
+            yield _Row(line, values)
 
 
 def _day(row: _Row, column: str, errors: list[RowError]) -> date | None:
     text = row.values.get(column, "")
-    if not ISO_DATE.match(text):
+    if not ISO_DATE.fullmatch(text):
         errors.append(RowError(row.line, column, "must be a date YYYY-MM-DD"))
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         errors.append(RowError(row.line, column, "is not a real date"))
         return None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        errors.append(
+            RowError(row.line, column, f"must be between the years {MIN_YEAR} and {MAX_YEAR}")
+        )
+        return None
+    return day
+
+
+def _refuse_too_long(row: _Row, columns: tuple[str, ...], errors: list[RowError]) -> None:
+    for column in columns:
+        limit = TEXT_LIMITS.get(column)
+        if limit is not None and len(row.values.get(column, "")) > limit:
+            errors.append(RowError(row.line, column, f"is longer than {limit} characters"))
+
+
+def _read_units(row: _Row, errors: list[RowError]) -> Decimal | None:
+    text = row.values["units"]
+    try:
+        # Decimal() alone would also read NaN, Infinity, "1_000" and other scripts' digits.
+        units = Decimal(text) if PLAIN_NUMBER.fullmatch(text) else None
+    except InvalidOperation:  # an exponent beyond Decimal's range
+        units = None
+    if units is None:
+        errors.append(RowError(row.line, "units", "must be a number"))
+    elif units <= 0:
+        errors.append(RowError(row.line, "units", "must be greater than 0"))
+    elif units > MAX_UNITS:
+        errors.append(RowError(row.line, "units", f"must be at most {MAX_UNITS:,} U"))
+    elif not has_at_most_decimals(units, MAX_DECIMALS):
+        errors.append(RowError(row.line, "units", f"must have at most {MAX_DECIMALS} decimals"))
+    else:
+        return units
+    return None
 
 
 def _parse(
@@ -194,6 +266,7 @@ def _parse(
         for column in REQUIRED:
             if not v.get(column):
                 errors.append(RowError(row.line, column, "is required"))
+        _refuse_too_long(row, PATIENT_COLUMNS, errors)
         birth = _day(row, "birth_date", errors) if v.get("birth_date") else None
         sex = v.get("sex", "").lower() or "unknown"
         if sex not in SEXES:
@@ -234,6 +307,7 @@ def _parse(
         for column in ("date", "product", "indication", "units", "place", "source_document"):
             if not v.get(column):
                 errors.append(RowError(row.line, column, "is required for a treatment row"))
+        _refuse_too_long(row, DOSE_COLUMNS, errors)
         day = _day(row, "date", errors) if v.get("date") else None
         if day is not None and day > today:
             errors.append(RowError(row.line, "date", "is in the future"))
@@ -247,17 +321,7 @@ def _parse(
             errors.append(
                 RowError(row.line, "indication", f"unknown indication code {indication!r}")
             )
-        units: Decimal | None = None
-        if v.get("units"):
-            try:
-                units = Decimal(v["units"])
-            except InvalidOperation:
-                errors.append(RowError(row.line, "units", "must be a number"))
-            else:
-                if not units.is_finite() or units <= 0:
-                    errors.append(RowError(row.line, "units", "must be greater than 0"))
-                elif units.as_tuple().exponent < -3:  # type: ignore[operator]
-                    errors.append(RowError(row.line, "units", "must have at most 3 decimals"))
+        units = _read_units(row, errors) if v.get("units") else None
         site, side, route = v.get("site", ""), v.get("side", "").lower(), v.get("route", "")
         if site:
             found = cat.sites.get(site)

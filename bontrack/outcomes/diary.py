@@ -8,8 +8,10 @@ The file has a header and one row per day::
 ``date`` is ISO 8601 (``YYYY-MM-DD``); ``headache``, ``migraine`` and ``acute_medication`` are
 yes or no (also y/n, true/false, 1/0); ``hours`` (of headache that day) is a number from 0 to 24,
 or empty when not recorded. Header names ignore case, spaces and hyphens; other columns are
-ignored. A bad row is reported by its line, column and reason and left out; the good rows are
-kept. A migraine day is a headache day, and a day without headache has no headache hours.
+ignored, and a header naming one of these columns twice refuses the file. A bad row is reported
+by its line (where it starts), column and reason and left out; the good rows are kept, those
+after a row the csv module cannot read too. A migraine day is a headache day, and a day without
+headache has no headache hours.
 
 Counts are made only over periods the diary covers day by day: a calendar month with a missing
 or bad day is not counted (a gap would look like a headache-free day).
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
+from bontrack.plan_input import has_at_most_decimals
 from bontrack.treatments.errors import ServiceError
 
 DIARY_INDICATION = "chronic-migraine"
@@ -40,7 +43,10 @@ MAX_ROWS = 5_000  # more than 13 years of days
 MAX_HOURS = Decimal(24)
 YES = {"yes", "y", "true", "1"}
 NO = {"no", "n", "false", "0"}
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# ASCII digits only: date.fromisoformat reads no others (\d would admit "٢").
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Decimal() alone would also read NaN, Infinity, "1_0" and other scripts' digits.
+PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,7 @@ def _yes_no(text: str) -> bool | None:
 
 def _date(text: str, today: date) -> tuple[date | None, str | None]:
     value = text.strip()
-    if not ISO_DATE.match(value):
+    if not ISO_DATE.fullmatch(value):
         return None, f"must be a date written YYYY-MM-DD, not {value!r}"
     try:
         day = date.fromisoformat(value)
@@ -124,12 +130,14 @@ def _hours(text: str) -> tuple[Decimal | None, str | None]:
     if not value:
         return None, None
     try:
-        hours = Decimal(value)
-    except InvalidOperation:
+        hours = Decimal(value) if PLAIN_NUMBER.fullmatch(value) else None
+    except InvalidOperation:  # an exponent beyond Decimal's range
+        hours = None
+    if hours is None:
         return None, f"must be a number of hours, not {value!r}"
-    if not hours.is_finite() or not Decimal(0) <= hours <= MAX_HOURS:
+    if not Decimal(0) <= hours <= MAX_HOURS:
         return None, f"must be between 0 and {MAX_HOURS} hours"
-    if hours.as_tuple().exponent < -2:  # type: ignore[operator]
+    if not has_at_most_decimals(hours, 2):
         return None, "must have at most 2 decimals"
     return hours, None
 
@@ -161,25 +169,36 @@ def parse_diary(content: bytes, today: date) -> Diary:
             "file",
             f"the header lacks {', '.join(missing)}: it needs {', '.join(COLUMNS)}",
         )
+    repeated = [c for c in COLUMNS if names.count(c) > 1]
+    if repeated:
+        raise ServiceError(
+            "file",
+            f"the header has {', '.join(repeated)} twice: which of the cells counts is unclear",
+        )
     where = {c: names.index(c) for c in COLUMNS}
     days: dict[date, DiaryDay] = {}
     lines: dict[date, int] = {}
     errors: list[RowError] = []
     rows = 0
     while True:
+        # A quoted cell may span lines: a row is named by the line it starts on.
+        line = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as error:
-            errors.append(RowError(reader.line_num, None, f"cannot be read as CSV: {error}"))
-            break
+            # The reader starts afresh on the next line: the rows after this one are still read.
+            rows += 1
+            errors.append(RowError(line, None, f"cannot be read as CSV: {error}"))
+            if reader.line_num < line:  # nothing read: it would fail again on the same line
+                break
+            continue
         if not row or all(not cell.strip() for cell in row):
             continue
         rows += 1
         if rows > MAX_ROWS:
             raise ServiceError("file", f"has more than {MAX_ROWS:,} rows")
-        line = reader.line_num
         found = _row(line, row, where, len(names), today)
         if isinstance(found, list):
             errors += found

@@ -188,21 +188,20 @@ def break_glass(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpRes
 PAGE_SIZE = 100
 
 
+def _moment(data: Any, name: str, tz: str, problems: list[str]) -> datetime | None:
+    """A filter's date and time, read in the clinic's time zone; a bad one joins ``problems``."""
+    text = data.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return parse_local(text, tz)
+    except ValidationError:
+        problems.append(f"{name}: give a date and time, e.g. 2026-11-25T09:30")
+        return None
+
+
 def _audit_query(request: HttpRequest, actor: Actor) -> tuple[services.AuditQuery, list[str]]:
-    data = request.GET
-    problems = []
-    tz = actor.clinic.time_zone
-
-    def moment(name: str) -> datetime | None:
-        text = data.get(name, "").strip()
-        if not text:
-            return None
-        try:
-            return parse_local(text, tz)
-        except ValidationError:
-            problems.append(f"{name}: give a date and time, e.g. 2026-11-25T09:30")
-            return None
-
+    data, problems, tz = request.GET, [], actor.clinic.time_zone
     patient_id = None
     if data.get("patient", "").strip():
         try:
@@ -210,8 +209,8 @@ def _audit_query(request: HttpRequest, actor: Actor) -> tuple[services.AuditQuer
         except ValueError:
             problems.append("patient: give the patient's id (from their page's address)")
     query = services.AuditQuery(
-        since=moment("since"),
-        until=moment("until"),
+        since=_moment(data, "since", tz, problems),
+        until=_moment(data, "until", tz, problems),
         user=data.get("user", "").strip()[:150],
         patient_id=patient_id,
         action=data.get("action", "").strip(),
@@ -440,19 +439,9 @@ FLAGGED_EVENTS = frozenset(
 def _security_query(request: HttpRequest, actor: Actor) -> tuple[services.SecurityQuery, list[str]]:
     data, problems, tz = request.GET, [], actor.clinic.time_zone
 
-    def moment(name: str) -> datetime | None:
-        text = data.get(name, "").strip()
-        if not text:
-            return None
-        try:
-            return parse_local(text, tz)
-        except ValidationError:
-            problems.append(f"{name}: give a date and time, e.g. 2026-11-25T09:30")
-            return None
-
     query = services.SecurityQuery(
-        since=moment("since"),
-        until=moment("until"),
+        since=_moment(data, "since", tz, problems),
+        until=_moment(data, "until", tz, problems),
         user=data.get("user", "").strip()[:150],
         kind=data.get("event", "").strip()[:32],
     )

@@ -22,15 +22,12 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -40,7 +37,8 @@ from bontrack.domain.catalog import catalog
 from bontrack.interop import csv_io
 from bontrack.patients.models import Patient
 from bontrack.treatments.models import Injection, TreatmentSession
-from tests import builders
+from tests import builders, csv_fuzz
+from tests.csv_fuzz import OVER_CSV_FIELD_LIMIT, rolled_back
 from tests.interop.test_csv import Desk
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +53,6 @@ HEADER_REQUIRED = (
     "units",
 )  # fmt: skip
 HEADER_OPTIONAL = tuple(c for c in csv_io.COLUMNS if c not in HEADER_REQUIRED)
-OVER_CSV_FIELD_LIMIT = 140_000  # the csv module refuses a field over 131,072 characters
 
 # (record number, given name, family name, birth date). The first is the fixture's patient, the
 # second another person under the same record number.
@@ -196,24 +193,10 @@ def spreadsheets(draw: st.DrawFn) -> bytes:
 
 
 HEADER_LINE = b"record_number,given_name,family_name,birth_date,date,product,indication,units\n"
-PIECES = (
-    b"\x00", b"\xef\xbb\xbf", b'"', b"\r", b"\n", b"\r\n", b",", b" ", b"\xff", b"\xc3",
-    "é".encode(), HEADER_LINE, b"BT-1,Alex,Doe,1980-05-01,,,,\n", b"=1+1", b"BT-1,\"Al",
-    b"z" * OVER_CSV_FIELD_LIMIT,
-)  # fmt: skip
-raw_files = st.binary(max_size=300) | st.lists(
-    st.sampled_from(PIECES) | st.binary(max_size=20), max_size=12
-).map(b"".join)
+raw_files = csv_fuzz.raw_files(HEADER_LINE, b"BT-1,Alex,Doe,1980-05-01,,,,\n", b"=1+1", b'BT-1,"Al')
 
 
 # --- What every import must keep -----------------------------------------------------------------
-
-
-@contextmanager
-def rolled_back() -> Iterator[None]:
-    with transaction.atomic():
-        yield
-        transaction.set_rollback(True)
 
 
 def counts() -> dict[str, int]:

@@ -24,15 +24,12 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -45,7 +42,8 @@ from bontrack.outcomes import services as followup
 from bontrack.outcomes.models import Assessment
 from bontrack.patients.models import Patient
 from bontrack.treatments.errors import ServiceError
-from tests import builders
+from tests import builders, csv_fuzz
+from tests.csv_fuzz import OVER_CSV_FIELD_LIMIT, rolled_back
 from tests.services.followup import migraine_patient
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +51,6 @@ pytestmark = pytest.mark.django_db
 # Django's db fixtures are function-scoped: the examples share one patient, each in a savepoint.
 FUZZ = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
-OVER_CSV_FIELD_LIMIT = 140_000  # the csv module refuses a field over 131,072 characters
 HOSTILE = (
     "", " ", "\t", "\u00a0", "\ufeff", "yes", "YES", "Y", "n", "True", "1", "0", "2", "-1", "oui",
     "24", "24.00", "24.001", "25", "0.5", "1.255", "1e1", "1E+999999", "1E-999999", "-0", "NaN",
@@ -191,24 +188,12 @@ def diaries(draw: st.DrawFn) -> DiaryFile:
 
 
 HEADER_LINE = b"date,headache,migraine,hours,acute_medication\n"
-PIECES = (
-    b"\x00", b"\xef\xbb\xbf", b'"', b"\r", b"\n", b"\r\n", b",", b" ", b"\xff", b"\xc3",
-    "é".encode(), HEADER_LINE, b"2026-03-01,yes,no,2,no\n", b"2026-03-01,yes,no", b'"2026',
-    b"z" * OVER_CSV_FIELD_LIMIT,
-)  # fmt: skip
-raw_files = st.binary(max_size=300) | st.lists(
-    st.sampled_from(PIECES) | st.binary(max_size=20), max_size=12
-).map(b"".join)
+raw_files = csv_fuzz.raw_files(
+    HEADER_LINE, b"2026-03-01,yes,no,2,no\n", b"2026-03-01,yes,no", b'"2026'
+)
 
 
 # --- What every import must keep -----------------------------------------------------------------
-
-
-@contextmanager
-def rolled_back() -> Iterator[None]:
-    with transaction.atomic():
-        yield
-        transaction.set_rollback(True)
 
 
 def counts() -> tuple[int, int]:

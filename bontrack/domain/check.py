@@ -24,7 +24,7 @@ from bontrack.domain.rules.supply import (
     product_mismatch_findings,
     reconstitution_findings,
 )
-from bontrack.domain.treatment import HistoryEntry, Injector, Patient, Plan
+from bontrack.domain.treatment import HistoryEntry, Injector, Patient, Plan, Verdict
 from bontrack.domain.units import Units
 
 __all__ = ["CheckResult", "MissingWeightError", "evaluate", "requires_weight"]
@@ -60,6 +60,8 @@ def _context(
     injector: Injector | None,
     now: datetime,
     catalog: Catalog | None,
+    verdicts: Sequence[Verdict] = (),
+    at_signing: bool = False,
 ) -> CheckContext:
     return CheckContext(
         plan=plan,
@@ -68,6 +70,8 @@ def _context(
         injector=injector,
         now=now,
         catalog=catalog or packaged_catalog(),
+        verdicts=tuple(verdicts),
+        at_signing=at_signing,
     )
 
 
@@ -90,13 +94,20 @@ def evaluate(
     injector: Injector | None,
     now: datetime,
     catalog: Catalog | None = None,
+    *,
+    verdicts: Sequence[Verdict] = (),
+    at_signing: bool = False,
 ) -> CheckResult:
     """Run every rule family that a plan alone can decide (all but consent, DESIGN 3.2).
+
+    ``history`` may hold sessions dated after the plan on the records path (late charting, B.37):
+    the window rules count them; the stateless input refuses them (B.35). ``verdicts`` are the
+    patient's latest response verdicts (B.32); ``at_signing`` asks for a vial (B.30).
 
     Raises ``MissingWeightError`` when a weight-based rule applies and the patient has no weight:
     the edges validate that first, so that it reaches the user as invalid input (B.9).
     """
-    ctx = _context(plan, patient, history, injector, now, catalog)
+    ctx = _context(plan, patient, history, injector, now, catalog, verdicts, at_signing)
     findings = [f for rule in RULE_FAMILIES for f in rule(ctx)]
     findings.sort(key=lambda f: f.sort_key)
     return CheckResult(

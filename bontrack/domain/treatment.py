@@ -35,6 +35,12 @@ class Vial:
     lot: str | None = None
     lot_expires: dt.date | None = None
     recalled: bool | None = None
+    # B.30: what earlier sessions already drew from the vial (``drawn_units``; none: 0), and
+    # what this plan draws from it when the signer says so (records path; none: filled in).
+    drawn_before: Units | None = None
+    draw: Units | None = None
+    # The vial's own id on the records path, so that a finding can name it to the signer.
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +96,9 @@ class HistoryEntry:
     indication: str
     units: Units
     injections: tuple[Injection, ...] = ()
+    # B.31: when the needle went in and who held it, where known, to name an earlier visit.
+    administered_at: dt.datetime | None = None
+    injector: str | None = None
 
     def days_before(self, day: dt.date) -> int:
         return (day - self.date).days
@@ -100,3 +109,17 @@ class Injector:
     credentials: tuple[str, ...]
     indications: tuple[str, ...]
     supervised_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The latest response verdict of one series (indication, scale, muscle group) of the patient
+    (DESIGN 3.3 ``verdicts``, B.32); ``summary`` is one line such as "-18 % after 2 cycles"."""
+
+    indication: str
+    scale: str
+    verdict: str
+    as_of: dt.date
+    summary: str
+    source: str
+    muscle_group: str | None = None

@@ -41,6 +41,9 @@ class TreatmentSession(models.Model):
         "accounts.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     digest = models.CharField(max_length=64, blank=True)
+    # The version of the canonical form the digest was computed under (DESIGN 3.4): verification
+    # rebuilds that version, so that records signed before a new field still verify.
+    canon = models.PositiveSmallIntegerField(default=1)
     external = models.BooleanField(default=False)  # a dose given elsewhere, recorded here
     # A dose given elsewhere (external): where it was given and the document it was read from;
     # ``external_key`` identifies an imported dose, so that importing it again adds nothing.
@@ -117,6 +120,8 @@ class SessionVial(models.Model):
     vial = models.ForeignKey(
         "inventory.Vial", on_delete=models.PROTECT, related_name="session_uses"
     )
+    # B.30: the units this session drew from the vial, stored once at signing (null on a plan).
+    drawn_units = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -144,9 +149,10 @@ class FindingDecision(models.Model):
 
 
 class SessionEvent(models.Model):
-    """Appended to a session: cancelled (a plan), co-signed, amended, entered-in-error."""
+    """Appended to a session: cancelled (a plan), co-signed, amended, entered-in-error, or a note
+    addendum of its injector (text only, B.33)."""
 
-    KINDS = ("cancelled", "co-signed", "amended", "entered-in-error")
+    KINDS = ("cancelled", "co-signed", "amended", "entered-in-error", "addendum")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
@@ -159,6 +165,53 @@ class SessionEvent(models.Model):
     data = models.JSONField(default=dict)
     digest = models.CharField(max_length=64, blank=True)
     amends_digest = models.CharField(max_length=64, blank=True)
+    canon = models.PositiveSmallIntegerField(default=1)
 
     class Meta:
         ordering = ["at", "id"]
+
+
+class CorrectionRequest(models.Model):
+    """A nurse injector's proposed correction of a signed session (B.33): a full amendment or an
+    entered-in-error, naming the digest it corrects. Appended; its outcome is a decision row."""
+
+    KINDS = ("amend", "entered-in-error")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(
+        TreatmentSession, on_delete=models.PROTECT, related_name="correction_requests"
+    )
+    kind = models.CharField(max_length=20, choices=[(k, k) for k in KINDS])
+    corrects_digest = models.CharField(max_length=64)
+    reason = models.TextField()
+    # The proposal in full: {"injections": [...], "notes": ..., "vials": [...]} for an amendment,
+    # {"toxin_given": bool} for an entered-in-error.
+    proposed = models.JSONField(default=dict)
+    by = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["clinic", "at"])]
+
+
+class CorrectionDecision(models.Model):
+    """What became of a correction request: accepted or declined by a prescriber, or withdrawn by
+    the nurse who filed it. One per request, appended."""
+
+    OUTCOMES = ("accepted", "declined", "withdrawn")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    request = models.OneToOneField(
+        CorrectionRequest, on_delete=models.PROTECT, related_name="decision"
+    )
+    outcome = models.CharField(max_length=10, choices=[(o, o) for o in OUTCOMES])
+    reason = models.TextField(blank=True)
+    by = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    # The amendment or entered-in-error an acceptance appended.
+    event = models.ForeignKey(
+        SessionEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )

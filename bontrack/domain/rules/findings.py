@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import cached_property
 
 from bontrack.domain.catalog.model import Catalog, Citation, Population, Product, Severity, Tag
-from bontrack.domain.treatment import HistoryEntry, Injection, Injector, Patient, Plan
+from bontrack.domain.treatment import HistoryEntry, Injection, Injector, Patient, Plan, Verdict
 from bontrack.domain.units import Units, format_decimal
 
 # B.7: dose and window limits may be overridden by a prescriber with a written reason; nothing else.
@@ -115,6 +115,9 @@ class CheckContext:
     injector: Injector | None
     now: datetime
     catalog: Catalog
+    verdicts: tuple[Verdict, ...] = ()
+    # The records path signing a session: a session is signed with at least one vial (B.30).
+    at_signing: bool = False
 
     @property
     def day(self) -> date:

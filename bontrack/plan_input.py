@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 from bontrack.domain.catalog import catalog as packaged_catalog
 from bontrack.domain.catalog.model import Catalog
 from bontrack.domain.check import requires_weight
+from bontrack.domain.outcomes import VERDICTS
 from bontrack.domain.planning import expand_protocol
 from bontrack.domain.treatment import (
     OTHER_INDICATION,
@@ -32,9 +33,10 @@ from bontrack.domain.treatment import (
     Injector,
     Patient,
     Plan,
+    Verdict,
     Vial,
 )
-from bontrack.domain.units import Units
+from bontrack.domain.units import Units, format_decimal
 
 MAX_DECIMALS = 3
 # Sanity bounds that keep arithmetic finite: no vial, session or patient comes near them.
@@ -43,6 +45,8 @@ MAX_WEIGHT_KG = Decimal(500)
 MIN_YEAR, MAX_YEAR = 1900, 2999
 ALLERGY_INGREDIENTS = ("cow-milk-protein", "human-albumin")
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_AGE_YEARS = 120  # B.35: a birth date further back contradicts itself
+MAX_SUMMARY_CHARS = 200  # DESIGN 3.3: a verdict's summary is one line
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class CheckRequest:
     history: tuple[HistoryEntry, ...]
     injector: Injector | None
     now: datetime
+    verdicts: tuple[Verdict, ...] = ()
 
 
 class _NonFinite:
@@ -162,6 +167,7 @@ class VialIn(_Shape):
     lot: StrictStr | None = None
     lot_expires: IsoDate | None = None
     recalled: StrictBool | None = None
+    drawn_units: Number | None = None
 
 
 class PlanIn(_Shape):
@@ -202,6 +208,18 @@ class HistoryIn(_Shape):
     indication: StrictStr
     units: Number
     injections: list[InjectionIn] | None = None
+    administered_at: AwareDateTime | None = None
+    injector: StrictStr | None = None
+
+
+class VerdictIn(_Shape):
+    indication: StrictStr
+    scale: StrictStr
+    muscle_group: StrictStr | None = None
+    verdict: StrictStr
+    as_of: IsoDate
+    summary: StrictStr
+    source: StrictStr
 
 
 class InjectorIn(_Shape):
@@ -216,6 +234,7 @@ class CheckIn(_Shape):
     plan: PlanIn
     history: list[HistoryIn] | None = None
     injector: InjectorIn | None = None
+    verdicts: list[VerdictIn] | None = None
 
 
 GENERIC_MESSAGES = {
@@ -391,6 +410,8 @@ def _build(shape: CheckIn, cat: Catalog) -> CheckRequest:
                     v.fail(f"{here}.diluent_ml", "must be greater than 0 for a powder")
         if vial.reconstituted_at is not None and vial.reconstituted_at > shape.now:
             v.fail(f"{here}.reconstituted_at", "is after now")
+        if vial.drawn_units is not None:
+            _drawn_units(v, f"{here}.drawn_units", vial.drawn_units, vial.size_units)
         vials.append(
             Vial(
                 size=Units(p.product, vial.size_units),
@@ -399,6 +420,9 @@ def _build(shape: CheckIn, cat: Catalog) -> CheckRequest:
                 lot=vial.lot,
                 lot_expires=vial.lot_expires,
                 recalled=vial.recalled,
+                drawn_before=(
+                    None if vial.drawn_units is None else Units(p.product, vial.drawn_units)
+                ),
             )
         )
 
@@ -410,10 +434,41 @@ def _build(shape: CheckIn, cat: Catalog) -> CheckRequest:
             v.code(f"{here}.indication", h.indication, cat.indications, "indication")
         v.units(f"{here}.units", h.units)
         if h.date > p.date:
-            v.fail(f"{here}.date", "is after the plan date")
+            v.fail(
+                f"{here}.date",
+                f"{h.date.isoformat()} is after the plan date {p.date.isoformat()}: the check "
+                "reads history up to the plan date (B.35)",
+            )
+        if h.date < shape.patient.birth_date:
+            v.fail(
+                "patient.birth_date",
+                f"{shape.patient.birth_date.isoformat()} is after {here}.date "
+                f"{h.date.isoformat()}: a treatment cannot come before birth (B.35)",
+            )
+        if h.administered_at is not None and h.administered_at.date() != h.date:
+            v.fail(
+                f"{here}.administered_at",
+                f"falls on {h.administered_at.date().isoformat()}, not on the entry's date "
+                f"{h.date.isoformat()}",
+            )
         points = v.injections(f"{here}.injections", h.injections or [], h.product) if ok else ()
+        listed = sum((i.units.amount for i in points), Decimal(0))
+        if listed > h.units:
+            v.fail(
+                f"{here}.injections",
+                f"the listed points add up to {format_decimal(listed)} U, more than the entry's "
+                f"units {format_decimal(h.units)} U: correct the points or the total (B.35)",
+            )
         history.append(
-            HistoryEntry(h.date, h.product, h.indication, Units(h.product, h.units), points)
+            HistoryEntry(
+                h.date,
+                h.product,
+                h.indication,
+                Units(h.product, h.units),
+                points,
+                administered_at=h.administered_at,
+                injector=(h.injector or "").strip() or None,
+            )
         )
 
     patient = _patient(v, shape.patient, cat)
@@ -423,11 +478,15 @@ def _build(shape: CheckIn, cat: Catalog) -> CheckRequest:
             v.code(f"injector.credentials[{n}]", c, cat.credentials, "credential")
         for n, i in enumerate(shape.injector.indications):
             v.code(f"injector.indications[{n}]", i, cat.indications, "indication")
+        # B.35: an empty or blank supervisor is no supervisor, so that B.21 blocks.
+        supervisor = (shape.injector.supervised_by or "").strip() or None
         injector = Injector(
             tuple(shape.injector.credentials),
             tuple(shape.injector.indications),
-            shape.injector.supervised_by,
+            supervisor,
         )
+    verdicts = _verdicts(v, shape.verdicts or [], cat)
+    _patient_dates(v, shape.patient, p.date)
     if v.errors:
         raise InvalidInputError(v.errors)
     plan = Plan(
@@ -448,7 +507,72 @@ def _build(shape: CheckIn, cat: Catalog) -> CheckRequest:
                 )
             ]
         )
-    return CheckRequest(plan, patient, tuple(history), injector, shape.now)
+    return CheckRequest(plan, patient, tuple(history), injector, shape.now, verdicts)
+
+
+def _drawn_units(v: _Validator, path: str, drawn: Decimal, size: Decimal) -> None:
+    """B.30: what earlier sessions drew from the vial, 0 up to its size."""
+    if drawn < 0:
+        v.fail(path, "must be 0 or more")
+    elif drawn > size:
+        v.fail(
+            path,
+            f"{format_decimal(drawn)} U is more than the vial's size_units "
+            f"{format_decimal(size)} U",
+        )
+    elif not has_at_most_decimals(drawn, MAX_DECIMALS):
+        v.fail(path, f"must have at most {MAX_DECIMALS} decimals")
+
+
+def _patient_dates(v: _Validator, p: PatientIn, plan_date: date) -> None:
+    """B.35: a weight measured after the plan date, or a birth date more than 120 years before
+    it, contradicts the plan."""
+    if p.weight_measured_on is not None and p.weight_measured_on > plan_date:
+        v.fail(
+            "patient.weight_measured_on",
+            f"{p.weight_measured_on.isoformat()} is after the plan date "
+            f"{plan_date.isoformat()}: give the weight measured on or before it (B.35)",
+        )
+    try:
+        oldest = plan_date.replace(year=plan_date.year - MAX_AGE_YEARS)
+    except ValueError:  # 29 February
+        oldest = plan_date.replace(year=plan_date.year - MAX_AGE_YEARS, day=28)
+    if p.birth_date < oldest:
+        v.fail(
+            "patient.birth_date",
+            f"{p.birth_date.isoformat()} is more than {MAX_AGE_YEARS} years before the plan "
+            f"date {plan_date.isoformat()} (B.35)",
+        )
+
+
+def _verdicts(v: _Validator, items: list[VerdictIn], cat: Catalog) -> tuple[Verdict, ...]:
+    """DESIGN 3.3 ``verdicts``: the patient's latest verdict per series (B.32)."""
+    result = []
+    for n, item in enumerate(items):
+        here = f"verdicts[{n}]"
+        v.code(f"{here}.indication", item.indication, cat.indications, "indication")
+        v.code(f"{here}.scale", item.scale, cat.scales, "scale")
+        if item.verdict not in VERDICTS:
+            v.fail(f"{here}.verdict", f"must be one of {', '.join(VERDICTS)}")
+        if not item.summary.strip():
+            v.fail(f"{here}.summary", "must not be empty")
+        elif len(item.summary) > MAX_SUMMARY_CHARS:
+            v.fail(
+                f"{here}.summary",
+                f"is {len(item.summary)} characters; at most {MAX_SUMMARY_CHARS}",
+            )
+        result.append(
+            Verdict(
+                indication=item.indication,
+                scale=item.scale,
+                verdict=item.verdict,
+                as_of=item.as_of,
+                summary=item.summary.strip(),
+                source=item.source.strip(),
+                muscle_group=(item.muscle_group or "").strip() or None,
+            )
+        )
+    return tuple(result)
 
 
 def _patient(v: _Validator, p: PatientIn, cat: Catalog) -> Patient:

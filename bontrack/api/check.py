@@ -40,5 +40,12 @@ def check_plan(request: HttpRequest) -> Any:
         return Status(
             422, {"errors": [{"field": e.field, "message": e.message} for e in invalid.errors]}
         )
-    result = evaluate(parsed.plan, parsed.patient, parsed.history, parsed.injector, parsed.now)
+    result = evaluate(
+        parsed.plan,
+        parsed.patient,
+        parsed.history,
+        parsed.injector,
+        parsed.now,
+        verdicts=parsed.verdicts,
+    )
     return Status(200, json.loads(json.dumps(result_json(result))))

@@ -10,7 +10,11 @@ from datetime import UTC, datetime
 from bontrack.domain.catalog import catalog as packaged_catalog
 from bontrack.domain.catalog.model import Catalog
 from bontrack.domain.rules.findings import CheckContext, Finding, verdict_of
-from bontrack.domain.rules.intervals import mixed_product_findings, retreatment_findings
+from bontrack.domain.rules.intervals import (
+    mixed_product_findings,
+    repeat_visit_findings,
+    retreatment_findings,
+)
 from bontrack.domain.rules.limits import MissingWeightError, limit_findings, weight_needed
 from bontrack.domain.rules.patient import (
     contraindication_findings,
@@ -18,11 +22,13 @@ from bontrack.domain.rules.patient import (
     precaution_findings,
     weight_currency_findings,
 )
+from bontrack.domain.rules.response import response_findings
 from bontrack.domain.rules.scope import injector_scope_findings
 from bontrack.domain.rules.supply import (
     lot_findings,
     product_mismatch_findings,
     reconstitution_findings,
+    supply_findings,
 )
 from bontrack.domain.treatment import HistoryEntry, Injector, Patient, Plan, Verdict
 from bontrack.domain.units import Units
@@ -34,13 +40,16 @@ RULE_FAMILIES: tuple[Callable[[CheckContext], list[Finding]], ...] = (
     limit_findings,
     weight_currency_findings,
     retreatment_findings,
+    repeat_visit_findings,
     mixed_product_findings,
     contraindication_findings,
     precaution_findings,
     off_label_findings,
     lot_findings,
     reconstitution_findings,
+    supply_findings,
     injector_scope_findings,
+    response_findings,
 )
 
 

@@ -6,13 +6,14 @@ point, the number of vials a plan needs and when the solution must be used by.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 from bontrack.domain.catalog.model import Product, Protocol
 from bontrack.domain.quantities import Concentration, Volume
-from bontrack.domain.treatment import Injection
+from bontrack.domain.treatment import Injection, Vial
 from bontrack.domain.units import Units
 
 
@@ -124,3 +125,28 @@ def dilution_in_label(product: Product, size: Units, diluent: Volume) -> bool | 
 
 def listed_dilutions(product: Product, size: Units) -> list[Decimal]:
     return sorted(d.diluent_ml for d in product.dilutions if d.vial_units == size.amount)
+
+
+def remaining_in(vial: Vial) -> Units:
+    """What a vial still holds: its size less what earlier sessions drew (B.30), never below 0."""
+    drawn = vial.drawn_before.amount if vial.drawn_before is not None else Decimal(0)
+    return Units(vial.size.product, max(vial.size.amount - drawn, Decimal(0)))
+
+
+def fill_draws(total: Units, vials: Sequence[Vial]) -> tuple[Units, ...]:
+    """B.30: the units drawn from each vial when the signer gives none, one per vial in the order
+    given (the caller orders them by opening): each vial up to what it still holds, until the
+    total is reached. A vial of another product gives nothing (that is a product mismatch).
+
+    When the vials hold less than the total the draws add up to less, and ``supply`` blocks.
+    """
+    wanted = total.amount
+    draws = []
+    for vial in vials:
+        if vial.size.product != total.product:
+            draws.append(Units.zero(vial.size.product))
+            continue
+        take = min(remaining_in(vial).amount, max(wanted, Decimal(0)))
+        draws.append(Units(total.product, take))
+        wanted -= take
+    return tuple(draws)

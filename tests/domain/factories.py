@@ -21,6 +21,7 @@ from bontrack.domain.treatment import (
     Injector,
     Patient,
     Plan,
+    Verdict,
     Vial,
 )
 from bontrack.domain.units import Units
@@ -155,14 +156,20 @@ def history(
     amount: Number = 155,
     plan_day: dt.date = DAY,
     injections: Iterable[Injection] = (),
+    *,
+    administered_at: dt.datetime | None = None,
+    by: str | None = None,
 ) -> HistoryEntry:
-    """An earlier session ``days_before`` days before the plan date, with its total."""
+    """An earlier session ``days_before`` days before the plan date (negative: after it, late
+    charting, B.37), with its total."""
     return HistoryEntry(
         date=plan_day - dt.timedelta(days=days_before),
         product=product,
         indication=indication,
         units=units(amount, product),
         injections=tuple(injections),
+        administered_at=administered_at,
+        injector=by,
     )
 
 
@@ -174,7 +181,12 @@ def vial(
     lot: str | None = None,
     lot_expires: dt.date | None = None,
     recalled: bool | None = None,
+    *,
+    drawn_before: Number | None = None,
+    draw: Number | None = None,
+    label: str | None = None,
 ) -> Vial:
+    """A vial; ``drawn_before`` is what earlier sessions drew, ``draw`` what this plan draws."""
     return Vial(
         size=units(size, product),
         diluent_ml=None if diluent_ml is None else dec(diluent_ml),
@@ -182,6 +194,9 @@ def vial(
         lot=lot,
         lot_expires=lot_expires,
         recalled=recalled,
+        drawn_before=None if drawn_before is None else units(drawn_before, product),
+        draw=None if draw is None else units(draw, product),
+        label=label,
     )
 
 
@@ -203,6 +218,9 @@ def check(
     the_history: Iterable[HistoryEntry] = (),
     the_injector: Injector | None = None,
     now: dt.datetime = NOW,
+    *,
+    verdicts: Iterable[Verdict] = (),
+    at_signing: bool = False,
 ) -> CheckResult:
     """``evaluate`` with defaults: PREEMPT 155 for a 45-year-old with no history."""
     return evaluate(
@@ -211,6 +229,8 @@ def check(
         tuple(the_history),
         the_injector,
         now,
+        verdicts=tuple(verdicts),
+        at_signing=at_signing,
     )
 
 

@@ -596,7 +596,6 @@ def test_every_threshold_cites_a_known_source():
 WITHOUT_A_FACTS_ENTRY = {
     ("headache-days-28d", (), "episodic_gap_days"),
     ("headache-days-month", (), "episodic_gap_days"),
-    ("facial-wrinkle-scale", ("lateral-canthal-lines",), "min_grades"),
 }
 
 

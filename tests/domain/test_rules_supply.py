@@ -134,9 +134,9 @@ def test_diluted_myobloc_must_be_used_within_4_hours_to_be_confirmed():
 
 
 def test_a_dilution_outside_the_listed_range_warns():
-    """B.23: BOTOX 100 U + 10 mL matches no listed combination and lies outside 1–8 mL:
+    """B.23: BOTOX 200 U + 10 mL matches no listed combination and lies outside 1–8 mL:
     a reconstitution warning naming the listed volumes."""
-    result = check(with_vial(vial(100, diluent_ml=10)))
+    result = check(with_vial(vial(200, diluent_ml=10)))
     finding = only(result, "reconstitution")
     assert finding.severity is Severity.WARN
     assert finding.overridable is False
@@ -248,3 +248,40 @@ def test_a_privileged_prescriber_passes(credential):
 def test_without_an_injector_scope_is_not_checked():
     """DESIGN 3.3: without `injector`, injector-scope is not run."""
     assert of_rule(check(plan()), "injector-scope") == []
+
+
+# --- one finding per problem, undiluted Myobloc (B.23) --------------------------------------
+
+
+@pytest.mark.parametrize("made", [None, NOW - 5 * HOUR])
+def test_undiluted_myobloc_gets_no_four_hour_block(made):
+    """Myobloc used undiluted (0 mL) has no diluted in-use time, opened or not."""
+    result = check(with_vial(vial(2500, RIMA, diluent_ml=0, reconstituted_at=made), RIMA))
+    assert of_rule(result, "reconstitution") == []
+
+
+def test_two_vials_with_the_same_unlisted_dilution_give_one_warning_naming_both():
+    vials = [vial(200, diluent_ml=10, lot="A1"), vial(200, diluent_ml=10, lot="A2")]
+    the_plan = plan(protocol="preempt-155", vials=vials)
+    finding = only(check(the_plan), "reconstitution")
+    assert "Vial 1 (200 U, lot A1) and vial 2 (200 U, lot A2)" in finding.message
+
+
+def test_two_vials_past_their_use_by_time_together_give_one_block():
+    made = NOW - 25 * HOUR
+    vials = [vial(100, diluent_ml=2, reconstituted_at=made) for _ in range(2)]
+    finding = only(check(plan(protocol="preempt-155", vials=vials)), "reconstitution")
+    assert finding.severity is Severity.BLOCK
+    assert finding.message.startswith("Vial 1 (100 U) and vial 2 (100 U) were reconstituted")
+    assert "discard them" in finding.message
+
+
+def test_vials_with_different_problems_give_a_finding_each():
+    vials = [vial(200, diluent_ml=10), vial(200, diluent_ml=12)]
+    assert len(of_rule(check(plan(protocol="preempt-155", vials=vials)), "reconstitution")) == 2
+
+
+def test_a_vial_is_named_by_the_records_paths_label():
+    the_vial = vial(200, diluent_ml=10, label="Vial 3 of lot C77")
+    finding = only(check(with_vial(the_vial)), "reconstitution")
+    assert finding.message.startswith("Vial 3 of lot C77 (200 U)")

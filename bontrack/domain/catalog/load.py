@@ -85,7 +85,11 @@ RULE_IDS = (
     "reconstitution",
     "injector-scope",
     "consent",
+    "supply",
+    "repeat-visit",
+    "response",
 )
+POLICY_NUMBER = re.compile(r"^(B\.\d+):")
 VERSION_PATTERN = re.compile(r"^\d{4}\.(0[1-9]|1[0-2])\.\d+$")
 TOP_LEVEL = {
     "catalog.toml": {"version", "policies", "sources", "routes", "credential"},
@@ -255,15 +259,38 @@ class _Reader:
         return result
 
     def citation(self, entry: _Entry) -> Citation:
+        basis = entry.choice("basis", ("label", "policy"), "label")
+        policies = entry.texts("policy", self.policies)
+        if basis == "policy" and not policies:
+            raise entry.fail("basis", "a figure resting on bontrack policy names the policy")
         refs = entry.texts("source")
+        if not refs and basis == "policy" and "tag" not in entry.data:
+            # B.36: a rule that is bontrack's own arithmetic or decision cites the policy alone.
+            return Citation(
+                refs=(),
+                tag=Tag.LABEL,
+                policies=policies,
+                policy_numbers=tuple(self.policy_number(p) for p in policies),
+                policy_first=True,
+            )
         if not refs:
             raise entry.fail("source", "is required")
         for ref in refs:
             if ref.split()[0] not in self.sources:
                 raise entry.fail("source", f"unknown source key {ref.split()[0]!r}")
         tag = Tag(entry.choice("tag", [t.value for t in Tag]))
-        policies = entry.texts("policy", self.policies)
-        return Citation(refs=refs, tag=tag, policies=policies)
+        return Citation(
+            refs=refs,
+            tag=tag,
+            policies=policies,
+            policy_numbers=tuple(self.policy_number(p) for p in policies),
+            policy_first=basis == "policy",
+        )
+
+    def policy_number(self, policy: str) -> str:
+        """'B.17' from the policy's text 'B.17: a too-short interval warns, never blocks'."""
+        found = POLICY_NUMBER.match(self.policies[policy])
+        return found.group(1) if found else ""
 
 
 def _unique(items: Iterable[T], key: Callable[[T], str], what: str, file: str) -> dict[str, T]:
@@ -630,7 +657,11 @@ def _product(e: _Entry, r: _Reader) -> Product:
         vial = d.number("vial", positive=True)
         if vial not in vial_sizes:
             raise d.fail("vial", f"{vial} U is not one of the product's vial sizes")
-        dilutions.append(Dilution(vial, d.number("diluent_ml", positive=True), r.citation(d)))
+        computed = d.flag("computed", False)
+        cite = r.citation(d)
+        if computed and cite.tag is Tag.LABEL:
+            raise d.fail("tag", "a computed dilution no label lists is never [L] (B.36)")
+        dilutions.append(Dilution(vial, d.number("diluent_ml", positive=True), cite, computed))
         d.done()
     ingredients = []
     for i in e.tables("ingredients"):

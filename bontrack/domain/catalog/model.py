@@ -69,24 +69,39 @@ class Source:
 class Citation:
     """Where a fact comes from: source keys with sections, its tag, and the policies it rests on."""
 
-    refs: tuple[str, ...]
+    refs: tuple[str, ...]  # empty only for a rule resting on bontrack policy alone
     tag: Tag
     policies: tuple[str, ...] = ()
+    # The readings' numbers in facts.md section B ("B.17"), one per policy, as a finding cites them.
+    policy_numbers: tuple[str, ...] = ()
+    # B.36: the figure is bontrack's own reading (basis = "policy"), not the label's: the policy
+    # is cited first and the references only for what they say.
+    policy_first: bool = False
 
     @property
     def confirm(self) -> bool:
         """[R] facts are kept but still to be confirmed against the current label."""
         return self.tag is Tag.RECALLED
 
+    def policy_text(self) -> str:
+        """'bontrack policy B.17 interval-warns, B.3 interval-days'."""
+        numbers = self.policy_numbers or ("",) * len(self.policies)
+        named = [f"{n} {p}" if n else p for n, p in zip(numbers, self.policies, strict=True)]
+        return "bontrack policy " + ", ".join(named)
+
     def text(self) -> str:
+        if not self.refs:
+            return self.policy_text()
         parts = "; ".join(self.refs) + f" [{self.tag.value}]"
         if self.tag is Tag.SECONDARY:
             parts += " (verify against current PI)"
         if self.confirm:
             parts += " (label text still to be confirmed)"
-        if self.policies:
-            parts += "; bontrack policy " + ", ".join(self.policies)
-        return parts
+        if not self.policies:
+            return parts
+        if self.policy_first:
+            return f"{self.policy_text()}; {parts}"
+        return f"{parts}; {self.policy_text()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +133,9 @@ class Dilution:
     vial_units: Decimal
     diluent_ml: Decimal
     cite: Citation
+    # A combination no label lists, worked out from a labelled concentration (Daxxify 100 U +
+    # 1.25 mL for 8 U per 0.1 mL): accepted, but never tagged [L] nor called the label's (B.36).
+    computed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

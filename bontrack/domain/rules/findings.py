@@ -12,7 +12,8 @@ from bontrack.domain.catalog.model import Catalog, Citation, Population, Product
 from bontrack.domain.treatment import HistoryEntry, Injection, Injector, Patient, Plan, Verdict
 from bontrack.domain.units import Units, format_decimal
 
-# B.7: dose and window limits may be overridden by a prescriber with a written reason; nothing else.
+# B.7: dose and window limits may be overridden by a prescriber with a written reason, and so may
+# a repeat visit (B.31); nothing else (``supply`` is arithmetic, not judgement: B.30).
 OVERRIDABLE_RULES = frozenset(
     {
         "cumulative-dose",
@@ -21,6 +22,7 @@ OVERRIDABLE_RULES = frozenset(
         "session-total",
         "site-limit",
         "muscle-range",
+        "repeat-visit",
     }
 )
 
@@ -49,14 +51,17 @@ def finding(
     rule: str,
     severity: Severity,
     message: str,
-    cite: Citation | Iterable[Citation],
+    cite: Citation | Iterable[Citation] | str,
     sites: Iterable[SiteRef | Injection] = (),
 ) -> Finding:
-    """Build a finding; overridability follows B.7 and is never granted to a warning."""
-    cites = [cite] if isinstance(cite, Citation) else list(cite)
+    """Build a finding; overridability follows B.7 and is never granted to a warning.
+
+    ``cite`` is the catalog's citation, or the source text itself where the input carries it
+    (a response verdict's source, B.32)."""
+    cites = [] if isinstance(cite, str) else [cite] if isinstance(cite, Citation) else list(cite)
     if severity is Severity.BLOCK and any(c.confirm for c in cites):
         message += " (label text still to be confirmed)"
-    refs: list[str] = []
+    refs: list[str] = [cite] if isinstance(cite, str) else []
     for c in cites:
         text = c.text()
         if text not in refs:
@@ -81,9 +86,19 @@ def merged(cites: Iterable[Citation]) -> Citation:
     items = list(cites)
     order = [Tag.LABEL, Tag.SECONDARY, Tag.RECALLED, Tag.UNCERTAIN, Tag.OFF_LABEL]
     refs = tuple(dict.fromkeys(r for c in items for r in c.refs))
-    policies = tuple(dict.fromkeys(p for c in items for p in c.policies))
+    pairs = {
+        p: n
+        for c in items
+        for p, n in zip(c.policies, c.policy_numbers or ("",) * len(c.policies), strict=True)
+    }
     tag = max((c.tag for c in items), key=order.index)
-    return Citation(refs=refs, tag=tag, policies=policies)
+    return Citation(
+        refs=refs,
+        tag=tag,
+        policies=tuple(pairs),
+        policy_numbers=tuple(pairs.values()) if any(pairs.values()) else (),
+        policy_first=any(c.policy_first for c in items),
+    )
 
 
 def verdict_of(findings: Iterable[Finding]) -> str:

@@ -43,12 +43,45 @@ def retreatment_findings(ctx: CheckContext) -> list[Finding]:
     main = broken[0]
     message = (
         f"Only {days} days since the last {ctx.plan.indication} session with {ctx.plan.product} "
-        f"({last.date.isoformat()}, {u(last.units)}); the label's interval is {main.days} days "
+        f"({last.date.isoformat()}, {u(last.units)}); {_whose(main)} is {main.days} days "
         f"({main.words})."
     )
     for extra in broken[1:]:
         message += f" Also under {extra.days} days: {extra.words}."
     return [finding("retreatment-interval", Severity.WARN, message, [i.cite for i in broken])]
+
+
+def _whose(interval: Interval) -> str:
+    """B.36: bontrack's own intervals (B.17's 70 and 21 days) are never the label's."""
+    return "bontrack's interval" if interval.cite.policy_first else "the label's interval"
+
+
+def repeat_visit_findings(ctx: CheckContext) -> list[Finding]:
+    """B.31: the plan's product and indication already given on the plan date blocks (a
+    prescriber may override with a reason). The earlier session stays the same visit for the
+    per-session limits (B.13) and is no 0-day interval (B.17)."""
+    earlier = [h for h in ctx.same_visit if h.indication == ctx.plan.indication]
+    if not earlier:
+        return []
+    given = "; ".join(_earlier_session(h) for h in earlier)
+    message = (
+        f"{ctx.plan.product} for {ctx.plan.indication} was already given on "
+        f"{ctx.day.isoformat()}: {given}. The same treatment twice in one day is a repeat "
+        "visit: chart forgotten points as an amendment of the signed session instead."
+    )
+    cite = ctx.catalog.rule_sources["repeat-visit"].cite
+    return [finding("repeat-visit", Severity.BLOCK, message, cite)]
+
+
+def _earlier_session(entry: HistoryEntry) -> str:
+    """'155 U at 09:30 by Dr A. Jones': the time in the offset the entry carries (the records path
+    gives it in the clinic's time zone), so that the words do not change between paths."""
+    words = u(entry.units)
+    if entry.administered_at is not None:
+        words += f" at {entry.administered_at.strftime('%H:%M')}"
+    if entry.injector:
+        words += f" by {entry.injector}"
+    return words
 
 
 def mixed_product_findings(ctx: CheckContext) -> list[Finding]:

@@ -9,8 +9,9 @@ muscle-range and off-label dose figures: which family a figure feeds is catalog 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from bontrack.domain.catalog.model import Limit, Measure, MuscleDose, Severity
@@ -144,28 +145,70 @@ def _label(limit: Limit, bound: Bound) -> str:
     return text
 
 
+def _later_windows(ctx: CheckContext, limit: Limit) -> list[tuple[date, list[HistoryEntry]]]:
+    """B.37: late charting. Each dose of the product dated after the plan date, fewer than
+    ``window_days`` days after it, ends a window that also contains the plan date; the doses in
+    that window are what the plan joins there."""
+    assert limit.window_days is not None
+    days = limit.window_days
+    later = sorted(
+        {
+            e.date
+            for e in ctx.history
+            if e.product == ctx.plan.product and 0 < (e.date - ctx.day).days < days
+        }
+    )
+    windows = []
+    for end in later:
+        inside = [
+            e
+            for e in ctx.history
+            if e.product == ctx.plan.product and 0 <= (end - e.date).days < days
+        ]
+        windows.append((end, sorted(inside, key=lambda e: e.date)))
+    return windows
+
+
 def _accumulated(ctx: CheckContext, limit: Limit) -> list[Finding]:
-    """Window and visit limits: earlier doses of the product plus the plan (B.1, B.13, B.20)."""
+    """Window and visit limits: earlier doses of the product plus the plan (B.1, B.13, B.20);
+    a window limit reads the worst window that contains the plan date, later doses included
+    (B.37)."""
     if ctx.total.amount == 0:
         return []
+    end = ctx.day
     entries = _counted_entries(ctx, limit)
-    earlier = sum((e.units.amount for e in entries), Decimal(0))
-    total = earlier + ctx.total.amount
+    if limit.measure is Measure.WINDOW:
+        for later_end, inside in _later_windows(ctx, limit):
+            if _sum_units(inside) > _sum_units(entries):
+                end, entries = later_end, inside
+    total = _sum_units(entries) + ctx.total.amount
     bound = bound_of(limit, ctx.weight)
     if total <= bound.units:
         return []
     product = ctx.plan.product
     if limit.measure is Measure.WINDOW:
-        span = f"in the {limit.window_days} days up to {ctx.day.isoformat()}"
+        span = f"in the {limit.window_days} days up to {end.isoformat()}"
     else:
         span = f"on {ctx.day.isoformat()} (one visit)"
     parts = [f"{u(e.units)} on {e.date.isoformat()} for {e.indication}" for e in entries]
     given = f"{', '.join(parts)} + " if entries else ""
     message = (
         f"{product} {u(total)} {span} would exceed {u(bound.units)}: {given}{u(ctx.total)} "
-        f"planned; over by {u(total - bound.units)}. {_label(limit, bound)}"
+        f"planned; over by {u(total - bound.units)}. "
     )
+    later = [e for e in entries if e.date > ctx.day]
+    if later:
+        doses = ", ".join(f"{u(e.units)} on {e.date.isoformat()}" for e in later)
+        message += (
+            f"This plan, dated {ctx.day.isoformat()}, comes before doses already recorded "
+            f"({doses}); the {limit.window_days} days up to {end.isoformat()} contain them all. "
+        )
+    message += _label(limit, bound)
     return [finding(limit.rule, limit.severity, message, limit.cite)]
+
+
+def _sum_units(entries: Iterable[HistoryEntry]) -> Decimal:
+    return sum((e.units.amount for e in entries), Decimal(0))
 
 
 def _plan_total(ctx: CheckContext, limit: Limit) -> list[Finding]:

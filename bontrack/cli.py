@@ -59,7 +59,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         request = parse_check_input(_read(args.plan))
     except InvalidInputError as invalid:
         return _errors_out(invalid.errors, args.json)
-    result = evaluate(request.plan, request.patient, request.history, request.injector, request.now)
+    result = evaluate(
+        request.plan,
+        request.patient,
+        request.history,
+        request.injector,
+        request.now,
+        verdicts=request.verdicts,
+    )
     if args.json:
         print(json.dumps(result_json(result), indent=2, ensure_ascii=False))
     else:
@@ -83,6 +90,9 @@ def outcome_json(result: OutcomeVerdict) -> dict[str, Any]:
         shape["responder_50"] = result.responder_50
     shape["reason"] = result.reason
     shape["source"] = result.source
+    # Added in December 2026 (DESIGN 3.8): what the records service passes to the check.
+    shape["as_of"] = result.as_of.isoformat() if result.as_of is not None else None
+    shape["summary"] = result.summary
     return shape
 
 
@@ -118,6 +128,7 @@ def outcome_text(result: OutcomeVerdict) -> str:
         lines.append(f"Treatment cycles before this follow-up: {result.cycles}")
     if result.responder_50 is not None:
         lines.append(f"Fall of 50 % or more (responder): {'yes' if result.responder_50 else 'no'}")
+    lines.append(f"Summary: {result.summary}")
     lines += textwrap.wrap(f"Reason: {result.reason}", 100, subsequent_indent="  ")
     lines += textwrap.wrap(f"Source: {result.source}", 100, subsequent_indent="  ")
     return "\n".join(lines)
@@ -139,7 +150,8 @@ def cmd_outcome(args: argparse.Namespace) -> int:
 def _cite(cite: Citation) -> dict[str, Any]:
     return {
         "source": list(cite.refs),
-        "tag": cite.tag.value,
+        # A rule resting on bontrack policy alone cites no document, so it has no tag (B.36).
+        "tag": cite.tag.value if cite.refs else None,
         "confirm": cite.confirm,
         "policies": list(cite.policies),
     }

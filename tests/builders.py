@@ -19,6 +19,7 @@ from bontrack.patients.models import Patient
 from bontrack.patients.services import record_consent, register_patient
 from bontrack.treatments import services as sessions
 from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.supply import vial_states
 
 ALL = [
     "chronic-migraine",
@@ -70,7 +71,7 @@ def staff(name: str = "Clinic A", prefix: str = "a") -> Staff:
             role="nurse-injector",
             credentials=["registered-nurse"],
             indications=ALL,
-            supervisor=physician,
+            supervisors=[physician],
         ),
         front_desk=add_member(
             clinic, username=f"{prefix}-frontdesk", password=password, role="front-desk"
@@ -136,6 +137,25 @@ def open_vial(s: Staff, from_lot: Lot, diluent: str = "4", at: datetime | None =
     )
 
 
+def enough_vials(s: Staff, session: TreatmentSession, vial: Vial) -> None:
+    """A clinic opens as many vials as the dose needs (B.30): more of the first vial's lot,
+    reconstituted like it, when the plan's total is more than that vial still holds."""
+    total = sum((i.units for i in session.injections.all()), Decimal(0))
+    held = vial_states([vial], s.clinic.time_zone)[vial.id].remaining(
+        vial.reconstituted_at or timezone.now()
+    )
+    size = Decimal(vial.lot.vial_size_units)
+    chosen = [vial.id]
+    while held < total:
+        more = open_vial(
+            s, vial.lot, str(vial.diluent_ml or 4), at=vial.reconstituted_at or timezone.now()
+        )
+        chosen.append(more.id)
+        held += size
+    if len(chosen) > 1:
+        sessions.update_plan(s.actor("physician"), session.id, vial_ids=chosen)
+
+
 def signed_session(
     s: Staff, p: Patient, administered_at: datetime, vial: Vial, **plan: Any
 ) -> TreatmentSession:
@@ -149,6 +169,7 @@ def signed_session(
     session = sessions.plan_session(
         doctor, p.id, plan_date=administered_at.date(), vial_ids=[vial.id], **plan
     )
+    enough_vials(s, session, vial)
     result = sessions.stored_result_at(session, administered_at)
     for f in result["findings"]:
         kind = "acknowledge" if f["severity"] == "warn" else "override"

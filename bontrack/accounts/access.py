@@ -27,7 +27,7 @@ from bontrack.inventory.models import Lot, Vial
 from bontrack.outcomes.models import AdverseEvent, Assessment
 from bontrack.patients.models import Consent, Diagnosis, Patient
 from bontrack.treatments.errors import ForbiddenError, NotFoundError
-from bontrack.treatments.models import SessionEvent, TreatmentSession
+from bontrack.treatments.models import CorrectionRequest, SessionEvent, TreatmentSession
 
 Row = TypeVar("Row", bound=Model)
 
@@ -182,6 +182,20 @@ def access_session_event(actor: Actor, event_id: UUID | str, perm: Perm) -> Sess
     """An appended record of a session (co-signature, amendment, entered-in-error, cancel)."""
     found = _in_clinic(
         actor, SessionEvent.objects.select_related("session"), "session record", event_id
+    )
+    access_patient(actor, found.session.patient_id, perm)
+    return found
+
+
+def access_correction_request(
+    actor: Actor, request_id: UUID | str, perm: Perm
+) -> CorrectionRequest:
+    """A correction request of a signed session (B.33), reached through its patient."""
+    found = _in_clinic(
+        actor,
+        CorrectionRequest.objects.select_related("session__patient"),
+        "correction request",
+        request_id,
     )
     access_patient(actor, found.session.patient_id, perm)
     return found

@@ -18,4 +18,5 @@ class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("user", "clinic", "role", "active")
     list_filter = ("role", "active", "clinic")
     search_fields = ("user__username",)
-    raw_id_fields = ("user", "supervisor")
+    raw_id_fields = ("user",)
+    filter_horizontal = ("supervisors",)

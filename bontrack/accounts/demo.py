@@ -17,11 +17,13 @@ from bontrack.accounts.models import Clinic, Membership
 from bontrack.accounts.services import add_member, create_clinic
 from bontrack.audit.services import Actor
 from bontrack.charting.demo import build_charting_demo
+from bontrack.domain.planning import vials_needed
+from bontrack.domain.units import Units
 from bontrack.inventory.models import Lot
 from bontrack.inventory.services import receive_lot, reconstitute_vial
 from bontrack.outcomes.services import record_assessment, record_wear_off
 from bontrack.patients.models import Patient
-from bontrack.patients.services import record_consent, register_patient
+from bontrack.patients.services import record_consent, register_patient, update_patient
 from bontrack.treatments import services as sessions
 from bontrack.treatments.models import TreatmentSession
 
@@ -120,7 +122,7 @@ def build_demo(today: date | None = None) -> DemoClinic:
                 "forehead-lines",
                 "axillary-hyperhidrosis",
             ],
-            supervisor=physician,
+            supervisors=[physician],
         ),
         "frontdesk": add_member(
             clinic,
@@ -199,8 +201,11 @@ def _history(
     doctor: Actor, patient: Patient, lot: Lot, diluent: Decimal, day: date, **plan: object
 ) -> TreatmentSession:
     session = sessions.plan_session(doctor, patient.id, plan_date=day, **plan)  # type: ignore[arg-type]
-    vial = _open_vial(doctor, lot, diluent, _at(day, 9))
-    return sign_with_decisions(doctor, doctor, session, _at(day, 10), [vial])
+    # As many vials as the dose needs: what is signed was in the vials (B.30).
+    total = sum((i.units for i in session.injections.all()), Decimal(0))
+    count = vials_needed(Units(lot.product, total), Units(lot.product, lot.vial_size_units))
+    vials = [_open_vial(doctor, lot, diluent, _at(day, 9)) for _ in range(max(count, 1))]
+    return sign_with_decisions(doctor, doctor, session, _at(day, 10), vials)
 
 
 def _headache_days(
@@ -401,8 +406,10 @@ def _patients(doctor: Actor, nurse: Actor, lots: dict[str, Lot], today: date) ->
         "Novak",
         today.replace(year=today.year - 8) - timedelta(days=40),
         "male",
-        weight_kg=Decimal(24),
-        weight_measured_on=today - timedelta(days=20),
+        # Weighed at his first visit; the weight used for a session is the latest measured on
+        # or before its date (B.37), so today's is recorded after his history.
+        weight_kg=Decimal(23),
+        weight_measured_on=today - timedelta(weeks=14),
     )
     consent(leo, "pediatric-upper-limb-spasticity", today - timedelta(days=120))
     child_arm = [
@@ -419,6 +426,9 @@ def _patients(doctor: Actor, nurse: Actor, lots: dict[str, Lot], today: date) ->
         product="onabotulinumtoxinA",
         indication="pediatric-upper-limb-spasticity",
         injections=child_arm,
+    )
+    update_patient(
+        doctor, leo.id, today, weight_kg=Decimal(24), weight_measured_on=today - timedelta(days=20)
     )
 
     # Cervical dystonia with Xeomin, and myasthenia gravis to watch for.

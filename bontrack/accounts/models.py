@@ -24,7 +24,8 @@ class Clinic(models.Model):
 
 
 class Membership(models.Model):
-    """A user's role in one clinic, with credentials, privileged indications and supervisor."""
+    """A user's role in one clinic, with credentials, privileged indications and, for a nurse
+    injector, the prescribers who supervise her and co-sign her sessions (DESIGN 3.4)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
@@ -34,8 +35,9 @@ class Membership(models.Model):
     role = models.CharField(max_length=32, choices=[(r.value, r.value) for r in Role])
     credentials = models.JSONField(default=list, blank=True)
     indications = models.JSONField(default=list, blank=True)
-    supervisor = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="supervisees"
+    # One or more prescribers of the clinic; the clinic admin edits the list.
+    supervisors = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, related_name="supervisees"
     )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -27,6 +27,8 @@ class Perm(StrEnum):
     PLAN_WRITE = "plan.write"
     SIGN = "session.sign"
     OVERRIDE = "session.override"
+    # Amend a signed session, mark it entered in error, decide on correction requests (B.33).
+    CORRECT = "session.correct"
     INVENTORY_READ = "inventory.read"
     INVENTORY_WRITE = "inventory.write"
     USERS_MANAGE = "users.manage"
@@ -56,6 +58,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.PLAN_WRITE,
             Perm.SIGN,
             Perm.OVERRIDE,
+            Perm.CORRECT,
             Perm.INVENTORY_READ,
             Perm.INVENTORY_WRITE,
             Perm.FORMS_MANAGE,

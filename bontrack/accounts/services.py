@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from bontrack.accounts.access import access_membership, require
 from bontrack.accounts.models import Clinic, Membership
-from bontrack.accounts.permissions import ROLE_CREDENTIALS, Role
+from bontrack.accounts.permissions import ROLE_CREDENTIALS, Perm, Role
+from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.domain.catalog import catalog
 from bontrack.treatments.errors import ConflictError, ServiceError
 
@@ -36,7 +39,7 @@ def add_member(
     full_name: str = "",
     credentials: Sequence[str] = (),
     indications: Sequence[str] = (),
-    supervisor: Membership | None = None,
+    supervisors: Sequence[Membership] = (),
 ) -> Membership:
     """A user (new or existing) joins the clinic in one role; passwords follow the validators."""
     try:
@@ -55,10 +58,7 @@ def add_member(
     for n, i in enumerate(indications):
         if i not in cat.indications:
             raise ServiceError(f"indications[{n}]", f"unknown indication {i!r}")
-    if supervisor is not None and (
-        supervisor.clinic_id != clinic.id or supervisor.role != Role.PRESCRIBER
-    ):
-        raise ServiceError("supervisor", "the supervisor is a prescriber of the same clinic")
+    _check_supervisors(clinic, supervisors)
     user_model = get_user_model()
     with transaction.atomic():
         user = user_model.objects.filter(username=username).first()
@@ -73,11 +73,53 @@ def add_member(
             user.save()
         if Membership.objects.filter(user=user, clinic=clinic).exists():
             raise ConflictError("username", "this user is already a member of the clinic")
-        return Membership.objects.create(
+        member = Membership.objects.create(
             user=user,
             clinic=clinic,
             role=chosen.value,
             credentials=list(credentials),
             indications=list(indications),
-            supervisor=supervisor,
         )
+        member.supervisors.set(supervisors)
+        return member
+
+
+def _check_supervisors(clinic: Clinic, supervisors: Sequence[Membership]) -> None:
+    for n, supervisor in enumerate(supervisors):
+        if supervisor.clinic_id != clinic.id or supervisor.role != Role.PRESCRIBER:
+            raise ServiceError(
+                f"supervisor_ids[{n}]", "a supervisor is a prescriber of the same clinic"
+            )
+
+
+def set_supervisors(
+    actor: Actor, membership_id: UUID | str, supervisor_ids: Sequence[UUID | str]
+) -> Membership:
+    """The clinic admin sets a nurse injector's supervising prescribers (DESIGN 3.4): one or
+    more prescribers of the clinic; her sessions are co-signed by one of them."""
+    with clinical_transaction(actor) as trail:
+        member = access_membership(actor, membership_id)
+        require(actor, Perm.USERS_MANAGE)
+        if not supervisor_ids:
+            raise ServiceError(
+                "supervisor_ids", "a nurse injector needs at least one supervising prescriber"
+            )
+        if member.role != Role.NURSE_INJECTOR:
+            raise ServiceError(
+                None, "only a nurse injector has supervisors: a prescriber works unsupervised"
+            )
+        chosen = [
+            access_membership(actor, i) for i in dict.fromkeys(str(i) for i in supervisor_ids)
+        ]
+        _check_supervisors(member.clinic, chosen)
+        before = sorted(str(i) for i in member.supervisors.values_list("id", flat=True))
+        member.supervisors.set(chosen)
+        trail.record(
+            "update",
+            "membership",
+            member.id,
+            None,
+            supervisors_before=before,
+            supervisors_after=sorted(str(m.id) for m in chosen),
+        )
+    return member

@@ -195,6 +195,7 @@ def next_visit(request: HttpRequest, session_id: UUID) -> Any:
         "due": due_out(proposal.due) if proposal.due is not None else None,
         "suggested_at": proposal.suggested_at,
         "booked": appointment_out(proposal.booked, tz) if proposal.booked is not None else None,
+        "held_because": proposal.held_because,
     }
 
 

@@ -71,6 +71,9 @@ class NextVisitOut(Schema):
     suggested_at: datetime | None
     # The first open appointment of the indication already booked after the session, if any.
     booked: AppointmentOut | None
+    # Why no visit is suggested (B.32): "stop recommended (NICE TA260)" or "not responding on
+    # SCALE" while such a verdict of the indication stands; "" otherwise.
+    held_because: str = ""
 
 
 # --- Reminders ---------------------------------------------------------------------------------

@@ -110,6 +110,16 @@ class ReadingOut(Schema):
     after_cycle: int | None
 
 
+class ContinuedOut(Schema):
+    id: UUID
+    verdict: str
+    as_of: date
+    summary: str
+    reason: str
+    decided_by: str
+    decided_at: datetime
+
+
 class VerdictOut(Schema):
     scale: str
     indication: str | None
@@ -121,10 +131,22 @@ class VerdictOut(Schema):
     responder_50: bool | None
     reason: str
     source: str
+    # DESIGN 3.8: the deciding follow-up's date or period end, and the one-line summary.
+    as_of: date | None
+    summary: str
     baseline: ReadingOut
     latest: ReadingOut | None
     cycles: int | None
     results: int
+    # B.32: the prescriber's "continue despite this verdict" that still stands, if any.
+    continued: ContinuedOut | None
+
+
+class ContinueDespiteIn(In):
+    indication: str
+    scale: str
+    muscle_group: str = ""
+    reason: str
 
 
 class MissingBaselineOut(Schema):
@@ -183,12 +205,20 @@ class DueRowOut(DueOut):
     injector: str | None
 
 
+class HeldRowOut(DueRowOut):
+    # Why the patient is not due (B.32): "stop recommended (NICE TA260)" or "not responding on
+    # SCALE".
+    held_because: str
+
+
 class DueListOut(Schema):
     today: date
     start: date
     end: date
     total: int
     rows: list[DueRowOut]
+    # Patients who would be due but whose verdict says stop or non-responder, listed apart.
+    held: list[HeldRowOut]
 
 
 class RowErrorOut(Schema):
@@ -469,6 +499,7 @@ def patient_verdicts(request: HttpRequest, patient_id: UUID, indication: str | N
             {
                 **outcome_json(v.verdict),
                 "responder_50": v.verdict.responder_50,
+                "continued": verdicts.decision_out(v.continued) if v.continued else None,
                 "baseline": _reading_out(v.verdict.baseline),
                 "latest": _reading_out(v.verdict.latest),
                 "cycles": v.verdict.cycles,
@@ -491,6 +522,29 @@ def patient_verdicts(request: HttpRequest, patient_id: UUID, indication: str | N
             for indication, cycles in found.cycles.items()
         },
     }
+
+
+@router.post(
+    "/patients/{patient_id}/verdicts/continue",
+    response={201: ContinuedOut, **ERRORS},
+    openapi_extra=needs(Perm.OVERRIDE),
+)
+def continue_despite_verdict(
+    request: HttpRequest, patient_id: UUID, body: ContinueDespiteIn
+) -> Any:
+    """A prescriber's "continue despite this verdict" (B.32) for a series whose latest verdict is
+    stop or non-responder, with the clinical reason; appended and audited. It lasts until a newer
+    follow-up changes the verdict; meanwhile the series gives no `response` finding and the
+    patient is due and reminded again."""
+    decision = verdicts.continue_despite(
+        actor_of(request),
+        patient_id,
+        indication=body.indication,
+        scale=body.scale,
+        muscle_group=body.muscle_group,
+        reason=body.reason,
+    )
+    return Status(201, verdicts.decision_out(decision))
 
 
 @router.get(
@@ -591,6 +645,7 @@ def due_list(
         "end": shown.end,
         "total": shown.total,
         "rows": [due_row_out(r) for r in shown.rows],
+        "held": [{**due_row_out(r), "held_because": r.held_because} for r in shown.held],
     }
 
 

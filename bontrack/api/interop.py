@@ -153,6 +153,7 @@ def import_external_doses(
         time_zone=actor.membership.clinic.time_zone,
         place=place,
         source_document=source_document,
+        today=external.clinic_today(actor),
     )
     if problems:
         return Status(422, {"errors": [{"field": p.field, "message": p.message} for p in problems]})

@@ -14,6 +14,7 @@ from bontrack.accounts.permissions import Perm
 from bontrack.api.auth import actor_of
 from bontrack.api.perms import needs
 from bontrack.api.schemas import (
+    CloseVialIn,
     ErrorOut,
     ExposureOut,
     LotIn,
@@ -29,6 +30,7 @@ from bontrack.domain.catalog import catalog
 from bontrack.domain.planning import use_by
 from bontrack.inventory import services
 from bontrack.inventory.models import Lot, Vial
+from bontrack.treatments.supply import VialState, vial_states
 
 router = Router(tags=["inventory"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -48,8 +50,13 @@ def lot_out(lot: Lot) -> dict[str, Any]:
     }
 
 
-def vial_out(vial: Vial) -> dict[str, Any]:
+def vial_out(vial: Vial, state: VialState | None = None) -> dict[str, Any]:
+    """A vial with its derived figures (B.30); ``state`` read for a whole list at once."""
     product = catalog().products[vial.lot.product]
+    now = timezone.now()
+    if state is None:
+        state = vial_states([vial], vial.clinic.time_zone)[vial.id]
+    closed = state.closed(now)
     return {
         "id": vial.id,
         "lot_id": vial.lot_id,
@@ -60,8 +67,15 @@ def vial_out(vial: Vial) -> dict[str, Any]:
         "diluent_ml": units_text(vial.diluent_ml) if vial.diluent_ml is not None else None,
         "use_by": use_by(product, vial.reconstituted_at) if vial.reconstituted_at else None,
         "patient_id": vial.patient_id,
-        "units_wasted": units_text(vial.units_wasted),
-        "discarded_at": vial.discarded_at,
+        "from_stock": vial.from_stock,
+        "status": state.status(now),
+        "opened_at": state.opened_at,
+        "closes_at": state.closes_at,
+        "closed_at": state.closes_at if closed else None,
+        "closed_how": state.closed_how if closed else None,
+        "used_units": units_text(state.used),
+        "wasted_units": units_text(state.wasted(now)),
+        "remaining_units": units_text(state.remaining(now)),
     }
 
 
@@ -133,17 +147,24 @@ def stock(request: HttpRequest, expiring_within_days: int = 60) -> Any:
 def list_vials(request: HttpRequest, lot_id: UUID | None = None, available: bool = False) -> Any:
     actor = actor_of(request)
     require(actor, Perm.INVENTORY_READ)
-    vials = Vial.objects.select_related("lot").filter(clinic_id=actor.membership.clinic_id)
+    vials = Vial.objects.select_related("lot", "clinic").filter(
+        clinic_id=actor.membership.clinic_id
+    )
     if lot_id is not None:
         vials = vials.filter(lot_id=lot_id)
     if available:
         vials = vials.filter(
             patient__isnull=True,
-            discarded_at__isnull=True,
+            closing__isnull=True,
             lot__recalled_at__isnull=True,
             lot__expires_on__gte=timezone.localdate(),
         )
-    return [vial_out(v) for v in vials.order_by("lot__expires_on", "created_at")[:500]]
+    rows = list(vials.order_by("lot__expires_on", "created_at")[:500])
+    states = vial_states(rows, actor.clinic.time_zone)
+    now = timezone.now()
+    return [
+        vial_out(v, states[v.id]) for v in rows if not available or not states[v.id].closed(now)
+    ]
 
 
 @router.post(
@@ -167,7 +188,21 @@ def reconstitute(request: HttpRequest, vial_id: UUID, body: ReconstituteIn) -> A
     openapi_extra=needs(Perm.INVENTORY_WRITE),
 )
 def waste(request: HttpRequest, vial_id: UUID, body: WasteIn) -> Any:
+    """Record the waste of a vial no session drew (B.30): the whole vial, and it is closed. A
+    vial sessions drew is closed instead (``/close``)."""
     return vial_out(services.record_waste(actor_of(request), vial_id, units=body.units))
+
+
+@router.post(
+    "/vials/{vial_id}/close",
+    response={200: VialOut, **ERRORS},
+    openapi_extra=needs(Perm.INVENTORY_WRITE),
+)
+def close(request: HttpRequest, vial_id: UUID, body: CloseVialIn) -> Any:
+    """Close a vial now (B.30): nothing more is drawn from it; its waste is its size less what
+    sessions drew. A vial also closes by itself at the end of the day it was opened and at its
+    use-by time."""
+    return vial_out(services.close_vial(actor_of(request), vial_id, note=body.note))
 
 
 @router.get(

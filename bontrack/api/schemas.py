@@ -184,19 +184,27 @@ class DecisionIn(In):
     reason: str = ""
 
 
+class SignVialIn(In):
+    """A vial drawn for the session (B.30): one of stock (``vial_id``), or one not from stock,
+    typed at signing (``lot_number``, ``size_units``, ``expires_on``: e.g. a pharmacy-prepared
+    syringe). ``drawn_units`` omitted: filled in the order the vials were opened."""
+
+    vial_id: UUID | None = None
+    drawn_units: Number | None = None
+    lot_number: str | None = None
+    size_units: Number | None = None
+    expires_on: IsoDate | None = None
+
+
 class SignIn(In):
     administered_at: AwareDateTime
+    # The vials and their draws; ``vial_ids`` is the same without draws (all filled).
+    vials: list[SignVialIn] | None = None
     vial_ids: list[UUID] | None = None
 
 
 class ReasonIn(In):
     reason: str
-
-
-class AmendIn(In):
-    reason: str
-    injections: list[PointIn] | None = None
-    notes: str | None = None
 
 
 class PointOut(Schema):
@@ -217,6 +225,11 @@ class EventOut(Schema):
     data: dict[str, Any]
 
 
+class SessionVialOut(Schema):
+    vial_id: UUID
+    drawn_units: UnitsText | None
+
+
 class SessionOut(Schema):
     id: UUID
     patient_id: UUID
@@ -231,12 +244,16 @@ class SessionOut(Schema):
     injections: list[PointOut]
     original_injections: list[PointOut]
     vial_ids: list[UUID]
+    # A plan's vials (drawn_units null), or a signed session's current draws (B.30).
+    vials: list[SessionVialOut]
     check: dict[str, Any]
     catalog_version: str
     administered_at: datetime | None
     signed_at: datetime | None
     signed_by: UUID | None
     digest: str
+    # The digest a correction names (B.33): the latest amendment's, else the signature's.
+    current_digest: str
     events: list[EventOut]
 
 
@@ -293,8 +310,18 @@ class VialOut(Schema):
     diluent_ml: str | None
     use_by: datetime | None
     patient_id: UUID | None
-    units_wasted: UnitsText
-    discarded_at: datetime | None
+    # False: a vial typed at signing (lot, size, expiry), e.g. a pharmacy-prepared syringe.
+    from_stock: bool
+    # Derived from the draws of signed sessions and the closing (B.30), never stored.
+    status: Literal["unopened", "open", "closed"]
+    opened_at: datetime | None
+    # When it closes (or closed): by hand, at the end of the day it was opened, or at its use-by.
+    closes_at: datetime | None
+    closed_at: datetime | None
+    closed_how: Literal["closed", "end-of-day", "use-by"] | None
+    used_units: UnitsText
+    wasted_units: UnitsText
+    remaining_units: UnitsText
 
 
 class ReconstituteIn(In):
@@ -303,7 +330,12 @@ class ReconstituteIn(In):
 
 
 class WasteIn(In):
-    units: Number
+    # A vial no session drew is wasted whole: given, it must be the vial's size.
+    units: Number | None = None
+
+
+class CloseVialIn(In):
+    note: str = ""
 
 
 class ExposureOut(Schema):

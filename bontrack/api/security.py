@@ -24,7 +24,14 @@ from bontrack.api.security_schemas import (
     DisclosureOut,
 )
 from bontrack.security import services
-from bontrack.security.models import AmendmentRequest, BreakGlassAccess
+from bontrack.security.models import AmendmentDecision, AmendmentRequest, BreakGlassAccess
+
+
+def decision_word(decision: AmendmentDecision) -> str:
+    """A decision as the contract words it: "accepted" or "declined" (older rows stored
+    "denied")."""
+    return str(decision.get_decision_display())
+
 
 router = Router(tags=["patients"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -80,10 +87,10 @@ def amendment_out(r: AmendmentRequest) -> dict[str, Any]:
         "request": r.request,
         "recorded_by": r.recorded_by.display_name,
         "recorded_at": r.recorded_at,
-        "status": decision.decision if decision is not None else "requested",
+        "status": decision_word(decision) if decision is not None else "requested",
         "decision": {
             "id": decision.id,
-            "decision": decision.decision,
+            "decision": decision_word(decision),
             "reason": decision.reason,
             "amendment_id": decision.amendment_id,
             "by": decision.by.display_name,
@@ -126,12 +133,12 @@ def record_amendment_request(
 @router.post(
     "/patients/amendment-requests/{request_id}/decision",
     response={201: AmendmentRequestOut, **ERRORS},
-    openapi_extra=needs(Perm.SIGN),
+    openapi_extra=needs(Perm.CORRECT),
 )
 def decide_amendment_request(
     request: HttpRequest, request_id: UUID, body: AmendmentDecisionIn
 ) -> Any:
-    """Accept or deny a request; the decision is appended beside it (409 once decided). An
+    """Accept or decline a request; the decision is appended beside it (409 once decided). An
     accepted request may name the amendment that made the change (`amendment_id`: the id of a
     session's `amended` record, from `POST /sessions/{id}/amendments`)."""
     actor = actor_of(request)

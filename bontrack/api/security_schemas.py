@@ -62,7 +62,7 @@ class AmendmentRequestIn(In):
 
 
 class AmendmentDecisionIn(In):
-    decision: Literal["accepted", "denied"]
+    decision: Literal["accepted", "declined"]
     reason: str = Field(min_length=1, max_length=10_000)
     amendment_id: UUID | None = None
 
@@ -84,7 +84,7 @@ class AmendmentRequestOut(Schema):
     request: str
     recorded_by: str
     recorded_at: datetime
-    status: Literal["requested", "accepted", "denied"]
+    status: Literal["requested", "accepted", "declined"]
     decision: AmendmentDecisionOut | None
 
 

@@ -11,11 +11,12 @@ from ninja import Router, Status
 from bontrack.accounts.access import access_session
 from bontrack.accounts.permissions import Perm
 from bontrack.api.auth import FRESH_CREDENTIAL, actor_of
-from bontrack.api.perms import needs
+from bontrack.api.correction_schemas import AddendumIn, AmendIn, EnteredInErrorIn
+from bontrack.api.corrections import draws
+from bontrack.api.perms import SIGNED_IN, needs
 from bontrack.api.schemas import (
     AdverseEventIn,
     AdverseEventOut,
-    AmendIn,
     DecisionIn,
     DigestOut,
     ErrorOut,
@@ -29,10 +30,16 @@ from bontrack.api.schemas import (
 )
 from bontrack.audit.services import clinical_transaction
 from bontrack.outcomes.services import record_adverse_event
-from bontrack.treatments import services
+from bontrack.treatments import services, supply
 from bontrack.treatments.errors import ConflictError
 from bontrack.treatments.models import TreatmentSession
-from bontrack.treatments.records import Point, current_points, status_of, total_units
+from bontrack.treatments.records import (
+    Point,
+    current_digest,
+    current_points,
+    status_of,
+    total_units,
+)
 
 router = Router(tags=["sessions"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -46,6 +53,19 @@ def _points(items: list[PointIn] | None) -> list[services.PointInput] | None:
 
 def _point_out(p: Point) -> dict[str, Any]:
     return {"site": p.site, "side": p.side, "units": units_text(p.units), "route": p.route}
+
+
+def _vials_out(session: TreatmentSession, events: list[Any]) -> list[dict[str, Any]]:
+    """A plan's chosen vials (no draws yet), or a signed session's current draws (B.30: as
+    signed, or as the latest amendment that lists vials gives them; none once entered in error
+    with the toxin not given)."""
+    uses = list(session.session_vials.all())
+    if not session.is_signed:
+        return [{"vial_id": u.vial_id, "drawn_units": None} for u in uses]
+    return [
+        {"vial_id": UUID(vial_id), "drawn_units": units_text(units)}
+        for vial_id, units in supply.session_draws(uses, events).items()
+    ]
 
 
 def session_out(session: TreatmentSession) -> dict[str, Any]:
@@ -71,12 +91,14 @@ def session_out(session: TreatmentSession) -> dict[str, Any]:
         "injections": [_point_out(p) for p in points],
         "original_injections": [_point_out(p) for p in original],
         "vial_ids": [v.vial_id for v in session.session_vials.all()],
+        "vials": _vials_out(session, events),
         "check": session.check_result,
         "catalog_version": session.catalog_version,
         "administered_at": session.administered_at,
         "signed_at": session.signed_at,
         "signed_by": session.signed_by_id,
         "digest": session.digest,
+        "current_digest": current_digest(session, events),
         "events": [
             {
                 "id": e.id,
@@ -195,8 +217,29 @@ def decide(request: HttpRequest, session_id: UUID, body: DecisionIn) -> Any:
     openapi_extra=needs(Perm.SIGN),
 )
 def sign(request: HttpRequest, session_id: UUID, body: SignIn) -> Any:
+    """Sign what was injected. ``vials`` give the vials and the units drawn from each (B.30);
+    draws not given are filled in the order the vials were opened. Refused (409, ``supply``) when
+    the draws do not add up to the session's total or a vial cannot hold its draw."""
+    vials = (
+        [
+            supply.DrawInput(
+                vial_id=v.vial_id,
+                drawn_units=v.drawn_units,
+                lot_number=v.lot_number,
+                size_units=v.size_units,
+                expires_on=v.expires_on,
+            )
+            for v in body.vials
+        ]
+        if body.vials is not None
+        else None
+    )
     session = services.sign_session(
-        actor_of(request), session_id, administered_at=body.administered_at, vial_ids=body.vial_ids
+        actor_of(request),
+        session_id,
+        administered_at=body.administered_at,
+        vial_ids=body.vial_ids,
+        vials=vials,
     )
     return session_out(session)
 
@@ -214,28 +257,48 @@ def co_sign(request: HttpRequest, session_id: UUID) -> Any:
 
 @router.post(
     "/{session_id}/amendments",
+    auth=FRESH_CREDENTIAL,
     response={201: SessionOut, **ERRORS},
-    openapi_extra=needs(Perm.SIGN),
+    openapi_extra=needs(Perm.CORRECT),
 )
 def amend(request: HttpRequest, session_id: UUID, body: AmendIn) -> Any:
+    """A prescriber corrects a signed session (B.33); a nurse injector files a correction request
+    instead (POST /sessions/{id}/correction-requests)."""
     event = services.amend(
         actor_of(request),
         session_id,
         reason=body.reason,
         injections=_points(body.injections),
         notes=body.notes,
+        vials=draws(body.vials),
     )
     return Status(201, session_out(event.session))
 
 
 @router.post(
     "/{session_id}/entered-in-error",
+    auth=FRESH_CREDENTIAL,
     response={200: SessionOut, **ERRORS},
-    openapi_extra=needs(Perm.SIGN),
+    openapi_extra=needs(Perm.CORRECT),
 )
-def entered_in_error(request: HttpRequest, session_id: UUID, body: ReasonIn) -> Any:
-    event = services.mark_entered_in_error(actor_of(request), session_id, reason=body.reason)
+def entered_in_error(request: HttpRequest, session_id: UUID, body: EnteredInErrorIn) -> Any:
+    """A prescriber marks a signed session entered in error, saying whether the toxin was given
+    (its vial draws stay) or not (they are released)."""
+    event = services.mark_entered_in_error(
+        actor_of(request), session_id, reason=body.reason, toxin_given=body.toxin_given
+    )
     return session_out(event.session)
+
+
+@router.post(
+    "/{session_id}/addenda",
+    response={201: SessionOut, **ERRORS},
+    openapi_extra=needs(Perm.SIGN, SIGNED_IN),
+)
+def add_addendum(request: HttpRequest, session_id: UUID, body: AddendumIn) -> Any:
+    """The session's injector appends text to its note: no units, sites or vials."""
+    event = services.add_addendum(actor_of(request), session_id, text=body.text)
+    return Status(201, session_out(event.session))
 
 
 @router.post(

@@ -26,6 +26,16 @@ PROTECTED = (
         ),
     ),
     ("session_event", "treatments_sessionevent", None),
+    # A signed session's draws (B.30) are closed with it; vial closings are appended only.
+    (
+        "signed_session_vial",
+        "treatments_sessionvial",
+        (
+            "EXISTS (SELECT 1 FROM treatments_treatmentsession s "
+            "WHERE s.id = OLD.session_id AND s.signed_at IS NOT NULL)"
+        ),
+    ),
+    ("vial_closing", "inventory_vialclosing", None),
     # Break-glass accesses, and patients' requests to amend with their decisions (security app).
     ("break_glass", "security_breakglassaccess", None),
     ("amendment_request", "security_amendmentrequest", None),

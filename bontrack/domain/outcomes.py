@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Literal
@@ -38,6 +38,7 @@ from bontrack.domain.catalog.model import Catalog, Response, ResponseRule, Scale
 from bontrack.domain.units import format_decimal
 
 __all__ = [
+    "STOPPING",
     "VERDICTS",
     "Cycle",
     "OutcomeSeries",
@@ -49,6 +50,8 @@ __all__ = [
     "judge",
     "latest_follow_up",
     "nice_rule",
+    "summary_of",
+    "verdict_changed_since",
 ]
 
 Value = Decimal | str
@@ -72,6 +75,8 @@ VERDICTS = (
     GOALS_NOT_MET,
     NO_DEFINITION,
 )
+# The verdicts that reach the next plan, the due list and reminders (B.32).
+STOPPING = frozenset({STOP, NON_RESPONDER})
 
 
 def headache_day_scales(catalog: Catalog | None = None) -> tuple[str, ...]:
@@ -163,10 +168,16 @@ class OutcomeVerdict:
     latest: Reading | None
     cycles: int | None  # cycles before the latest follow-up (headache-day scales)
     rule: ResponseRule | None  # the catalog's rule that judged it; None: no definition applies
+    summary: str = ""  # one line, e.g. "−18.2 % after 2 cycles" (DESIGN 3.8)
 
     @property
     def headache_days(self) -> bool:
         return self.rule is ResponseRule.NICE_TA260
+
+    @property
+    def as_of(self) -> date | None:
+        """The deciding follow-up's date or period end; None before any follow-up."""
+        return self.latest.end if self.latest is not None else None
 
 
 def change_pct(baseline: Decimal, follow_up: Decimal) -> Decimal | None:
@@ -526,6 +537,11 @@ def judge(series: OutcomeSeries, catalog: Catalog | None = None) -> OutcomeVerdi
     wrong kind here is a programming error and raises ``TypeError`` or ``ValueError``.
     """
     cat = catalog or packaged_catalog()
+    found = _judge(series, cat)
+    return replace(found, summary=summary_of(found, cat))
+
+
+def _judge(series: OutcomeSeries, cat: Catalog) -> OutcomeVerdict:
     scale = cat.scales.get(series.scale)
     if scale is None or not scale.responses:
         raise ValueError(f"no outcome rule for scale {series.scale!r}")
@@ -588,3 +604,60 @@ def judge(series: OutcomeSeries, catalog: Catalog | None = None) -> OutcomeVerdi
         if facts.base > 0:
             responder_50 = _fell_by_pct(facts.base, facts.now, nice.number("responder_fall_pct"))
     return verdict(word, reason, change, grades, pct, responder_50, cycles)
+
+
+def _signed(value: Decimal) -> str:
+    """-52 as "−52", 3 as "+3" (a true minus sign, as printed reports write it)."""
+    text = format_decimal(value)
+    if text.startswith("-"):
+        return "\u2212" + text[1:]
+    return f"+{text}" if value > 0 else text
+
+
+def _change_words(v: OutcomeVerdict, cat: Catalog) -> str:
+    """The change as a clinician reads it: grades on an ordinal or graded scale, a percentage
+    where the response is judged in percent (headache days, pain), else points (and percent)."""
+    if v.latest is None:
+        return ""
+    if v.change_grades is not None:
+        n = abs(v.change_grades)
+        if n == 0:
+            return "no change"
+        return f"{n} grade{'s' if n != 1 else ''} {'better' if v.change_grades < 0 else 'worse'}"
+    if v.change_pct is not None and (
+        v.headache_days or v.scale in cat.scales_judged_by(ResponseRule.FALL_PCT)
+    ):
+        return f"{_signed(v.change_pct)} %"
+    if v.change is not None:
+        pct = f", {_signed(v.change_pct)} %" if v.change_pct is not None else ""
+        return f"{_signed(v.change)}{pct}"
+    return ""
+
+
+def summary_of(v: OutcomeVerdict, catalog: Catalog | None = None) -> str:
+    """DESIGN 3.8's ``summary``: the change and, on headache-day scales, the cycles before the
+    deciding follow-up, in one line of at most 200 characters ("−18.2 % after 2 cycles")."""
+    cat = catalog or packaged_catalog()
+    if v.latest is None:
+        return "no follow-up yet"
+    parts = [words] if (words := _change_words(v, cat)) else []
+    if v.cycles is not None:
+        parts.append(f"after {v.cycles} cycle{'s' if v.cycles != 1 else ''}")
+    text = " ".join(parts) or f"{_show(v.latest.value)} at follow-up"
+    longest = 200  # DESIGN 3.8's limit for the line, not a clinical figure
+    return text if len(text) <= longest else text[: longest - 1] + "\u2026"
+
+
+def verdict_changed_since(
+    series: OutcomeSeries, since: date, word: str, catalog: Catalog | None = None
+) -> bool:
+    """Whether a follow-up ending after ``since`` gave, judged with the follow-ups up to it, a
+    verdict other than ``word``: a decision taken on a verdict (B.32's "continue despite this
+    verdict") lasts until a newer follow-up changes it, even if a later one brings it back."""
+    ordered = _chronological(series.follow_ups)
+    for n, reading in enumerate(ordered):
+        if reading.end <= since:
+            continue
+        if judge(replace(series, follow_ups=tuple(ordered[: n + 1])), catalog).verdict != word:
+            return True
+    return False

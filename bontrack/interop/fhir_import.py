@@ -136,7 +136,27 @@ def _medication(resource: Mapping[str, Any], path: str, bundle_index: dict[str, 
     return _product(found.get("code"), f"{path}.medicationReference({reference}).code")
 
 
-def _day(resource: Mapping[str, Any], path: str, zone: zoneinfo.ZoneInfo) -> date:
+def _day(
+    resource: Mapping[str, Any], path: str, zone: zoneinfo.ZoneInfo, today: date | None
+) -> date:
+    """The day the dose was given, in the clinic's zone; after ``today`` (the clinic's) it is
+    refused (B.35)."""
+    day = _given_on(resource, path, zone)
+    if today is not None and day > today:
+        where = (
+            f"{path}.effectiveDateTime"
+            if resource.get("effectiveDateTime") is not None
+            else f"{path}.effectivePeriod.start"
+        )
+        raise _RefusedError(
+            where,
+            f"{day.isoformat()} is in the future (today is {today.isoformat()} at the clinic): "
+            "import doses already given",
+        )
+    return day
+
+
+def _given_on(resource: Mapping[str, Any], path: str, zone: zoneinfo.ZoneInfo) -> date:
     text = resource.get("effectiveDateTime")
     where = f"{path}.effectiveDateTime"
     if text is None and isinstance(resource.get("effectivePeriod"), Mapping):
@@ -284,9 +304,15 @@ def _key(resource: Mapping[str, Any], full_url: str) -> str:
 
 
 def read_bundle(
-    bundle: Any, *, time_zone: str, place: str = "", source_document: str = ""
+    bundle: Any,
+    *,
+    time_zone: str,
+    place: str = "",
+    source_document: str = "",
+    today: date | None = None,
 ) -> tuple[list[ExternalDose], list[ReadError]]:
-    """The Bundle's doses, grouped into sessions, and every problem found."""
+    """The Bundle's doses, grouped into sessions, and every problem found; given the clinic's
+    ``today``, an administration dated after it is refused by its entry's path (B.35)."""
     if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
         return [], [ReadError("resourceType", "must be Bundle")]
     entries = bundle.get("entry")
@@ -328,7 +354,7 @@ def read_bundle(
                     f"must be completed (a dose that was given), not {resource.get('status')!r}",
                 )
             product = _medication(resource, path, index)
-            day = _day(resource, path, zone)
+            day = _day(resource, path, zone, today)
             dosage = resource.get("dosage")
             if not isinstance(dosage, Mapping):
                 raise _RefusedError(

@@ -35,7 +35,7 @@ class LotAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(Vial)
 class VialAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("id", "lot", "reconstituted_at", "discarded_at")
+    list_display = ("id", "lot", "reconstituted_at", "from_stock")
     list_filter = ("lot__product",)
     exclude = ("patient",)
     readonly_fields = ("clinic", "lot", "patient_id")

@@ -1,4 +1,9 @@
-"""Lots and vials of toxin: what is in stock, reconstituted, used, wasted or recalled."""
+"""Lots and vials of toxin: what is in stock, reconstituted, drawn, closed or recalled.
+
+A vial's used, wasted and remaining units are never stored: they follow from the draws of the
+signed sessions (``SessionVial.drawn_units``, as corrected) and from its closing (B.30), which is
+an appended row when a clinician closes it and is derived from time otherwise
+(``bontrack.treatments.supply``)."""
 
 from __future__ import annotations
 
@@ -43,8 +48,25 @@ class Vial(models.Model):
     patient = models.ForeignKey(
         "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="vials"
     )
-    units_wasted = models.DecimalField(max_digits=10, decimal_places=3, default=0)
-    # Units given from this vial, recorded when the session that used it is signed.
-    units_used = models.DecimalField(max_digits=10, decimal_places=3, default=0)
-    discarded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A vial not from stock (lot, size and expiry typed at signing, e.g. a pharmacy-prepared
+    # syringe, B.30): it counts as a vial, and its lot row was created by that signing.
+    from_stock = models.BooleanField(default=True)
+
+
+class VialClosing(models.Model):
+    """A vial closed by a clinician (B.30): appended once, never changed. Closing at the end of
+    the vial's clinic-local day or at its use-by time needs no row: it is derived from time.
+
+    ``wasted_by_hand`` marks waste recorded for a vial no session drew; either way the waste is
+    the vial's size less its current draws."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    vial = models.OneToOneField(Vial, on_delete=models.PROTECT, related_name="closing")
+    at = models.DateTimeField()
+    by = models.ForeignKey(
+        "accounts.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    wasted_by_hand = models.BooleanField(default=False)
+    note = models.TextField(blank=True)

@@ -1,4 +1,5 @@
-"""Inventory: receive lots, open and reconstitute vials, record waste, recall a lot."""
+"""Inventory: receive lots, open and reconstitute vials, close a vial or record its waste, recall
+a lot. A vial's used, wasted and remaining units are derived (``bontrack.treatments.supply``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -14,10 +16,12 @@ from bontrack.accounts.access import access_lot, access_vial, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.domain.catalog import catalog
-from bontrack.domain.planning import use_by
-from bontrack.inventory.models import Lot, Vial
+from bontrack.domain.units import format_decimal
+from bontrack.inventory.models import Lot, Vial, VialClosing
+from bontrack.patients.models import Patient
 from bontrack.treatments.errors import ConflictError, ServiceError
-from bontrack.treatments.models import SessionVial, TreatmentSession
+from bontrack.treatments.models import SessionVial
+from bontrack.treatments.supply import VialState, closing_words, may_be_open, vial_states
 
 
 def receive_lot(
@@ -76,6 +80,8 @@ def reconstitute_vial(
             raise ServiceError("diluent_ml", "must be greater than 0 for a powder")
         if vial.reconstituted_at is not None:
             raise ConflictError(None, "this vial was already reconstituted")
+        if VialClosing.objects.filter(vial=vial).exists():
+            raise ConflictError(None, "this vial is closed: pick another vial")
         if vial.lot.recalled_at is not None:
             raise ConflictError(None, "this vial's lot is recalled: do not use it")
         vial.diluent_ml = diluent_ml
@@ -86,15 +92,62 @@ def reconstitute_vial(
     return vial
 
 
-def record_waste(actor: Actor, vial_id: UUID | str, *, units: Decimal) -> Vial:
+def close_vial(actor: Actor, vial_id: UUID | str, *, note: str = "") -> Vial:
+    """Close a vial now (B.30): nothing more is drawn from it and what it still held is wasted.
+    Appended once; a vial closed already (by hand, at the end of its day or at its use-by time)
+    is not closed again."""
+    return _close(actor, vial_id, note=note, by_hand=False)
+
+
+def record_waste(actor: Actor, vial_id: UUID | str, *, units: Decimal | None = None) -> Vial:
+    """Waste recorded by hand, for a vial no session drew (B.30): the whole vial is wasted, and
+    it is closed. A vial that sessions drew is closed instead; its waste is its size less the
+    draws."""
+    return _close(actor, vial_id, note="", by_hand=True, units=units)
+
+
+def _close(
+    actor: Actor, vial_id: UUID | str, *, note: str, by_hand: bool, units: Decimal | None = None
+) -> Vial:
     with clinical_transaction(actor) as trail:
         vial = access_vial(actor, vial_id, Perm.INVENTORY_WRITE)
-        if units < 0 or units > vial.lot.vial_size_units:
-            raise ServiceError("units", f"must be between 0 and {vial.lot.vial_size_units} U")
-        vial.units_wasted = units
-        vial.discarded_at = timezone.now()
-        vial.save()
-        trail.record("update", "vial", vial.id, wasted=str(units))
+        if vial.patient_id is not None:
+            _lock_patient(vial.patient_id)
+        now = timezone.now()
+        state = vial_states([vial], actor.clinic.time_zone)[vial.id]
+        if state.closed(now):
+            raise ConflictError(
+                None, f"this vial {closing_words(state, actor.clinic.time_zone)}: nothing to close"
+            )
+        size = Decimal(vial.lot.vial_size_units)
+        if by_hand:
+            if state.draws:
+                raise ConflictError(
+                    "units",
+                    f"sessions drew {format_decimal(state.used)} U from this vial: its waste is "
+                    "what is left when it closes; close the vial instead",
+                )
+            if units is not None and units != size:
+                raise ServiceError(
+                    "units",
+                    f"a vial no session drew is wasted whole: {format_decimal(size)} U (leave the "
+                    "figure out, or close the vial if it is still in use)",
+                )
+        VialClosing.objects.create(
+            clinic_id=vial.clinic_id,
+            vial=vial,
+            at=now,
+            by=actor.membership,
+            wasted_by_hand=by_hand,
+            note=note.strip()[:500],
+        )
+        trail.record(
+            "update",
+            "vial",
+            vial.id,
+            closed=True,
+            wasted=format_decimal(size - state.used),
+        )
     return vial
 
 
@@ -166,7 +219,7 @@ def stock(actor: Actor, today: date, expiring_within_days: int = 60) -> list[dic
                 filter=Q(
                     vials__reconstituted_at__isnull=True,
                     vials__patient__isnull=True,
-                    vials__discarded_at__isnull=True,
+                    vials__closing__isnull=True,
                 ),
             )
         )
@@ -191,33 +244,41 @@ def stock(actor: Actor, today: date, expiring_within_days: int = 60) -> list[dic
 def usable_vials(
     actor: Actor, *, product: str, patient_id: UUID | str | None, today: date, now: datetime
 ) -> list[Vial]:
-    """Vials of the clinic's stock that may be picked for a patient's session: of the product,
-    lot not expired (usable through its expiry day) and not recalled, not discarded, not used for
-    another patient nor in a signed session (vials are single-patient, single-session), and not
-    past the label's in-use time once reconstituted. Reconstituted vials first, then unopened."""
+    """Vials of the clinic's stock that may be picked for a patient's session (B.30): of the
+    product, lot not expired (usable through its expiry day) and not recalled, not opened for
+    another patient, not closed (by hand, at the end of the day it was opened or at its use-by
+    time) and still holding something. Opened vials first, then unopened."""
     require(actor, Perm.INVENTORY_READ)
     found = catalog().products.get(product)
     if found is None:
         raise ServiceError("product", f"unknown product code {product!r}")
-    vials = (
+    vials = list(
         Vial.objects.select_related("lot")
         .filter(
             clinic_id=actor.membership.clinic_id,
             lot__product=product,
             lot__recalled_at__isnull=True,
             lot__expires_on__gte=today,
-            discarded_at__isnull=True,
+            closing__isnull=True,
         )
         .filter(Q(patient__isnull=True) | Q(patient_id=patient_id))
-        .exclude(session_uses__session__signed_at__isnull=False)
-        .order_by("lot__expires_on", "created_at")
+        .filter(may_be_open(now))
+        .distinct()
+        .order_by("lot__expires_on", "created_at")[:500]
     )
-    usable = [
-        v
-        for v in vials[:500]
-        if v.reconstituted_at is None or use_by(found, v.reconstituted_at) > now
-    ]
-    return sorted(usable, key=lambda v: (v.reconstituted_at is None, v.lot.expires_on))
+    states = vial_states(vials, actor.clinic.time_zone)
+    usable = [v for v in vials if states[v.id].remaining(now) > 0]
+    return sorted(
+        usable,
+        key=lambda v: (states[v.id].status(now) == "unopened", v.lot.expires_on),
+    )
+
+
+def vial_figures(actor: Actor, vials: list[Vial], now: datetime) -> dict[UUID, VialState]:
+    """The derived state of listed vials (rows with their lot), in a constant number of
+    queries."""
+    require(actor, Perm.INVENTORY_READ)
+    return vial_states(vials, actor.clinic.time_zone)
 
 
 def recalled_lots(actor: Actor) -> list[tuple[Lot, int]]:
@@ -238,25 +299,8 @@ def recalled_lots(actor: Actor) -> list[tuple[Lot, int]]:
     return [(lot, lot.patients) for lot in lots]  # type: ignore[attr-defined]
 
 
-def record_use_at_signing(session: TreatmentSession, total: Decimal, at: datetime) -> None:
-    """Deduct a signed session's units from the vials it used, inside the signing's transaction
-    (the caller holds the patient's lock and writes the audit entry): the units given fill the
-    vials in the order they were opened, and whatever is left in each vial is wasted, since a vial
-    is single-patient and single-session. A vial whose waste was recorded earlier keeps the
-    larger figure. The check's findings are not affected."""
-    uses = (
-        SessionVial.objects.filter(session=session)
-        .select_related("vial__lot")
-        .order_by("vial__reconstituted_at", "vial__created_at")
-    )
-    left = total
-    for use in uses:
-        vial = use.vial
-        size = Decimal(vial.lot.vial_size_units)
-        given = min(left, size) if left > 0 else Decimal(0)
-        left -= given
-        vial.units_used = given
-        vial.units_wasted = max(Decimal(vial.units_wasted), size - given)
-        if vial.discarded_at is None:
-            vial.discarded_at = at
-        vial.save(update_fields=["units_used", "units_wasted", "discarded_at"])
+def _lock_patient(patient_id: UUID) -> None:
+    """Closing a vial waits for a signing of its patient that is drawing from it (DESIGN 3.4's
+    lock order: patient first)."""
+    if connection.vendor == "postgresql":
+        list(Patient.objects.select_for_update(no_key=True).filter(pk=patient_id).values_list("pk"))

@@ -7,7 +7,15 @@ clinic-wide list costs a constant number of SQL queries, whatever the clinic's s
    ``NOT EXISTS`` on the session's events), ranked with ``ROW_NUMBER() OVER (PARTITION BY
    patient, indication ORDER BY date DESC)``, with its patient and injector joined;
 2. the clinic's wear-off reports of counting sessions (the same ``NOT EXISTS``);
-3. the plans already booked (unsigned, not cancelled, from today on).
+3. the plans already booked (unsigned, not cancelled, from today on);
+4. the clinic's outcome assessments and, only when there are any, the counting sessions' days of
+   the patients assessed and the "continue despite this verdict" decisions
+   (``outcomes.verdicts.ClinicVerdicts``).
+
+A patient whose standing verdict for the indication is ``stop`` or ``non-responder`` (B.32) is
+not due: the list holds them apart (``held``), with "stop recommended (NICE TA260)" or "not
+responding on SCALE", and the reminders, the phoning CSV and the next-visit proposal, which read
+``rows``, leave them out.
 
 The audit trail is written as usual: one read entry per patient shown, or one disclosure entry
 per patient exported.
@@ -17,7 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
@@ -33,6 +41,7 @@ from bontrack.domain.catalog import catalog
 from bontrack.domain.due import Due, DueRules, TreatedSession, due_per_indication, in_window
 from bontrack.outcomes.models import WearOffReport
 from bontrack.outcomes.services import clinic_today
+from bontrack.outcomes.verdicts import ClinicVerdicts
 from bontrack.patients.models import Patient
 from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import SessionEvent, TreatmentSession
@@ -80,6 +89,8 @@ class DueRow:
     due: Due
     status: str  # "overdue" or "due"
     booked_on: date | None  # a plan already booked for the indication, from today on
+    # B.32: why the patient is held apart, not due ("stop recommended (NICE TA260)"); "" if due.
+    held_because: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,8 @@ class DueList:
     end: date  # due until (inclusive)
     rows: list[DueRow]
     total: int  # rows before the limit
+    # Patients who would be due but whose verdict says stop or non-responder (B.32).
+    held: list[DueRow] = field(default_factory=list)
 
 
 def _entered_in_error() -> Exists:
@@ -211,7 +224,9 @@ def compute_due_list(
     rules = DueRules(catalog())
     history = wear_off_history(membership.clinic_id, indication)
     booked = booked_plans(membership.clinic_id, today)
+    verdicts = ClinicVerdicts(membership.clinic_id, indication)
     rows: list[DueRow] = []
+    held: list[DueRow] = []
     latest = latest_sessions(membership, indication=indication)
     for (
         session_id,
@@ -239,9 +254,11 @@ def compute_due_list(
         due = rules.due_for([*reported, last] if reported else [last], ind)
         if due is None or not in_window(due, start, end) or due.last_key != last.key:
             continue
-        rows.append(
+        patient = UUID(patient_id)
+        stopping = verdicts.stopping(patient, ind)
+        (held if stopping is not None else rows).append(
             DueRow(
-                patient_id=UUID(patient_id),
+                patient_id=patient,
                 record_number=record_number,
                 given_name=given_name,
                 family_name=family_name,
@@ -254,12 +271,20 @@ def compute_due_list(
                 due=due,
                 status="overdue" if due.due is not None and due.due < today else "due",
                 booked_on=booked.get(key),
+                held_because=stopping.label if stopping is not None else "",
             )
         )
-    rows.sort(
-        key=lambda r: (r.due.due, r.family_name, r.given_name, r.record_number, r.due.indication)
-    )
-    return DueList(today, start, end, rows, len(rows))
+    for found in (rows, held):
+        found.sort(
+            key=lambda r: (
+                r.due.due,
+                r.family_name,
+                r.given_name,
+                r.record_number,
+                r.due.indication,
+            )
+        )
+    return DueList(today, start, end, rows, len(rows), held)
 
 
 def _validated(
@@ -299,10 +324,11 @@ def due_list(
         injector_id=injector_id,
     )
     shown = found.rows[:limit]
+    held = found.held[:limit]
     with clinical_transaction(actor) as trail:
-        for patient_id in _patients(shown):
+        for patient_id in _patients([*shown, *held]):
             trail.record("read", "due-list", patient_id, patient_id)
-    return DueList(found.today, found.start, found.end, shown, found.total)
+    return DueList(found.today, found.start, found.end, shown, found.total, held)
 
 
 def export_due_list(
@@ -314,7 +340,8 @@ def export_due_list(
     injector_id: UUID | None = None,
     today: date | None = None,
 ) -> DueList:
-    """Every row of the due list, for a CSV file; one disclosure entry per patient exported."""
+    """Every row of the due list, for a CSV file; one disclosure entry per patient exported.
+    Patients held apart by a stop or non-responder verdict (B.32) are not due, so not exported."""
     _validated(actor, weeks, overdue_weeks, indication, injector_id)
     found = compute_due_list(
         actor.membership,

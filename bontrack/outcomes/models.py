@@ -173,3 +173,36 @@ class WearOffReport(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["clinic", "patient"])]
+
+
+class ContinueDespiteVerdict(models.Model):
+    """A prescriber's "continue despite this verdict" (B.32), appended, never changed: the
+    series' stop or non-responder verdict, as it stood when decided (``verdict``, ``as_of``,
+    ``summary``), and the written reason. It stands until a newer follow-up changes the verdict;
+    while it stands the series neither warns on the next plan nor keeps the patient off the due
+    list and the reminders."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="verdict_decisions"
+    )
+    indication = models.CharField(max_length=64)
+    scale = models.CharField(max_length=64)
+    muscle_group = models.CharField(max_length=100, blank=True)
+    verdict = models.CharField(max_length=20)
+    as_of = models.DateField()
+    summary = models.CharField(max_length=200, blank=True)
+    reason = models.TextField()
+    decided_by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "patient", "indication"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(reason=""), name="continue_despite_verdict_has_a_reason"
+            )
+        ]

@@ -51,7 +51,7 @@ from bontrack.patients.models import Patient
 from bontrack.treatments.errors import ConflictError, ServiceError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, status_of
-from bontrack.treatments.services import local_date
+from bontrack.treatments.services import local_date, recheck_open_plans
 
 
 def record_adverse_event(
@@ -236,6 +236,8 @@ def record_assessment(
         trail.record(
             "create", "assessment", assessment.id, patient.id, scale=scale, timepoint=timepoint
         )
+        # A result may change a verdict that the open plans' checks read (B.32).
+        recheck_open_plans(patient.id, trail)
     return assessment
 
 

@@ -11,31 +11,61 @@ For each indication, scale and muscle group the patient has results for:
   once the baseline has ended; a result linked to a session follows that session's cycle.
 
 A series without a baseline has no verdict; it is listed as such.
+
+A ``stop`` or ``non-responder`` verdict reaches the next plan, the due list, the reminders and
+the proposed next visit (B.32) until a newer follow-up changes it or a prescriber records
+"continue despite this verdict" with a reason (``ContinueDespiteVerdict``, appended). Such a
+decision stands while every follow-up after the verdict it was taken on still gives that verdict.
+Reading every verdict costs three queries, for one patient or for a whole clinic: the
+assessments, the counting sessions' days, the decisions.
 """
 
 from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from uuid import UUID
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 from bontrack.accounts.access import access_patient
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
-from bontrack.domain.outcomes import Cycle, OutcomeSeries, OutcomeVerdict, Reading, judge
-from bontrack.outcomes.models import Assessment
+from bontrack.domain.catalog import catalog
+from bontrack.domain.outcomes import (
+    STOPPING,
+    Cycle,
+    OutcomeSeries,
+    OutcomeVerdict,
+    Reading,
+    judge,
+    verdict_changed_since,
+)
+from bontrack.domain.treatment import Verdict
+from bontrack.outcomes.models import Assessment, ContinueDespiteVerdict
 from bontrack.patients.models import Patient
-from bontrack.treatments.models import TreatmentSession
-from bontrack.treatments.records import counts_toward_limits, status_of
+from bontrack.treatments.errors import ConflictError, ServiceError
+from bontrack.treatments.models import SessionEvent, TreatmentSession
+
+MAX_REASON = 2000
 
 
 @dataclass(frozen=True)
 class SeriesVerdict:
     verdict: OutcomeVerdict
     results: int  # the stored results of this series (baseline and follow-ups used)
+    # The prescriber's "continue despite this verdict" that still stands (B.32), if any.
+    continued: ContinueDespiteVerdict | None = None
+
+    @property
+    def stopping(self) -> bool:
+        """A stop or non-responder verdict that no standing decision continues despite."""
+        return self.verdict.verdict in STOPPING and self.continued is None
 
 
 @dataclass(frozen=True)
@@ -54,15 +84,35 @@ class PatientVerdicts:
     cycles: dict[str, tuple[Cycle, ...]]
 
 
-def cycles_of(sessions: Sequence[TreatmentSession]) -> dict[str, tuple[Cycle, ...]]:
+@dataclass(frozen=True)
+class Counted:
+    """A signed session that still counts, as the cycles read it."""
+
+    id: UUID
+    patient_id: UUID
+    indication: str
+    plan_date: date
+
+
+def counted_sessions(scope: Q) -> list[Counted]:
+    """One query: the signed sessions within ``scope`` that are not entered in error."""
+    wrong = SessionEvent.objects.filter(session_id=OuterRef("pk"), kind="entered-in-error")
+    rows = (
+        TreatmentSession.objects.filter(scope, signed_at__isnull=False)
+        .exclude(Exists(wrong))
+        .order_by()
+        .values_list("id", "patient_id", "indication", "plan_date")
+    )
+    return [Counted(*row) for row in rows]
+
+
+def cycles_of(sessions: Iterable[Counted]) -> dict[str, tuple[Cycle, ...]]:
     """Counting signed sessions per indication, numbered in date order (one per day)."""
-    days: dict[str, list[date]] = defaultdict(list)
-    for s in sorted(sessions, key=lambda s: (s.plan_date, s.administered_at or s.created_at)):
-        if days[s.indication] and days[s.indication][-1] == s.plan_date:
-            continue
-        days[s.indication].append(s.plan_date)
+    days: dict[str, set[date]] = defaultdict(set)
+    for s in sessions:
+        days[s.indication].add(s.plan_date)
     return {
-        indication: tuple(Cycle(n, day) for n, day in enumerate(found, start=1))
+        indication: tuple(Cycle(n, day) for n, day in enumerate(sorted(found), start=1))
         for indication, found in days.items()
     }
 
@@ -124,36 +174,160 @@ def series_of(
     return series, 1 + len(readings)
 
 
-def verdicts_of(patient: Patient, indication: str | None = None) -> PatientVerdicts:
-    """Every series' verdict for a patient whose chart the caller has already opened through
-    ``access_patient`` (and whose read entry it writes): the patient page shows the verdicts
-    beside the rest of the chart with one read entry."""
-    results = Assessment.objects.filter(patient=patient)
-    sessions = (
-        TreatmentSession.objects.filter(patient=patient, signed_at__isnull=False)
-        .select_related("signed_by")
-        .prefetch_related("events")
-    )
-    if indication:
-        results = results.filter(indication=indication)
-        sessions = sessions.filter(indication=indication)
-    counting = [s for s in sessions if counts_toward_limits(status_of(s, s.events.all()))]
-    cycles = cycles_of(counting)
+def standing_decision(
+    series: OutcomeSeries, verdict: OutcomeVerdict, decisions: Iterable[ContinueDespiteVerdict]
+) -> ContinueDespiteVerdict | None:
+    """The latest "continue despite this verdict" of the series that still stands: taken on the
+    verdict the series gives now, and no follow-up since has given another (B.32)."""
+    if verdict.verdict not in STOPPING:
+        return None
+    for decision in sorted(decisions, key=lambda d: d.decided_at, reverse=True):
+        if decision.verdict == verdict.verdict and not verdict_changed_since(
+            series, decision.as_of, decision.verdict
+        ):
+            return decision
+    return None
+
+
+SeriesKey = tuple[str, str, str]  # indication, scale, muscle group ("" for none)
+
+
+def judge_patient(
+    results: Iterable[Assessment],
+    counted: Sequence[Counted],
+    decisions: Iterable[ContinueDespiteVerdict],
+) -> tuple[list[SeriesVerdict], list[MissingBaseline], dict[str, tuple[Cycle, ...]]]:
+    """One patient's verdicts from their rows: every series judged, with its standing decision."""
+    cycles = cycles_of(counted)
     by_day = {(ind, c.date): c.n for ind, found in cycles.items() for c in found}
-    cycle_of_session = {s.id: by_day[(s.indication, s.plan_date)] for s in counting}
-    groups: dict[tuple[str, str, str], list[Assessment]] = defaultdict(list)
+    cycle_of_session = {s.id: by_day[(s.indication, s.plan_date)] for s in counted}
+    groups: dict[SeriesKey, list[Assessment]] = defaultdict(list)
     for a in results:
         groups[(a.indication, a.scale, a.muscle_group)].append(a)
+    decided: dict[SeriesKey, list[ContinueDespiteVerdict]] = defaultdict(list)
+    for d in decisions:
+        decided[(d.indication, d.scale, d.muscle_group)].append(d)
     verdicts: list[SeriesVerdict] = []
     missing: list[MissingBaseline] = []
-    for (ind, scale, muscles), found in sorted(groups.items()):
+    for key, found in sorted(groups.items()):
+        ind, scale, muscles = key
         built = series_of(ind, scale, muscles, found, cycles.get(ind, ()), cycle_of_session)
         if built is None:
             missing.append(MissingBaseline(ind, scale, muscles, len(found)))
             continue
         series, used = built
-        verdicts.append(SeriesVerdict(judge(series), used))
+        verdict = judge(series)
+        verdicts.append(
+            SeriesVerdict(verdict, used, standing_decision(series, verdict, decided.get(key, ())))
+        )
+    return verdicts, missing, cycles
+
+
+def verdicts_of(patient: Patient, indication: str | None = None) -> PatientVerdicts:
+    """Every series' verdict for a patient whose chart the caller has already opened through
+    ``access_patient`` (and whose read entry it writes): the patient page shows the verdicts
+    beside the rest of the chart with one read entry. Three queries."""
+    scope = Q(patient=patient)
+    if indication:
+        scope &= Q(indication=indication)
+    results = Assessment.objects.filter(scope)
+    decisions = ContinueDespiteVerdict.objects.filter(scope).select_related("decided_by__user")
+    verdicts, missing, cycles = judge_patient(results, counted_sessions(scope), decisions)
     return PatientVerdicts(patient, verdicts, missing, cycles)
+
+
+def domain_verdict(v: OutcomeVerdict) -> Verdict | None:
+    """DESIGN 3.3's ``verdicts`` entry for a judged series; None before any follow-up."""
+    if v.as_of is None or v.indication is None:
+        return None
+    return Verdict(
+        indication=v.indication,
+        scale=v.scale,
+        verdict=v.verdict,
+        as_of=v.as_of,
+        summary=v.summary,
+        source=v.source,
+        muscle_group=v.muscle_group,
+    )
+
+
+def check_verdicts(patient: Patient, indication: str) -> tuple[Verdict, ...]:
+    """The patient's latest verdict per series of ``indication``, for the records path's check
+    (B.32): a series a prescriber decided to continue despite is left out while the decision
+    stands, so it gives no ``response`` finding. Three queries, whatever the history."""
+    found = verdicts_of(patient, indication)
+    return tuple(
+        verdict
+        for v in found.verdicts
+        if v.continued is None and (verdict := domain_verdict(v.verdict)) is not None
+    )
+
+
+@dataclass(frozen=True)
+class Stopping:
+    """Why a patient is held off the due list for an indication (B.32), in the Due page's words."""
+
+    indication: str
+    verdicts: tuple[OutcomeVerdict, ...]
+
+    @property
+    def label(self) -> str:
+        return stop_label(self.verdicts)
+
+
+def stop_label(verdicts: Sequence[OutcomeVerdict]) -> str:
+    """ "stop recommended (NICE TA260)" and/or "not responding on SCALE", in one line."""
+    words = []
+    if any(v.verdict == "stop" for v in verdicts):
+        words.append("stop recommended (NICE TA260)")
+    scales = catalog().scales
+    for v in verdicts:
+        if v.verdict == "non-responder":
+            scale = scales.get(v.scale)
+            words.append(f"not responding on {scale.label if scale else v.scale}")
+    return "; ".join(dict.fromkeys(words))
+
+
+def stopping_of(found: Sequence[SeriesVerdict], indication: str) -> Stopping | None:
+    held = tuple(v.verdict for v in found if v.stopping and v.verdict.indication == indication)
+    return Stopping(indication, held) if held else None
+
+
+class ClinicVerdicts:
+    """The clinic's stop and non-responder verdicts, for the due list and reminders: the
+    assessments in one query, and only when there are any, the counting sessions' days of those
+    patients and the decisions (three queries in all, whatever the clinic's size); each patient
+    is judged when first asked about."""
+
+    def __init__(self, clinic_id: UUID, indication: str | None = None) -> None:
+        scope = Q(clinic_id=clinic_id)
+        if indication:
+            scope &= Q(indication=indication)
+        self._results: dict[UUID, list[Assessment]] = defaultdict(list)
+        for a in Assessment.objects.filter(scope).order_by():
+            self._results[a.patient_id].append(a)
+        self._counted: dict[UUID, list[Counted]] = defaultdict(list)
+        self._decisions: dict[UUID, list[ContinueDespiteVerdict]] = defaultdict(list)
+        self._judged: dict[UUID, list[SeriesVerdict]] = {}
+        if not self._results:
+            return
+        assessed = Assessment.objects.filter(scope).values("patient_id")
+        for s in counted_sessions(scope & Q(patient_id__in=assessed)):
+            self._counted[s.patient_id].append(s)
+        for d in ContinueDespiteVerdict.objects.filter(scope).order_by():
+            self._decisions[d.patient_id].append(d)
+
+    def stopping(self, patient_id: UUID, indication: str) -> Stopping | None:
+        """The patient's standing stop or non-responder verdicts of ``indication``, if any."""
+        if patient_id not in self._results:
+            return None
+        if patient_id not in self._judged:
+            self._judged[patient_id] = judge_patient(
+                self._results[patient_id],
+                self._counted.get(patient_id, []),
+                self._decisions.get(patient_id, []),
+            )[0]
+        return stopping_of(self._judged[patient_id], indication)
 
 
 def patient_verdicts(
@@ -165,3 +339,98 @@ def patient_verdicts(
         found = verdicts_of(patient, indication)
         trail.record("read", "outcome-verdicts", patient.id, patient.id)
     return found
+
+
+def continue_despite(
+    actor: Actor,
+    patient_id: UUID | str,
+    *,
+    indication: str,
+    scale: str,
+    muscle_group: str = "",
+    reason: str,
+) -> ContinueDespiteVerdict:
+    """A prescriber's "continue despite this verdict" with a written reason (B.32), appended and
+    audited. Refused for a series whose verdict is not stop or non-responder, or when such a
+    decision already stands."""
+    reason = reason.strip()
+    with clinical_transaction(actor) as trail:
+        patient = access_patient(actor, patient_id, Perm.OVERRIDE)
+        if not reason:
+            raise ServiceError(
+                "reason", "give the clinical reason to continue despite this verdict"
+            )
+        if len(reason) > MAX_REASON:
+            raise ServiceError("reason", f"must be at most {MAX_REASON} characters")
+        found = verdicts_of(patient, indication).verdicts
+        series = next(
+            (
+                v
+                for v in found
+                if (v.verdict.scale, v.verdict.muscle_group or "") == (scale, muscle_group.strip())
+            ),
+            None,
+        )
+        if series is None or series.verdict.as_of is None:
+            raise ServiceError(
+                "scale",
+                f"the patient has no verdict on {scale} for {indication}"
+                + (f" ({muscle_group.strip()})" if muscle_group.strip() else "")
+                + ": record the baseline and a follow-up first",
+            )
+        word = series.verdict.verdict
+        if word not in STOPPING:
+            raise ConflictError(
+                "scale",
+                f"the verdict on {scale} is {word}, not stop or non-responder: treatment "
+                "continues without a decision",
+            )
+        if series.continued is not None:
+            when = series.continued.decided_at.date().isoformat()
+            raise ConflictError(
+                "scale",
+                f"a decision to continue despite this verdict already stands (recorded on {when})",
+            )
+        decision = ContinueDespiteVerdict.objects.create(
+            clinic_id=patient.clinic_id,
+            patient=patient,
+            indication=indication,
+            scale=scale,
+            muscle_group=muscle_group.strip(),
+            verdict=word,
+            as_of=series.verdict.as_of,
+            summary=series.verdict.summary[:200],
+            reason=reason,
+            decided_by=actor.membership,
+            decided_at=timezone.now(),
+        )
+        trail.record(
+            "create",
+            "continue-despite-verdict",
+            decision.id,
+            patient.id,
+            indication=indication,
+            scale=scale,
+            muscle_group=decision.muscle_group,
+            verdict=word,
+            as_of=decision.as_of.isoformat(),
+            reason=reason,
+        )
+        # The open plans' stored checks drop the series' response warning (B.32). Imported
+        # here: the records service's check reads this module.
+        from bontrack.treatments.services import recheck_open_plans
+
+        recheck_open_plans(patient.id, trail)
+    return decision
+
+
+def decision_out(d: ContinueDespiteVerdict) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "verdict": d.verdict,
+        "as_of": d.as_of,
+        "summary": d.summary,
+        "reason": d.reason,
+        "decided_by": d.decided_by.display_name,
+        "decided_at": d.decided_at,
+    }

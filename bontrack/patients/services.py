@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from django.db import IntegrityError
+from django.utils import timezone
 
 from bontrack.accounts.access import access_consent, access_patient, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.domain.catalog import catalog
 from bontrack.patients.models import CONTACT_METHODS, SEXES, Consent, Diagnosis, Patient
-from bontrack.treatments.errors import ConflictError, ServiceError
+from bontrack.treatments.errors import ConflictError, ForbiddenError, ServiceError
+from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.services import recheck_open_plans
 
 DEMOGRAPHIC_FIELDS = (
     "record_number",
@@ -40,6 +44,43 @@ CLINICAL_FIELDS = (
 )
 
 
+# B.35: a birth date more than this many years ago is a typing error, refused as input.
+MAX_AGE_YEARS = 120
+# The patient values the check reads (B.33): a change re-checks the open plans, and is audited
+# with the values before and after.
+CHECK_INPUTS = (
+    "birth_date",
+    "weight_kg",
+    "weight_measured_on",
+    "pregnant",
+    "breastfeeding",
+    "conditions",
+    "medications",
+    "allergies",
+    "infected_sites",
+)
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year - years, day=28)
+
+
+def _clinic_today(actor: Actor) -> date:
+    return timezone.now().astimezone(zoneinfo.ZoneInfo(actor.membership.clinic.time_zone)).date()
+
+
+def _plain(value: Any) -> Any:
+    """A value as the audit trail stores it (JSON)."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return value
+
+
 def _validate(values: dict[str, Any], today: date) -> None:
     cat = catalog()
     if "sex" in values and values["sex"] not in SEXES:
@@ -48,7 +89,12 @@ def _validate(values: dict[str, Any], today: date) -> None:
         raise ServiceError("contact_method", f"must be one of {', '.join(CONTACT_METHODS)}")
     birth = values.get("birth_date")
     if birth is not None and birth > today:
-        raise ServiceError("birth_date", "is in the future")
+        raise ServiceError("birth_date", "the birth date is in the future: check the year")
+    if birth is not None and birth < _years_before(today, MAX_AGE_YEARS):
+        raise ServiceError(
+            "birth_date",
+            f"the birth date is more than {MAX_AGE_YEARS} years ago: check the year",
+        )
     weight = values.get("weight_kg")
     if weight is not None and (
         not Decimal(weight).is_finite() or Decimal(weight) <= 0 or Decimal(weight) > 500
@@ -131,10 +177,41 @@ def update_patient(actor: Actor, patient_id: UUID | str, today: date, **values: 
             raise ConflictError(
                 "record_number", "another patient of this clinic has this record number"
             )
+        changed = {
+            name: (_plain(getattr(patient, name)), _plain(value))
+            for name, value in values.items()
+            if name in CHECK_INPUTS and _plain(getattr(patient, name)) != _plain(value)
+        }
+        if (
+            "birth_date" in changed
+            and not actor.membership.can(Perm.CORRECT)
+            and TreatmentSession.objects.filter(patient=patient, signed_at__isnull=False).exists()
+        ):
+            raise ForbiddenError(
+                "birth_date",
+                "this patient has signed sessions, checked against this birth date: only a "
+                "prescriber changes it; ask one to correct it",
+            )
         for name, value in values.items():
             setattr(patient, name, value)
         patient.save()
-        trail.record("update", "patient", patient.id, patient.id, fields=sorted(values))
+        if changed:
+            recheck_open_plans(patient.id, trail)
+        trail.record(
+            "update",
+            "patient",
+            patient.id,
+            patient.id,
+            fields=sorted(values),
+            **(
+                {
+                    "before": {k: b for k, (b, _) in changed.items()},
+                    "after": {k: a for k, (_, a) in changed.items()},
+                }
+                if changed
+                else {}
+            ),
+        )
     return patient
 
 
@@ -178,6 +255,12 @@ def record_consent(
         raise ServiceError("indication", f"unknown indication code {indication!r}")
     if not signed_by.strip():
         raise ServiceError("signed_by", "name who signed (the patient, or the guardian of a child)")
+    if signed_on > _clinic_today(actor):
+        raise ServiceError(
+            "signed_on",
+            "the consent's date is in the future: record a consent on or after the day it is "
+            "signed",
+        )
     expiry = expires_on or signed_on + timedelta(days=365)
     if expiry <= signed_on:
         raise ServiceError("expires_on", "must be after the signing date")

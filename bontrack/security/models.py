@@ -10,7 +10,9 @@ import uuid
 
 from django.db import models
 
-DECISIONS = (("accepted", "accepted"), ("denied", "denied"))
+# "declined" is the word for a refusal everywhere (B.33); "denied" is how decisions recorded
+# before it were stored: append-only rows are never rewritten, and readers show them as declined.
+DECISIONS = (("accepted", "accepted"), ("declined", "declined"), ("denied", "declined"))
 
 
 class BreakGlassAccess(models.Model):

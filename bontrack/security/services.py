@@ -158,11 +158,12 @@ def decide_amendment_request(
     reason: str,
     amendment_id: UUID | str | None = None,
 ) -> AmendmentDecision:
-    """Accept or deny a request; appended beside it, never replacing it. An accepted request
-    may name the session amendment that made the change (``POST /sessions/{id}/amendments``)."""
-    found = access_amendment_request(actor, request_id, Perm.SIGN)
-    if decision not in ("accepted", "denied"):
-        raise ServiceError("decision", "must be accepted or denied")
+    """Accept or decline a request; appended beside it, never replacing it. Decided by a
+    prescriber, like every correction of a signed record (B.33). An accepted request may name the
+    session amendment that made the change (``POST /sessions/{id}/amendments``)."""
+    found = access_amendment_request(actor, request_id, Perm.CORRECT)
+    if decision not in ("accepted", "declined"):
+        raise ServiceError("decision", "must be accepted or declined")
     text = _reason("reason", reason)
     amendment = None
     if amendment_id is not None:

@@ -384,16 +384,16 @@ def amendments(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResp
                 session__patient=patient, kind="amended"
             ).order_by("-at"),
             "can_record": actor.membership.can(Perm.DEMOGRAPHICS_WRITE),
-            "can_decide": actor.membership.can(Perm.SIGN),
+            "can_decide": actor.membership.can(Perm.CORRECT),
             "nav": "patients",
         },
         status=400 if error else 200,
     )
 
 
-@clinic_view(Perm.SIGN, methods=("POST",))
+@clinic_view(Perm.CORRECT, methods=("POST",))
 def decide_amendment(request: HttpRequest, actor: Actor, request_id: UUID) -> HttpResponse:
-    found = services.access_amendment_request(actor, request_id, Perm.SIGN)
+    found = services.access_amendment_request(actor, request_id, Perm.CORRECT)
     amendment = request.POST.get("amendment_id", "").strip() or None
     try:
         services.decide_amendment_request(

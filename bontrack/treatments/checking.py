@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bontrack.accounts.models import Membership
 from bontrack.check_output import finding_json, result_json
@@ -17,20 +19,27 @@ from bontrack.domain.treatment import (
     Injector,
     Patient,
     Plan,
-    Vial,
 )
+from bontrack.domain.treatment import Vial as VialValue
 from bontrack.domain.units import Units
+from bontrack.outcomes.verdicts import check_verdicts
 from bontrack.patients.models import Patient as PatientRow
+from bontrack.treatments import supply
 from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, current_points, status_of, total_units
 
 
-def patient_values(row: PatientRow) -> Patient:
+def patient_values(row: PatientRow, day: date | None = None) -> Patient:
+    """The patient as the check reads them. With ``day`` (a session's date on the records path),
+    a weight measured after it is not used (B.37): the patient row holds one weight, so a session
+    charted late for a child whose weight was measured since is checked without a weight, and the
+    check asks for one measured on or before that date."""
+    later = day is not None and row.weight_measured_on is not None and row.weight_measured_on > day
     return Patient(
         birth_date=row.birth_date,
-        weight_kg=row.weight_kg,
-        weight_measured_on=row.weight_measured_on,
+        weight_kg=None if later else row.weight_kg,
+        weight_measured_on=None if later else row.weight_measured_on,
         sex=row.sex,
         pregnant=row.pregnant,
         breastfeeding=row.breastfeeding,
@@ -42,10 +51,11 @@ def patient_values(row: PatientRow) -> Patient:
 
 
 def history_of(row: PatientRow, exclude: TreatmentSession | None = None) -> list[HistoryEntry]:
-    """Every signed session of the patient that still counts, with its amended values."""
+    """Every signed session of the patient that still counts, with its amended values, when it
+    was given (in the clinic's time zone) and who injected it."""
     sessions = (
         TreatmentSession.objects.filter(patient=row, signed_at__isnull=False)
-        .select_related("signed_by")
+        .select_related("signed_by", "injector__user", "clinic")
         .prefetch_related("injections", "events")
     )
     history = []
@@ -68,6 +78,10 @@ def history_of(row: PatientRow, exclude: TreatmentSession | None = None) -> list
                 s.indication,
                 Units(s.product, total_units(points)),
                 injections,
+                administered_at=s.administered_at.astimezone(ZoneInfo(s.clinic.time_zone))
+                if s.administered_at is not None
+                else None,
+                injector=None if s.external or s.injector is None else s.injector.display_name,
             )
         )
     return history
@@ -79,25 +93,21 @@ def injector_values(membership: Membership | None) -> Injector | None:
     return Injector(
         credentials=tuple(membership.credentials),
         indications=tuple(membership.indications),
-        supervised_by=str(membership.supervisor_id) if membership.supervisor_id else None,
+        # Her supervising prescribers (DESIGN 3.4), named together; none: unsupervised (B.21).
+        supervised_by=",".join(
+            sorted(str(i) for i in membership.supervisors.values_list("id", flat=True))
+        )
+        or None,
     )
 
 
-def plan_values(session: TreatmentSession) -> Plan:
+def plan_values(session: TreatmentSession, *, vials: Sequence[VialValue] | None = None) -> Plan:
+    """The session as a plan; its vials carry what other sessions drew from them (B.30), or are
+    ``vials`` as signing settled them (with this session's draws)."""
     points = current_points(session)
-    vials = []
-    for use in session.session_vials.select_related("vial__lot").all():
-        vial, lot = use.vial, use.vial.lot
-        vials.append(
-            Vial(
-                size=Units(lot.product, lot.vial_size_units),
-                diluent_ml=vial.diluent_ml,
-                reconstituted_at=vial.reconstituted_at,
-                lot=lot.lot_number,
-                lot_expires=lot.expires_on,
-                recalled=lot.recalled_at is not None,
-            )
-        )
+    if vials is None:
+        rows = [u.vial for u in session.session_vials.select_related("vial__lot").all()]
+        vials = supply.domain_vials(session, rows) if rows else ()
     return Plan(
         date=session.plan_date,
         product=session.product,
@@ -110,18 +120,42 @@ def plan_values(session: TreatmentSession) -> Plan:
     )
 
 
-def run_check(session: TreatmentSession, now: datetime) -> CheckResult:
-    patient = patient_values(session.patient)
-    history = [
-        h for h in history_of(session.patient, exclude=session) if h.date <= session.plan_date
-    ]
-    plan = plan_values(session)
+def run_check(
+    session: TreatmentSession,
+    now: datetime,
+    *,
+    vials: Sequence[VialValue] | None = None,
+    at_signing: bool = False,
+) -> CheckResult:
+    """``vials``: as signing settled them, with their draws; ``at_signing``: a session signed
+    without a vial of its product is refused (B.30). History dated after the session counts too
+    (late charting, B.37)."""
+    patient = patient_values(session.patient, session.plan_date)
+    history = history_of(session.patient, exclude=session)
+    plan = plan_values(session, vials=vials)
     if patient.weight_kg is None and requires_weight(plan, patient, history):
+        measured = session.patient.weight_measured_on
+        if session.patient.weight_kg is not None and measured is not None:
+            raise ServiceError(
+                "patient.weight_kg",
+                f"the patient's weight was measured on {measured.isoformat()}, after this "
+                f"session's date {session.plan_date.isoformat()}, and a weight-based dose rule "
+                "applies: enter the weight measured on or before that date (with its date) to "
+                "chart this session",
+            )
         raise ServiceError(
             "patient.weight_kg",
             "the patient is a child and a weight-based dose rule applies: record a weight first",
         )
-    return evaluate(plan, patient, history, injector_values(session.injector), now)
+    return evaluate(
+        plan,
+        patient,
+        history,
+        injector_values(session.injector),
+        now,
+        verdicts=check_verdicts(session.patient, session.indication),
+        at_signing=at_signing,
+    )
 
 
 def fingerprint(finding: Finding | dict[str, Any]) -> str:

@@ -39,6 +39,7 @@ from bontrack.treatments.services import (
     local_date,
     session_document,
 )
+from bontrack.treatments.supply import CANON
 
 OTHER_INDICATION = "other"
 NOON = time(12, 0)  # an external dose's time is rarely known: noon of its day, clinic time
@@ -70,7 +71,11 @@ def validate_external(dose: ExternalDose, today: date, prefix: str = "") -> list
             "catalog, e.g. bladder)",
         )
     if dose.given_on > today:
-        raise ServiceError(f"{prefix}given_on", "is in the future: record doses already given")
+        raise ServiceError(
+            f"{prefix}given_on",
+            f"{dose.given_on.isoformat()} is in the future (today is {today.isoformat()} at the "
+            "clinic): record doses already given",
+        )
     if not dose.place.strip():
         raise ServiceError(f"{prefix}place", "say where the dose was given")
     if not dose.source_document.strip():
@@ -78,23 +83,34 @@ def validate_external(dose: ExternalDose, today: date, prefix: str = "") -> list
     if dose.injections:
         points = _validate_points(dose.injections, f"{prefix}injections")
         total = sum((p.units for p in points), Decimal(0))
-        if dose.units is not None and dose.units != total:
+        if dose.units is not None and total > dose.units:
+            # B.35: a total the listed points exceed contradicts itself.
             raise ServiceError(
                 f"{prefix}units",
-                f"the injections add up to {format(total.normalize(), 'f')} U, not "
-                f"{format(dose.units.normalize(), 'f')} U",
+                f"the injections add up to {format(total.normalize(), 'f')} U, more than the "
+                f"stated total of {format(dose.units.normalize(), 'f')} U: correct the total or "
+                "the injections",
             )
+        if dose.units is not None and total < dose.units:
+            # B.35: fewer units in the points than the total is a partial list; the rest was
+            # given at sites not known, which count in the total, never toward a muscle's.
+            _valid_total(dose.units, prefix)
+            return [*points, PointInput("", "", dose.units - total, "")]
         return points
     units = dose.units
     if units is None:
         raise ServiceError(f"{prefix}units", "give the total units, or the injections")
+    _valid_total(units, prefix)
+    return [PointInput("", "", units, "")]
+
+
+def _valid_total(units: Decimal, prefix: str) -> None:
     if not units.is_finite() or units <= 0:
         raise ServiceError(f"{prefix}units", "must be greater than 0")
     if units > MAX_UNITS:
         raise ServiceError(f"{prefix}units", f"must be at most {MAX_UNITS:,} U")
     if not has_at_most_decimals(units, MAX_DECIMALS):
         raise ServiceError(f"{prefix}units", f"must have at most {MAX_DECIMALS} decimals")
-    return [PointInput("", "", units, "")]
 
 
 def clinic_today(actor: Actor) -> date:
@@ -122,6 +138,8 @@ def write_external(
         notes=dose.notes.strip(),
         planned_by=actor.membership,
         catalog_version=catalog().version,
+        # Signed under the current canonical form (DESIGN 3.4): no vials, so no draws.
+        canon=CANON,
         external=True,
         source_place=dose.place.strip()[:200],
         source_document=dose.source_document.strip()[:300],

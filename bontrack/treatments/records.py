@@ -61,6 +61,31 @@ def current_points(
     ]
 
 
+def latest_amendment(events: Iterable[SessionEvent]) -> SessionEvent | None:
+    amendments = [e for e in events if e.kind == "amended"]
+    return max(amendments, key=lambda e: (e.at, str(e.id))) if amendments else None
+
+
+def current_notes(session: TreatmentSession, events: Iterable[SessionEvent] | None = None) -> str:
+    """The notes as amended last, or as signed."""
+    latest = latest_amendment(session.events.all() if events is None else events)
+    if latest is None:
+        return session.notes
+    return str(latest.data.get("notes", session.notes) or "")
+
+
+def current_digest(session: TreatmentSession, events: Iterable[SessionEvent] | None = None) -> str:
+    """The digest a correction names (B.33): the latest amendment's, or the signed session's.
+    Addenda and co-signatures leave the record's values, and so this digest, as they were."""
+    latest = latest_amendment(session.events.all() if events is None else events)
+    return latest.digest if latest is not None else session.digest
+
+
+def addenda(events: Iterable[SessionEvent]) -> list[SessionEvent]:
+    """The injector's note addenda, oldest first (text only, B.33)."""
+    return sorted((e for e in events if e.kind == "addendum"), key=lambda e: (e.at, str(e.id)))
+
+
 def counts_toward_limits(status: str) -> bool:
     """Signed (and co-signature pending, or amended) sessions count; entered-in-error and plans do
     not."""

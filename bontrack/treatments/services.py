@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from bontrack.accounts.access import (
@@ -24,14 +24,15 @@ from bontrack.accounts.access import (
     access_vial,
     require,
 )
+from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.chain import digest
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.domain.catalog import catalog
 from bontrack.domain.planning import expand_protocol
-from bontrack.inventory.services import record_use_at_signing
 from bontrack.patients.models import Consent, Patient
 from bontrack.plan_input import MAX_DECIMALS, MAX_UNITS, has_at_most_decimals
+from bontrack.treatments import supply
 from bontrack.treatments.checking import fingerprint, run_check, stored_result
 from bontrack.treatments.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.treatments.models import (
@@ -41,7 +42,13 @@ from bontrack.treatments.models import (
     SessionVial,
     TreatmentSession,
 )
-from bontrack.treatments.records import current_points, status_of, total_units
+from bontrack.treatments.records import (
+    current_digest,
+    current_notes,
+    current_points,
+    status_of,
+    total_units,
+)
 from bontrack.treatments.signals import session_signed
 
 
@@ -215,14 +222,28 @@ def read_session(
     return session
 
 
-def _attach_vials(actor: Actor, session: TreatmentSession, vial_ids: Sequence[UUID | str]) -> None:
+def _attach_vials(
+    actor: Actor,
+    session: TreatmentSession,
+    vial_ids: Sequence[UUID | str],
+    field: str = "vial_ids",
+    rows: Sequence[Any] | None = None,
+) -> None:
+    """The plan's vials, replacing those chosen before (``rows``: already read through the
+    funnel). A vial opened for another patient is never drawn for this one (B.30)."""
     SessionVial.objects.filter(session=session).delete()
+    seen = set()
     for n, vial_id in enumerate(vial_ids):
-        vial = access_vial(actor, vial_id, Perm.INVENTORY_READ)
+        vial = rows[n] if rows is not None else access_vial(actor, vial_id, Perm.INVENTORY_READ)
         if vial.patient_id is not None and vial.patient_id != session.patient_id:
             raise ServiceError(
-                f"vial_ids[{n}]", "this vial was used for another patient: vials are single-patient"
+                f"{field}[{n}]",
+                "this vial was opened for another patient: a vial is drawn for one patient "
+                "only; pick another vial",
             )
+        if vial.id in seen:
+            raise ServiceError(f"{field}[{n}]", "this vial is listed twice: list it once")
+        seen.add(vial.id)
         SessionVial.objects.create(clinic_id=session.clinic_id, session=session, vial=vial)
 
 
@@ -367,19 +388,42 @@ def consent_finding(session: TreatmentSession, day: date) -> dict[str, Any] | No
     return item
 
 
+FUTURE_LEEWAY = timedelta(minutes=5)
+
+
+def refuse_future_injection(administered_at: datetime, field: str = "administered_at") -> None:
+    """B.34: an injection time later than the server's clock plus 5 minutes is refused (exactly
+    5 minutes ahead is accepted)."""
+    if administered_at > timezone.now() + FUTURE_LEEWAY:
+        raise ServiceError(
+            field,
+            "the injection time is in the future: sign after injecting, with the time the needle "
+            "went in; to plan ahead, set the plan date instead",
+        )
+
+
 def sign_session(
     actor: Actor,
     session_id: UUID | str,
     *,
     administered_at: datetime,
     vial_ids: Sequence[UUID | str] | None = None,
+    vials: Sequence[supply.DrawInput] | None = None,
 ) -> TreatmentSession:
     """Sign what was injected: re-check with the real vials, lots, injector and time inside the
-    transaction that writes the signature, holding the patient's lock."""
+    transaction that writes the signature, holding the patient's lock.
+
+    ``vials`` (or ``vial_ids``, the same without draws) replace the plan's vials; each may give
+    the units drawn from it, the others are filled in the order the vials were opened (B.30).
+    The draws are checked by ``supply`` and stored once, on the session's vial rows."""
     if timezone.is_naive(administered_at):
         raise ServiceError("administered_at", "must include a UTC offset")
-    if administered_at > timezone.now() + timedelta(minutes=5):
-        raise ServiceError("administered_at", "is in the future: sign after injecting")
+    refuse_future_injection(administered_at)
+    if vials is not None and vial_ids is not None:
+        raise ServiceError("vials", "give vials (with their draws) or vial_ids, not both")
+    field = "vial_ids" if vial_ids is not None else "vials"
+    if vial_ids is not None:
+        vials = [supply.DrawInput(vial_id=v) for v in vial_ids]
     require(actor, Perm.SIGN)
     with clinical_transaction(actor) as trail:
         session = access_session(actor, session_id, Perm.SIGN)
@@ -388,13 +432,27 @@ def sign_session(
         _require_plan(session)
         if actor.membership.role not in ("prescriber", "nurse-injector"):
             raise ForbiddenError(None, "only the injector signs what they injected")
-        if vial_ids is not None:
-            _attach_vials(actor, session, vial_ids)
+        if vials is not None:
+            rows, requested = supply.resolve_vials(actor, session, vials, field)
+            _attach_vials(actor, session, [v.id for v in rows], field, rows)
+        else:
+            rows = [u.vial for u in session.session_vials.select_related("vial__lot")]
+            requested = {}
         session.injector = actor.membership
         session.plan_date = local_date(session.clinic.time_zone, administered_at)
         session.administered_at = administered_at
+        settled = supply.settle_draws(
+            session,
+            rows,
+            requested,
+            total=total_units(current_points(session)),
+            at=administered_at,
+            field=field,
+        )
         # Checked as it will be signed, then written once with the signature below.
-        result = stored_result(run_check(session, administered_at))
+        result = stored_result(
+            run_check(session, administered_at, vials=settled.values, at_signing=True)
+        )
         session.catalog_version = result["catalog_version"]
         consent = consent_finding(session, session.plan_date)
         if consent is not None:
@@ -407,10 +465,16 @@ def sign_session(
             for f in result["findings"]
         ]
         session.check_result = {**result, "findings": findings}
+        # The draws first: once the session is signed its vial rows are closed (DESIGN 3.4).
+        for vial, units in settled.draws:
+            SessionVial.objects.filter(session=session, vial=vial).update(drawn_units=units)
+        supply.claim_vials(session, rows)
         session.signed_at = timezone.now()
         session.signed_by = actor.membership
+        session.canon = supply.CANON
         session.digest = digest(session_document(session))
         TreatmentSession.objects.filter(pk=session.pk).update(
+            canon=session.canon,
             injector=session.injector,
             plan_date=session.plan_date,
             administered_at=session.administered_at,
@@ -421,12 +485,6 @@ def sign_session(
             digest=session.digest,
             updated_at=session.signed_at,
         )
-        for use in session.session_vials.select_related("vial"):
-            if use.vial.patient_id is None:
-                use.vial.patient_id = session.patient_id
-                use.vial.save(update_fields=["patient"])
-        # Stock follows the chart: the units given and the rest of each vial (wasted).
-        record_use_at_signing(session, total_units(current_points(session)), session.signed_at)
         trail.record("sign", "session", session.id, session.patient_id, digest=session.digest)
         session_signed.send(sender=TreatmentSession, session=session, trail=trail)
         overrides = [d for d in decisions.values() if d.kind == "override"]
@@ -487,8 +545,29 @@ def _refuse_unresolved(
 
 
 def session_document(session: TreatmentSession) -> dict[str, Any]:
-    """The canonical content of a signed session, which its digest covers (DESIGN 3.4)."""
+    """The canonical content of a signed session, which its digest covers, under the version it
+    was signed with (DESIGN 3.4): 1 named the vials; 2 carries ``"canon": 2`` and the units drawn
+    from each vial (B.30)."""
+    uses = SessionVial.objects.filter(session_id=session.pk)
+    if session.canon == 1:
+        vials: list[Any] = sorted(str(v.vial_id) for v in uses)
+        version: dict[str, Any] = {}
+    elif session.canon == 2:
+        vials = sorted(
+            (
+                {
+                    "vial": str(v.vial_id),
+                    "drawn_units": Decimal(v.drawn_units) if v.drawn_units is not None else None,
+                }
+                for v in uses
+            ),
+            key=lambda v: v["vial"],
+        )
+        version = {"canon": 2}
+    else:
+        raise ValueError(f"no canonical form {session.canon} for signed sessions")
     return {
+        **version,
         "id": session.id,
         "clinic": session.clinic_id,
         "patient": session.patient_id,
@@ -509,7 +588,7 @@ def session_document(session: TreatmentSession) -> dict[str, Any]:
             }
             for i in Injection.objects.filter(session_id=session.pk).order_by("position")
         ],
-        "vials": sorted(str(v.vial_id) for v in SessionVial.objects.filter(session_id=session.pk)),
+        "vials": vials,
         "catalog_version": session.catalog_version,
         "findings": session.check_result.get("findings", []),
         "injector": session.injector_id,
@@ -529,7 +608,44 @@ def session_document(session: TreatmentSession) -> dict[str, Any]:
 
 
 def verify_digest(session: TreatmentSession) -> bool:
-    return bool(session.digest) and digest(session_document(session)) == session.digest
+    """Whether the stored record still hashes to its digest, rebuilt under its own version."""
+    if not session.digest:
+        return False
+    try:
+        document = session_document(session)
+    except ValueError:
+        return False
+    return digest(document) == session.digest
+
+
+MAX_ADDENDUM = 4000
+
+# Events appended from now on carry ``"canon": 2`` and their clinic; an amendment's data may carry
+# its vials and draws (B.30) and the check of the amended record (B.33). Version 1 (neither) is
+# still rebuilt to verify the events appended before (DESIGN 3.4).
+EVENT_CANON = 2
+
+
+def event_document(event: SessionEvent) -> dict[str, Any]:
+    """The canonical content of an appended event under the version it was appended with."""
+    document: dict[str, Any] = {
+        "session": event.session_id,
+        "kind": event.kind,
+        "reason": event.reason,
+        "by": event.by_id,
+        "at": event.at,
+        "data": event.data,
+        "amends": event.amends_digest,
+    }
+    if event.canon == 1:
+        return document
+    if event.canon == 2:
+        return {**document, "canon": 2, "clinic": event.clinic_id}
+    raise ValueError(f"no canonical form {event.canon} for session events")
+
+
+def verify_event(event: SessionEvent) -> bool:
+    return bool(event.digest) and digest(event_document(event)) == event.digest
 
 
 def _append_event(
@@ -547,22 +663,59 @@ def _append_event(
         by=actor.membership,
         at=timezone.now(),
         data=data or {},
+        canon=EVENT_CANON,
     )
-    previous = [e.digest for e in session.events.filter(kind="amended").order_by("at")]
-    event.amends_digest = previous[-1] if (previous and kind == "amended") else session.digest
-    event.digest = digest(
-        {
-            "session": session.id,
-            "kind": kind,
-            "reason": reason,
-            "by": actor.membership.id,
-            "at": event.at,
-            "data": event.data,
-            "amends": event.amends_digest,
-        }
+    # A correction names the record as it stood (the latest amendment's digest, else the
+    # signature's); anything else names the signed session.
+    event.amends_digest = (
+        current_digest(session) if kind in ("amended", "entered-in-error") else session.digest
     )
+    event.digest = digest(event_document(event))
     event.save()
     return event
+
+
+@dataclass(frozen=True)
+class CoSigners:
+    """Who may co-sign a nurse injector's session, and why, when the rule fell back to every
+    prescriber of the clinic (shown on the page)."""
+
+    members: tuple[Membership, ...]
+    why: str = ""
+
+    def includes(self, member: Membership) -> bool:
+        return any(m.id == member.id for m in self.members)
+
+
+def co_signers(session: TreatmentSession) -> CoSigners:
+    """DESIGN 3.4: one of her supervising prescribers privileged for the session's indication;
+    when none of them is active (and privileged), any prescriber of the clinic."""
+    nurse = session.signed_by
+    assert nurse is not None
+    supervisors = list(nurse.supervisors.select_related("user").order_by("created_at"))
+    fit = [
+        m
+        for m in supervisors
+        if m.active and m.role == "prescriber" and session.indication in m.indications
+    ]
+    if fit:
+        return CoSigners(tuple(fit))
+    everyone = tuple(
+        Membership.objects.select_related("user")
+        .filter(clinic_id=session.clinic_id, role="prescriber", active=True)
+        .order_by("created_at")
+    )
+    indication = catalog().indications.get(session.indication)
+    what = indication.name if indication is not None else session.indication
+    if not supervisors:
+        why = f"{nurse.display_name} has no supervising prescriber"
+    else:
+        names = ", ".join(m.display_name for m in supervisors)
+        why = (
+            f"none of {nurse.display_name}'s supervising prescribers ({names}) is active and "
+            f"privileged for {what}"
+        )
+    return CoSigners(everyone, why + ": any prescriber of the clinic may co-sign.")
 
 
 def co_sign(actor: Actor, session_id: UUID | str) -> SessionEvent:
@@ -570,8 +723,180 @@ def co_sign(actor: Actor, session_id: UUID | str) -> SessionEvent:
         session = access_session(actor, session_id, Perm.OVERRIDE)
         if status_of(session) != "awaiting-co-signature":
             raise ConflictError(None, "this session is not awaiting a co-signature")
-        event = _append_event(actor, session, "co-signed", "")
+        allowed = co_signers(session)
+        if not allowed.includes(actor.membership):
+            names = ", ".join(m.display_name for m in allowed.members)
+            raise ForbiddenError(
+                None,
+                "this session is co-signed by a supervising prescriber of the nurse who is "
+                f"privileged for its indication: ask {names}",
+            )
+        event = _append_event(
+            actor, session, "co-signed", "", {"why": allowed.why} if allowed.why else None
+        )
         trail.record("sign", "co-signature", session.id, session.patient_id, digest=event.digest)
+    return event
+
+
+def require_correct(actor: Actor, what: str) -> None:
+    """B.33: only a prescriber corrects a signed record; a nurse files a request instead."""
+    if not actor.membership.can(Perm.CORRECT):
+        raise ForbiddenError(
+            None,
+            f"only a prescriber {what}: file a correction request naming what to correct, and a "
+            "prescriber will accept or decline it",
+        )
+
+
+def correctable(actor: Actor, session_id: UUID | str, what: str) -> TreatmentSession:
+    """The signed session a prescriber corrects, the patient locked (inside a transaction)."""
+    session = access_session(actor, session_id, Perm.CHART_READ)
+    require_correct(actor, what)
+    return locked_signed_session(session)
+
+
+def locked_signed_session(session: TreatmentSession) -> TreatmentSession:
+    _lock_patient(session.patient_id)
+    if not session.is_signed:
+        raise ConflictError(None, "a plan is changed directly; only signed sessions are corrected")
+    if status_of(session) == "entered-in-error":
+        raise ConflictError(None, "this session was entered in error: it is corrected no more")
+    return session
+
+
+def recheck_open_plans(patient_id: UUID, trail: Any) -> int:
+    """After a correction or a change of the check's patient inputs, every open plan of the
+    patient is checked again and its stored result refreshed (B.33); how many were."""
+    plans = TreatmentSession.objects.select_related("patient", "injector").filter(
+        patient_id=patient_id, signed_at__isnull=True
+    )
+    checked = 0
+    for plan in plans:
+        if status_of(plan) != "plan":
+            continue
+        try:
+            result = _recheck(plan)
+        except ServiceError:
+            # A plan that cannot be checked any more (a child without a weight) says so in its
+            # editor and is checked again at signing; the correction itself stands.
+            continue
+        trail.record("update", "session-check", plan.id, patient_id, verdict=result["verdict"])
+        checked += 1
+    return checked
+
+
+def _point_rows(points: Sequence[Any], with_vials: bool) -> list[dict[str, Any]]:
+    return [
+        {
+            "site": p.site,
+            "side": p.side,
+            "units": format(Decimal(p.units).normalize(), "f"),
+            "route": p.route,
+            **({"vial_id": p.vial_id} if with_vials and getattr(p, "vial_id", None) else {}),
+        }
+        for p in points
+    ]
+
+
+def _amendment_check(
+    actor: Actor,
+    session: TreatmentSession,
+    data: dict[str, Any],
+    vials: Sequence[Any] | None,
+) -> dict[str, Any]:
+    """The check of the record as amended, at its injection time. It runs on the amendment as it
+    will read once appended, inside a savepoint that is rolled back."""
+    moment = session.administered_at or session.signed_at or timezone.now()
+    with transaction.atomic():
+        _append_event(actor, session, "amended", "provisional", data)
+        try:
+            result: dict[str, Any] = stored_result(
+                run_check(session, moment, vials=vials, at_signing=vials is not None)
+            )
+        except ServiceError as error:
+            result = {"verdict": "not-checked", "findings": [], "reason": error.message}
+        transaction.set_rollback(True)
+    return result
+
+
+def amendment_data(
+    actor: Actor,
+    session: TreatmentSession,
+    *,
+    points: Sequence[PointInput] | None,
+    notes: str | None,
+    vials: Sequence[supply.DrawInput] | None,
+    field: str = "vials",
+) -> dict[str, Any]:
+    """What an amendment stores (B.33): its points and notes in full, its vials and draws when it
+    carries them, and its check, kept for information: a record of what was given is never
+    refused for a limit, only when its vials cannot hold it (``supply``, B.30).
+
+    Without ``vials``, an amendment that keeps the total keeps the draws; one that changes it
+    draws again from the record's vials, filled in the order they were opened."""
+    current = current_points(session)
+    rows = _point_rows(points, False) if points is not None else _point_rows(current, True)
+    data: dict[str, Any] = {
+        "injections": rows,
+        "notes": notes if notes is not None else current_notes(session),
+    }
+    total = sum((Decimal(r["units"]) for r in rows), Decimal(0))
+    items = list(vials) if vials is not None else None
+    if items is None and not session.external and total != total_units(current):
+        items = [supply.DrawInput(vial_id=vial_id) for vial_id in _record_vials(session)]
+    settled = None
+    if items is not None and not session.external:
+        moment = session.administered_at or session.signed_at or timezone.now()
+        settled = supply.amendment_draws(actor, session, items, total=total, at=moment, field=field)
+        data["vials"] = settled.rows()
+    data["check"] = _amendment_check(
+        actor, session, data, settled.values if settled is not None else None
+    )
+    # Only draws the amendment carries are judged: one that keeps the record's draws (notes,
+    # the same total) leaves them as they were signed.
+    refused = [
+        f
+        for f in data["check"]["findings"]
+        if settled is not None and f["rule"] == "supply" and f["severity"] == "block"
+    ]
+    if refused:
+        raise ConflictError(field, f"cannot be amended so: {refused[0]['message']}")
+    return data
+
+
+def _record_vials(session: TreatmentSession) -> list[str]:
+    """The vials of the record as it stands: the latest amendment's that carries vials, else the
+    signed session's."""
+    amended = [e for e in session.events.all() if e.kind == "amended" and "vials" in e.data]
+    if amended:
+        latest = max(amended, key=lambda e: (e.at, str(e.id)))
+        return [str(v["vial_id"]) for v in latest.data["vials"]]
+    return [str(u.vial_id) for u in session.session_vials.all()]
+
+
+def append_amendment(
+    actor: Actor,
+    trail: Any,
+    session: TreatmentSession,
+    *,
+    reason: str,
+    points: Sequence[PointInput] | None,
+    notes: str | None,
+    vials: Sequence[supply.DrawInput] | None,
+) -> SessionEvent:
+    """Append an amendment of a locked, correctable session (inside its transaction)."""
+    data = amendment_data(actor, session, points=points, notes=notes, vials=vials)
+    event = _append_event(actor, session, "amended", reason, data)
+    trail.record(
+        "amend",
+        "session",
+        session.id,
+        session.patient_id,
+        digest=event.digest,
+        amends=event.amends_digest,
+        verdict=data["check"]["verdict"],
+    )
+    recheck_open_plans(session.patient_id, trail)
     return event
 
 
@@ -582,55 +907,88 @@ def amend(
     reason: str,
     injections: Sequence[PointInput] | None = None,
     notes: str | None = None,
+    vials: Sequence[supply.DrawInput] | None = None,
 ) -> SessionEvent:
-    """Append a correction of what was recorded; the original stays readable."""
+    """A prescriber appends a correction of what was recorded (B.33); the original stays
+    readable. The pages and the API have asked for fresh credentials."""
     if len(reason.strip()) < 5:
-        raise ServiceError("reason", "an amendment needs a reason")
+        raise ServiceError("reason", "an amendment needs a reason (at least 5 characters)")
+    if injections is not None and not injections:
+        raise ServiceError(
+            "injections",
+            "an amendment keeps at least one point: if nothing was injected, mark the session "
+            "entered in error instead",
+        )
     points = _validate_points(injections) if injections is not None else None
+    with clinical_transaction(actor) as trail:
+        session = correctable(actor, session_id, "amends a signed session")
+        return append_amendment(
+            actor, trail, session, reason=reason.strip(), points=points, notes=notes, vials=vials
+        )
+
+
+def append_entered_in_error(
+    actor: Actor, trail: Any, session: TreatmentSession, *, reason: str, toxin_given: bool
+) -> SessionEvent:
+    """Mark a locked, correctable session entered in error (inside its transaction). B.33:
+    toxin given (charted on the wrong patient or session) keeps its draws; not given releases
+    them."""
+    event = _append_event(
+        actor, session, "entered-in-error", reason, {"toxin_given": bool(toxin_given)}
+    )
+    trail.record(
+        "amend",
+        "session",
+        session.id,
+        session.patient_id,
+        kind="entered-in-error",
+        toxin_given=bool(toxin_given),
+        digest=event.digest,
+    )
+    recheck_open_plans(session.patient_id, trail)
+    return event
+
+
+def mark_entered_in_error(
+    actor: Actor, session_id: UUID | str, *, reason: str, toxin_given: bool | None
+) -> SessionEvent:
+    if len(reason.strip()) < 5:
+        raise ServiceError("reason", "say why this record is wrong (at least 5 characters)")
+    if toxin_given is None:
+        raise ServiceError(
+            "toxin_given",
+            "say whether the toxin was given (charted on the wrong patient or session) or not "
+            "(its vial draws are then released)",
+        )
+    with clinical_transaction(actor) as trail:
+        session = correctable(actor, session_id, "marks a signed session entered in error")
+        return append_entered_in_error(
+            actor, trail, session, reason=reason.strip(), toxin_given=toxin_given
+        )
+
+
+def add_addendum(actor: Actor, session_id: UUID | str, *, text: str) -> SessionEvent:
+    """The session's injector appends text to its note (B.33): no units, sites or vials, no
+    prescriber needed; the signed record and its digest stay as they were."""
+    text = text.strip()
+    if not text:
+        raise ServiceError("text", "write the addendum")
+    if len(text) > MAX_ADDENDUM:
+        raise ServiceError("text", f"must be at most {MAX_ADDENDUM:,} characters")
     with clinical_transaction(actor) as trail:
         session = access_session(actor, session_id, Perm.SIGN)
         if not session.is_signed:
             raise ConflictError(
-                None, "a plan is changed directly; only signed sessions are amended"
+                None, "a plan's notes are edited directly; addenda follow a signature"
             )
-        if status_of(session) == "entered-in-error":
-            raise ConflictError(None, "this session was entered in error")
-        _lock_patient(session.patient_id)
-        current = current_points(session)
-        rows = (
-            [
-                {"site": p.site, "side": p.side, "units": str(p.units), "route": p.route}
-                for p in points
-            ]
-            if points is not None
-            else [
-                {
-                    "site": p.site,
-                    "side": p.side,
-                    "units": str(p.units),
-                    "route": p.route,
-                    "vial_id": p.vial_id,
-                }
-                for p in current
-            ]
-        )
-        data = {"injections": rows, "notes": notes if notes is not None else session.notes}
-        event = _append_event(actor, session, "amended", reason.strip(), data)
-        trail.record("amend", "session", session.id, session.patient_id, digest=event.digest)
-    return event
-
-
-def mark_entered_in_error(actor: Actor, session_id: UUID | str, *, reason: str) -> SessionEvent:
-    if len(reason.strip()) < 5:
-        raise ServiceError("reason", "give the reason")
-    with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, Perm.SIGN)
-        if not session.is_signed:
-            raise ConflictError(None, "a plan is cancelled, not entered in error")
-        if status_of(session) == "entered-in-error":
-            raise ConflictError(None, "already entered in error")
-        event = _append_event(actor, session, "entered-in-error", reason.strip())
-        trail.record("amend", "session", session.id, session.patient_id, kind="entered-in-error")
+        if session.injector_id != actor.membership.id:
+            raise ForbiddenError(
+                None,
+                "only the session's injector appends a note addendum: to correct units, sites "
+                "or vials, file a correction request",
+            )
+        event = _append_event(actor, session, "addendum", "", {"text": text})
+        trail.record("amend", "session", session.id, session.patient_id, kind="addendum")
     return event
 
 

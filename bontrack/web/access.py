@@ -75,6 +75,7 @@ BOUNDARY = {
     "form_id": ("charting.SignedConsentForm", "consent form"),
     "template_id": ("charting.ConsentTemplate", "consent template"),
     "request_id": ("security.AmendmentRequest", "amendment request"),
+    "correction_id": ("treatments.CorrectionRequest", "correction request"),
 }
 
 

@@ -93,10 +93,6 @@ class ReconstituteForm(forms.Form):
     diluent_ml = forms.DecimalField(max_digits=6, decimal_places=3, min_value=Decimal(0))
 
 
-class WasteForm(forms.Form):
-    units = forms.DecimalField(max_digits=10, decimal_places=3, min_value=Decimal(0))
-
-
 class RecallForm(forms.Form):
     reason = forms.CharField(max_length=2000)
 

@@ -15,12 +15,12 @@ from typing import Any
 from bontrack.domain.catalog import catalog
 from bontrack.domain.catalog.model import ResponseRule
 from bontrack.domain.due import Due
-from bontrack.domain.outcomes import OutcomeVerdict, graded_scales, nice_rule
+from bontrack.domain.outcomes import STOPPING, OutcomeVerdict, graded_scales, nice_rule
 from bontrack.domain.units import format_decimal
 from bontrack.outcomes.diary import DIARY_INDICATION
 from bontrack.outcomes.due import due_of
 from bontrack.outcomes.models import Assessment, WearOffReport
-from bontrack.outcomes.verdicts import verdicts_of
+from bontrack.outcomes.verdicts import SeriesVerdict, stopping_of, verdicts_of
 from bontrack.patients.models import Patient
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, current_points, status_of, total_units
@@ -97,6 +97,22 @@ def verdict_view(v: OutcomeVerdict) -> dict[str, Any]:
         "source": v.source,
         "stop_rule": stop_rule() if v.headache_days else "",
         "stop": v.verdict == "stop",
+        "stopping": v.verdict in STOPPING,
+        "as_of": v.as_of,
+        "summary": v.summary,
+    }
+
+
+def continued_view(judged: SeriesVerdict) -> dict[str, Any] | None:
+    """A standing "continue despite this verdict" as the page shows it beside the verdict."""
+    d = judged.continued
+    if d is None:
+        return None
+    return {
+        "reason": d.reason,
+        "by": d.decided_by.display_name,
+        "on": d.decided_at.date(),
+        "as_of": d.as_of,
     }
 
 
@@ -109,6 +125,9 @@ NO_BASELINE = {
     "source": "",
     "stop_rule": "",
     "stop": False,
+    "stopping": False,
+    "as_of": None,
+    "summary": "",
 }
 
 
@@ -234,6 +253,7 @@ def outcome_sections(
                     "muscle_group": key.muscle_group,
                     "chart": chart,
                     "verdict": verdict_view(judged.verdict) if judged else NO_BASELINE,
+                    "continued": continued_view(judged) if judged else None,
                     "results": [
                         {
                             "when": when(a),
@@ -266,6 +286,7 @@ def outcome_sections(
             )
         due = dues.get(code)
         first_scale = scales[0] if scales else ""
+        held = stopping_of(found.verdicts, code)
         sections.append(
             {
                 "code": code,
@@ -273,6 +294,7 @@ def outcome_sections(
                 "short": present.indication_short(code),
                 "series": series,
                 "due": due_view(due, today) if due else None,
+                "held_because": held.label if held is not None else "",
                 "sessions": signed_sessions,
                 "scales": [(s, cat.scales[s].name) for s in scales if s in cat.scales],
                 "value_field": value_field(first_scale, code),

@@ -68,6 +68,11 @@ urlpatterns = [
         name="record-assessment",
     ),
     path("patients/<uuid:patient_id>/diary", followup.diary, name="diary"),
+    path(
+        "patients/<uuid:patient_id>/verdicts/continue",
+        followup.continue_despite,
+        name="continue-despite-verdict",
+    ),
     path("outcomes/value-field", followup.value_input, name="value-field"),
     path("due/", due.due_page, name="due"),
     path("due/export.csv", due.due_export, name="due-csv"),
@@ -97,6 +102,29 @@ urlpatterns = [
         corrections.entered_in_error,
         name="entered-in-error",
     ),
+    path(
+        "sessions/<uuid:session_id>/correction-request",
+        corrections.request_correction,
+        name="correction-request",
+    ),
+    path("sessions/<uuid:session_id>/addenda", corrections.addendum, name="addendum"),
+    path("corrections/", corrections.request_list, name="corrections"),
+    path("corrections/<uuid:correction_id>/", corrections.request_detail, name="correction"),
+    path(
+        "corrections/<uuid:correction_id>/accept",
+        corrections.accept,
+        name="accept-correction",
+    ),
+    path(
+        "corrections/<uuid:correction_id>/decline",
+        corrections.decline,
+        name="decline-correction",
+    ),
+    path(
+        "corrections/<uuid:correction_id>/withdraw",
+        corrections.withdraw,
+        name="withdraw-correction",
+    ),
     path("sessions/<uuid:session_id>/adverse-event", sessions.adverse_event, name="adverse-event"),
     path("sessions/<uuid:session_id>/wear-off", followup.wear_off, name="wear-off"),
     path("inventory/", inventory.inventory_page, name="inventory"),
@@ -114,4 +142,5 @@ urlpatterns = [
         name="reconstitute",
     ),
     path("inventory/vials/<uuid:vial_id>/waste", inventory.vial_waste, name="waste"),
+    path("inventory/vials/<uuid:vial_id>/close", inventory.vial_close, name="vial-close"),
 ]

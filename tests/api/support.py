@@ -49,6 +49,8 @@ from bontrack.outcomes.models import AdverseEvent, Assessment, WearOffReport
 from bontrack.patients.models import Consent, Diagnosis, Patient
 from bontrack.security.models import AmendmentDecision, AmendmentRequest, BreakGlassAccess
 from bontrack.treatments.models import (
+    CorrectionDecision,
+    CorrectionRequest,
     FindingDecision,
     Injection,
     SessionEvent,
@@ -96,6 +98,8 @@ TRACKED: tuple[type[Model], ...] = (
     SavedPlan,
     PlanOrigin,
     ReminderLog,
+    CorrectionRequest,
+    CorrectionDecision,
 )
 # The clinic A objects a path or a test may name, e.g. /patients/{patient}.
 OBJECTS = (
@@ -118,6 +122,8 @@ OBJECTS = (
     "photo",
     "consent_form",
     "saved_plan",
+    "correction_request",
+    "nurse_member",
 )
 
 
@@ -248,15 +254,23 @@ class World:
 
     @cached_property
     def lot(self) -> Lot:
-        lot = builders.lot(self.a, number="A-LOT-1", vials=6)
+        lot = builders.lot(self.a, number="A-LOT-1", vials=10)
         self._unopened = list(lot.vials.order_by("pk"))
         return lot
 
-    def _open(self, at: Any = None) -> Vial:
+    def _unopened_vial(self, first: bool = False) -> Vial:
+        """One of the pool's vials still unopened (a signing may have opened more vials of the
+        lot when its dose needed them)."""
         self.lot  # noqa: B018 (the lot fills the pool of unopened vials)
+        while True:
+            vial = self._unopened.pop(0 if first else -1)
+            if not Vial.objects.filter(pk=vial.pk, reconstituted_at__isnull=False).exists():
+                return vial
+
+    def _open(self, at: Any = None) -> Vial:
         return reconstitute_vial(
             self.a.actor("physician"),
-            self._unopened.pop().id,
+            self._unopened_vial().id,
             diluent_ml=Decimal(4),
             reconstituted_at=at or self.now - timedelta(hours=1),
         )
@@ -267,8 +281,7 @@ class World:
 
     @cached_property
     def fresh_vial(self) -> Vial:
-        self.lot  # noqa: B018
-        return self._unopened.pop(0)
+        return self._unopened_vial(first=True)
 
     @cached_property
     def plan_vial(self) -> Vial:
@@ -449,6 +462,31 @@ class World:
             session_id=self.signed.id,
             shared=True,
         )
+
+    @cached_property
+    def correction_request(self) -> CorrectionRequest:
+        """The nurse's request to amend the physician's signed session (its notes), open."""
+        from bontrack.treatments import corrections
+
+        return corrections.file_request(
+            self.a.actor("nurse"),
+            self.signed.id,
+            corrects_digest=self.signed.digest,
+            reason="The notes were left out of the record",
+            proposal=corrections.Proposal(
+                "amend",
+                tuple(
+                    sessions.PointInput(p.site, p.side, p.units, p.route)
+                    for p in sessions.current_points(self.signed)
+                ),
+                "Tolerated well.",
+            ),
+        )
+
+    @property
+    def nurse_member(self) -> Membership:
+        """The nurse injector's membership (its supervising prescribers are the admin's)."""
+        return self.a.nurse
 
     @property
     def block_fingerprint(self) -> str:

@@ -235,3 +235,89 @@ def test_the_adverse_event_report_and_its_export(world: World, maria):
     assert bad.status_code == 422
     assert error_shape_problems(bad) == []
     assert Decimal(line["age_at_onset"]) > 0
+
+
+# -- stop verdicts (B.32) -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def owen(world: World):
+    """22 headache days, 20 after the first cycle, 18 after the second: -18.2 %, NICE: stop."""
+    return migraine_patient(world.a, world.lot, "BT-0006", weeks_ago=(24, 12), days=(22, 20, 18))
+
+
+def test_a_stop_verdict_reaches_the_plan_and_the_due_list_until_a_prescriber_continues(
+    world: World, owen
+):
+    verdicts = world.call("physician", "GET", f"/patients/{owen.patient.id}/verdicts").json()
+    [v] = verdicts["verdicts"]
+    assert (v["verdict"], v["as_of"], v["summary"], v["continued"]) == (
+        "stop",
+        today().isoformat(),
+        "\u221218.2 % after 2 cycles",
+        None,
+    )
+    plan = world.call(
+        "nurse_injector",
+        "POST",
+        "/sessions",
+        {
+            "patient_id": str(owen.patient.id),
+            "product": "onabotulinumtoxinA",
+            "indication": "chronic-migraine",
+            "plan_date": today().isoformat(),
+            "protocol": "preempt-155",
+        },
+    )
+    assert plan.status_code == 201, plan.content
+    [warning] = [f for f in plan.json()["check"]["findings"] if f["rule"] == "response"]
+    assert warning["severity"] == "warn"
+    assert "\u221218.2 %" in warning["message"]
+    assert "NICE TA260" in warning["message"] + warning["source"]
+    due = world.call("nurse_injector", "GET", "/due?weeks=2").json()
+    assert due["rows"] == []
+    [held] = due["held"]
+    assert (held["record_number"], held["held_because"]) == (
+        "BT-0006",
+        "stop recommended (NICE TA260)",
+    )
+    csv_rows = rows_of(world.call("nurse_injector", "GET", "/due?weeks=2&format=csv"))
+    assert csv_rows[1:] == []
+    body = {
+        "indication": "chronic-migraine",
+        "scale": "headache-days-28d",
+        "reason": "Fewer days in bed; one more cycle, then review.",
+    }
+    path = f"/patients/{owen.patient.id}/verdicts/continue"
+    refused = world.call("nurse_injector", "POST", path, body)
+    assert refused.status_code == 403
+    assert error_shape_problems(refused) == []
+    blank = world.call("physician", "POST", path, {**body, "reason": " "})
+    assert blank.status_code == 400
+    assert blank.json()["errors"][0]["field"] == "reason"
+    made = world.call("physician", "POST", path, body)
+    assert made.status_code == 201, made.content
+    decision = made.json()
+    assert (decision["verdict"], decision["as_of"], decision["reason"]) == (
+        "stop",
+        today().isoformat(),
+        body["reason"],
+    )
+    again = world.call("physician", "POST", path, body)
+    assert again.status_code == 409
+    [v] = world.call("auditor", "GET", f"/patients/{owen.patient.id}/verdicts").json()["verdicts"]
+    assert v["verdict"] == "stop"
+    assert v["continued"]["reason"] == body["reason"]
+    rechecked = world.call("nurse_injector", "GET", f"/sessions/{plan.json()['id']}").json()
+    assert [f for f in rechecked["check"]["findings"] if f["rule"] == "response"] == []
+    due = world.call("nurse_injector", "GET", "/due?weeks=2").json()
+    assert [r["record_number"] for r in due["rows"]] == ["BT-0006"]
+    assert due["held"] == []
+
+
+def test_the_next_visit_after_a_stop_patients_session_is_not_proposed(world: World, owen):
+    response = world.call("physician", "GET", f"/sessions/{owen.cycles[-1].id}/next-visit")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["held_because"] == "stop recommended (NICE TA260)"
+    assert body["suggested_at"] is None

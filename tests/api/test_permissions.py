@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,28 @@ class Case:
             # Calls that name no clinic A object act in clinic B, as its prescriber.
             return 200 if "physician" in self.allowed else 403
         return 200 if role in self.allowed else 403
+
+
+def _continue_despite_body(w: World, role: str) -> dict[str, str]:
+    """An HDSS series that stayed at 4 (non-responder), so that a prescriber may continue."""
+    from bontrack.outcomes.services import record_assessment
+
+    today = timezone.localdate()
+    for value, timepoint, day in ((Decimal(4), "baseline", 60), (Decimal(4), "follow-up", 1)):
+        record_assessment(
+            w.a.actor("physician"),
+            w.patient.id,
+            indication="axillary-hyperhidrosis",
+            scale="hdss",
+            value=value,
+            timepoint=timepoint,
+            assessed_on=today - timedelta(days=day),
+        )
+    return {
+        "indication": "axillary-hyperhidrosis",
+        "scale": "hdss",
+        "reason": "The patient reports fewer soaked shirts; reassess after one more cycle.",
+    }
 
 
 def _token_body(w: World, role: str) -> dict[str, str]:
@@ -237,19 +260,72 @@ CASES = [
         },
     ),
     Case("POST", "/sessions/{nurse_signed}/co-sign", PRESCRIBER, "nurse_signed"),
+    # B.33: only a prescriber corrects a signed record; a nurse files a correction request.
     Case(
         "POST",
         "/sessions/{signed}/amendments",
-        CLINICAL,
+        PRESCRIBER,
         "signed",
         lambda w, r: {"reason": "The notes were left out.", "notes": "Tolerated well."},
     ),
     Case(
         "POST",
         "/sessions/{signed}/entered-in-error",
+        PRESCRIBER,
+        "signed",
+        lambda w, r: {"reason": "Charted on the wrong patient.", "toxin_given": True},
+    ),
+    # The session's injector appends to its note (the physician signed it).
+    Case(
+        "POST",
+        "/sessions/{signed}/addenda",
+        PRESCRIBER,
+        "signed",
+        lambda w, r: {"text": "The patient called: no bruising."},
+    ),
+    Case(
+        "POST",
+        "/sessions/{signed}/correction-requests",
         CLINICAL,
         "signed",
-        lambda w, r: {"reason": "Charted on the wrong patient."},
+        lambda w, r: {
+            "kind": "entered-in-error",
+            "corrects_digest": w.signed.digest,
+            "reason": "Charted on the wrong patient.",
+            "proposed": {"toxin_given": True},
+        },
+    ),
+    Case("GET", "/correction-requests", CHART_READ),
+    Case("GET", "/correction-requests?status=all", CHART_READ, label="all"),
+    Case("GET", "/correction-requests/{correction_request}", CHART_READ, "correction_request"),
+    # Only the nurse who filed it withdraws it.
+    Case(
+        "POST",
+        "/correction-requests/{correction_request}/withdraw",
+        frozenset({"nurse_injector"}),
+        "correction_request",
+        lambda w, r: {},
+    ),
+    Case(
+        "POST",
+        "/correction-requests/{correction_request}/accept",
+        PRESCRIBER,
+        "correction_request",
+        lambda w, r: {},
+    ),
+    Case(
+        "POST",
+        "/correction-requests/{correction_request}/decline",
+        PRESCRIBER,
+        "correction_request",
+        lambda w, r: {"reason": "The notes are in the letter already."},
+    ),
+    Case(
+        "PUT",
+        "/members/{nurse_member}/supervisors",
+        ADMIN,
+        "nurse_member",
+        lambda w, r: {"supervisor_ids": [str(w.a.physician.id)]},
     ),
     Case(
         "POST",
@@ -316,7 +392,14 @@ CASES = [
         "/vials/{opened_vial}/waste",
         INVENTORY_WRITE,
         "opened_vial",
-        lambda w, r: {"units": 5},
+        lambda w, r: {},
+    ),
+    Case(
+        "POST",
+        "/vials/{opened_vial}/close",
+        INVENTORY_WRITE,
+        "opened_vial",
+        lambda w, r: {"note": "end of the clinic"},
     ),
     # Follow-up: clinicians record, chart readers read, exports need chart read.
     Case(
@@ -342,6 +425,13 @@ CASES = [
     ),
     Case("GET", "/patients/{patient}/wear-off", CHART_READ, "patient"),
     Case("GET", "/patients/{patient}/verdicts", CHART_READ, "patient"),
+    Case(
+        "POST",
+        "/patients/{patient}/verdicts/continue",
+        PRESCRIBER,
+        "patient",
+        _continue_despite_body,
+    ),
     Case("GET", "/patients/{patient}/due", CHART_READ, "patient"),
     Case("GET", "/due", CHART_READ),
     Case("GET", "/due?format=csv", CHART_READ, label="csv"),
@@ -437,9 +527,9 @@ CASES = [
     Case(
         "POST",
         "/patients/amendment-requests/{amendment_request}/decision",
-        CLINICAL,
+        PRESCRIBER,
         "amendment_request",
-        lambda w, r: {"decision": "denied", "reason": "The chart matches the referral letter"},
+        lambda w, r: {"decision": "declined", "reason": "The chart matches the referral letter"},
     ),
     Case("GET", "/audit/export", AUDIT_READ),
     Case("GET", "/audit/export?patient_id={patient}&sort=user", AUDIT_READ, label="filtered"),

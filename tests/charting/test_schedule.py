@@ -15,10 +15,11 @@ from django.utils import timezone
 from bontrack.audit.models import AuditEntry
 from bontrack.charting.models import ReminderLog
 from bontrack.charting.services import appointments, reminders
-from bontrack.inventory.models import Vial
 from bontrack.inventory.services import recall_lot, usable_vials
 from bontrack.patients.services import register_patient
 from bontrack.treatments.errors import ForbiddenError, ServiceError
+from bontrack.treatments.models import SessionVial
+from bontrack.treatments.supply import vial_states
 from tests import builders
 from tests.charting import support
 
@@ -168,15 +169,18 @@ def test_appointments_feed_the_book_and_the_next_visit_is_proposed_at_signing():
         )
 
 
-def test_signing_deducts_the_units_given_and_the_waste_from_the_vials_used():
+def test_signing_records_the_units_drawn_and_the_vial_closes_with_the_rest_wasted():
     s = builders.staff()
     p = builders.patient(s)
     builders.consent(s, p, "glabellar-lines", timezone.localdate() - timedelta(days=100))
     signed = support.glabellar_session(s, p, support.days_ago(1), number="S1")
-    vial = Vial.objects.get(session_uses__session=signed)
-    assert (vial.units_used, vial.units_wasted) == (Decimal(20), Decimal(80))
-    assert vial.discarded_at is not None
-    assert vial.patient_id == p.id
+    use = SessionVial.objects.select_related("vial__lot").get(session=signed)
+    assert use.drawn_units == Decimal(20)
+    figures = vial_states([use.vial], s.clinic.time_zone)[use.vial.id]
+    # Opened yesterday: closed at the end of that day, what was left is wasted (B.30).
+    assert figures.closed(timezone.now())
+    assert (figures.used, figures.wasted(timezone.now())) == (Decimal(20), Decimal(80))
+    assert use.vial.patient_id == p.id
 
 
 def test_the_lot_picker_offers_only_in_date_unrecalled_stock_of_the_plans_product():

@@ -33,6 +33,8 @@ OUTPUT_KEYS = [
     "responder_50",
     "reason",
     "source",
+    "as_of",
+    "summary",
 ]
 
 
@@ -92,6 +94,8 @@ def test_design_example_from_a_file_as_json(tmp_path: Path):
     assert result["responder_50"] is False
     assert result["muscle_group"] == "elbow flexors"
     assert "NICE TA260" in result["source"]
+    assert result["as_of"] == "2026-10-18"
+    assert result["summary"] == "−35 % after 2 cycles"
 
 
 def test_invalid_input_on_standard_input_exits_2_naming_the_field():
@@ -112,6 +116,7 @@ def test_readable_summary_without_json():
     assert run.stdout.startswith("Verdict: continue")
     assert "-35.0 %" in run.stdout
     assert "NICE TA260" in run.stdout
+    assert "Summary: −35 % after 2 cycles" in run.stdout
 
 
 # --- in process ----------------------------------------------------------------------------------
@@ -126,6 +131,7 @@ def test_an_ordinal_scale_has_no_responder_50_and_numbers_as_strings():
     assert result["change_grades"] == -1
     assert result["change"] is None
     assert result["change_pct"] is None
+    assert (result["as_of"], result["summary"]) == ("2026-06-15", "1 grade better")
 
 
 def test_exact_decimals_are_kept():
@@ -504,3 +510,40 @@ def test_any_document_gives_a_verdict_or_names_its_fields(document):
         assert all(e["field"] and e["message"] for e in run.errors)
     else:
         assert run.data["verdict"] in VERDICTS
+
+
+def test_a_stop_verdict_gives_the_deciding_period_end_and_a_one_line_summary():
+    document = design_example()
+    document["baseline"]["value"] = 22
+    document["follow_ups"] = [
+        {"after_cycle": 1, "period": ["2026-06-29", "2026-07-26"], "value": 20},
+        {"after_cycle": 2, "period": ["2026-09-21", "2026-10-18"], "value": 18},
+    ]
+    run = outcome(document)
+    assert run.code == 0, run.err
+    assert run.data["verdict"] == "stop"
+    assert run.data["as_of"] == "2026-10-18"
+    assert run.data["summary"] == "−18.2 % after 2 cycles"
+
+
+def test_without_a_follow_up_there_is_no_as_of_and_the_summary_says_so():
+    document = design_example()
+    document["follow_ups"] = []
+    run = outcome(document)
+    assert run.code == 0, run.err
+    assert (run.data["verdict"], run.data["as_of"]) == ("no-verdict-yet", None)
+    assert run.data["summary"] == "no follow-up yet"
+
+
+def test_a_day_follow_up_is_its_own_as_of_and_a_points_scale_shows_points_and_percent():
+    run = outcome(
+        {
+            "scale": "hit-6",
+            "indication": "chronic-migraine",
+            "baseline": {"date": "2026-05-04", "value": 66},
+            "follow_ups": [{"date": "2026-08-03", "value": 58}],
+        }
+    )
+    assert run.code == 0, run.err
+    assert run.data["as_of"] == "2026-08-03"
+    assert run.data["summary"] == "−8, −12.1 %"

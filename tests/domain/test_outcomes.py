@@ -20,6 +20,7 @@ from bontrack.domain.outcomes import (
     change_pct,
     headache_day_scales,
     judge,
+    verdict_changed_since,
 )
 
 D = Decimal
@@ -432,3 +433,65 @@ def test_hdss_needs_two_grades(baseline, follow_up):
     result = one_change("hdss", D(baseline), D(follow_up))
     assert result.change_grades == follow_up - baseline
     assert result.verdict == ("responder" if baseline - follow_up >= 2 else "non-responder")
+
+
+# --- as_of and summary (DESIGN 3.8), and how long a decision on a verdict lasts (B.32) ---------
+
+
+def test_as_of_is_the_deciding_follow_ups_period_end_and_the_summary_one_line():
+    stop = judge(design_example(D(18)))
+    assert (stop.verdict, stop.as_of, stop.summary) == (
+        "stop",
+        date(2026, 10, 18),
+        "\u221210 % after 2 cycles",
+    )
+    assert judge(design_example()).summary == "\u221235 % after 2 cycles"
+
+
+def test_a_day_follow_up_is_its_own_as_of_and_no_follow_up_has_none():
+    hit6 = one_change("hit-6", D(66), D(58), indication="chronic-migraine")
+    assert (hit6.as_of, hit6.summary) == (FOLLOW_UP_DAY, "\u22128, \u221212.1 %")
+    empty = judge(dataclasses.replace(design_example(), follow_ups=()))
+    assert (empty.as_of, empty.summary) == (None, "no follow-up yet")
+
+
+@pytest.mark.parametrize(
+    ("scale", "baseline", "follow_up", "summary"),
+    [
+        ("modified-ashworth", "2", "1+", "1 grade better"),
+        ("modified-ashworth", "1", "2", "2 grades worse"),
+        ("modified-ashworth", "2", "2", "no change"),
+        ("hdss", D(4), D(2), "2 grades better"),
+        ("pain-nrs", D(8), D(4), "\u221250 %"),
+        ("prism-dioptres", D(20), D(8), "\u221212, \u221260 %"),
+        ("twstrs", D(40), D(44), "+4, +10 %"),
+    ],
+)
+def test_the_summary_speaks_in_the_scales_terms(scale, baseline, follow_up, summary):
+    kw = {"indication": "chronic-migraine"} if scale == "pain-nrs" else {}
+    found = one_change(scale, baseline, follow_up, **kw)
+    assert found.summary == summary
+    assert len(found.summary) <= 200
+
+
+def _with(*values: int) -> OutcomeSeries:
+    """DESIGN 3.8's series with follow-ups a month apart from 18 October."""
+    first = design_example(D(18))
+    later = tuple(
+        Reading.on(D(v), date(2026, 10, 18) + timedelta(days=28 * (n + 1)), 2)
+        for n, v in enumerate(values)
+    )
+    return dataclasses.replace(first, follow_ups=first.follow_ups + later)
+
+
+def test_a_decision_on_a_stop_lasts_while_every_newer_follow_up_is_still_a_stop():
+    assert verdict_changed_since(_with(), date(2026, 10, 18), "stop") is False
+    assert verdict_changed_since(_with(17, 19), date(2026, 10, 18), "stop") is False
+
+
+def test_a_newer_follow_up_that_changes_the_verdict_ends_it_even_if_a_later_stop_returns():
+    assert verdict_changed_since(_with(10), date(2026, 10, 18), "stop") is True
+    assert judge(_with(10, 18)).verdict == "stop"
+    assert verdict_changed_since(_with(10, 18), date(2026, 10, 18), "stop") is True
+    # A decision taken on the new stop (13 December) stands: what came before it does not count.
+    assert verdict_changed_since(_with(10, 18), date(2026, 12, 13), "stop") is False

@@ -108,6 +108,7 @@ BAD_ROWS = [
     ),
     ("BT-1X,Al,Doe,1980-01-01,,,,,,,,,,,,", None, None),  # good: registered
     ("BT-1X,Al,Other,1980-01-01,,,,,,,,,,,,", "record_number", "another person"),
+    ("BT-5A,Al,Doe,1901-06-01,,,,,,,,,,,,", "birth_date", "more than 120 years ago"),
 ]
 
 

@@ -336,3 +336,86 @@ def test_an_icd10_reason_outside_the_catalog_is_recorded_as_other_and_still_coun
         == 201
     )
     assert clinic.recheck(plan)["verdict"] == "block"
+
+
+# -- B.35: inputs that contradict themselves ---------------------------------------------------
+
+
+def _by_hand(clinic: Clinic, **change: Any) -> Any:
+    body = {
+        "given_on": six_weeks_ago(),
+        "product": "onabotulinumtoxinA",
+        "indication": "upper-limb-spasticity",
+        "place": "St Elsewhere Rehabilitation Hospital",
+        "source_document": "Discharge letter",
+        **change,
+    }
+    return clinic.post(f"/patients/{clinic.patient.id}/external-doses", body)
+
+
+def _points(*units: int) -> list[dict[str, Any]]:
+    return [{"site": "biceps-brachii", "side": "left", "units": u} for u in units]
+
+
+def test_a_dose_whose_points_add_up_to_more_than_its_total_is_refused_with_the_numbers(clinic):
+    response = _by_hand(clinic, units=10, injections=_points(*[50] * 6))
+    assert response.status_code == 400, response.content
+    [error] = response.json()["errors"]
+    assert error["field"] == "units"
+    assert error["message"] == (
+        "the injections add up to 300 U, more than the stated total of 10 U: correct the total "
+        "or the injections"
+    )
+    assert not TreatmentSession.objects.filter(external=True).exists()
+
+
+def test_points_adding_up_to_exactly_the_total_are_recorded_as_listed(clinic):
+    response = _by_hand(clinic, units=100, injections=_points(50, 50))
+    assert response.status_code == 201, response.content
+    session = TreatmentSession.objects.get(id=response.json()["id"])
+    assert [(i.site, i.units) for i in session.injections.order_by("position")] == [
+        ("biceps-brachii", Decimal(50)),
+        ("biceps-brachii", Decimal(50)),
+    ]
+
+
+def test_points_adding_up_to_less_are_a_partial_list_and_the_rest_counts_without_a_site(clinic):
+    response = _by_hand(clinic, units=300.5, injections=_points(50, 50))
+    assert response.status_code == 201, response.content
+    assert response.json()["total_units"] == "300.5"
+    session = TreatmentSession.objects.get(id=response.json()["id"])
+    assert [(i.site, i.units) for i in session.injections.order_by("position")] == [
+        ("biceps-brachii", Decimal(50)),
+        ("biceps-brachii", Decimal(50)),
+        ("", Decimal("200.5")),
+    ]
+
+
+def test_points_exceeding_the_total_by_a_thousandth_of_a_unit_are_refused(clinic):
+    extra = {"site": "brachialis", "side": "left", "units": 0.001}
+    response = _by_hand(clinic, units=100, injections=[*_points(50, 50), extra])
+    assert response.status_code == 400, response.content
+    assert "100.001 U, more than the stated total of 100 U" in response.content.decode()
+
+
+def test_a_dose_dated_tomorrow_at_the_clinic_is_refused_and_today_is_accepted(clinic):
+    today = timezone.localdate()
+    tomorrow = _by_hand(clinic, given_on=(today + timedelta(days=1)).isoformat(), units=100)
+    assert tomorrow.status_code == 400, tomorrow.content
+    [error] = tomorrow.json()["errors"]
+    assert error["field"] == "given_on"
+    assert error["message"].startswith(f"{today + timedelta(days=1)} is in the future")
+    assert _by_hand(clinic, given_on=today.isoformat(), units=100).status_code == 201
+
+
+def test_a_bundle_entry_dated_after_today_is_refused_by_its_path(clinic):
+    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
+    response = clinic.post(
+        f"/patients/{clinic.patient.id}/external-doses/fhir",
+        bundle(administration(0, six_weeks_ago(), 50), administration(1, tomorrow, 50)),
+    )
+    assert response.status_code == 422, response.content
+    [error] = response.json()["errors"]
+    assert error["field"] == "entry[1].resource.effectiveDateTime"
+    assert error["message"].startswith(f"{tomorrow} is in the future")
+    assert not TreatmentSession.objects.filter(external=True).exists()

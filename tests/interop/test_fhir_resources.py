@@ -237,7 +237,7 @@ def test_procedure_status_follows_the_sessions_state(world):
     sessions.cancel_plan(doctor, world.plan.id, reason="The patient moved the visit.")
     world.clock.at(utc("2026-09-14T12:30:00"))
     sessions.mark_entered_in_error(
-        doctor, world.cycles[0].id, reason="Charted on the wrong patient."
+        doctor, world.cycles[0].id, reason="Charted on the wrong patient.", toxin_given=True
     )
     cancelled = world.get("a-physician", f"/Procedure/{world.plan.id}").json()
     assert cancelled["status"] == "not-done"

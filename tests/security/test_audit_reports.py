@@ -156,6 +156,16 @@ def test_a_request_to_amend_is_recorded_then_decided_beside_it(pages: Pages):
     )
     assert response.status_code == 302
     asked = AmendmentRequest.objects.get()
+    # A nurse records the request; only a prescriber decides it (B.33).
+    refused = nurse.post(
+        f"/amendment-requests/{asked.id}/decision",
+        {"decision": "accepted", "reason": "The vial log confirms 40 U"},
+    )
+    assert refused.status_code == 403
+    assert (
+        "Record the decision"
+        not in nurse.get(f"/patients/{pages.patient.id}/amendments").content.decode()
+    )
     event = sessions.amend(
         pages.staff.actor("physician"),
         pages.signed.id,
@@ -179,7 +189,7 @@ def test_a_request_to_amend_is_recorded_then_decided_beside_it(pages: Pages):
     )
     again = doctor.post(
         f"/amendment-requests/{asked.id}/decision",
-        {"decision": "denied", "reason": "Changed my mind about it"},
+        {"decision": "declined", "reason": "Changed my mind about it"},
     )
     assert again.status_code == 302
     assert AmendmentDecision.objects.count() == 1  # never overwritten
@@ -195,7 +205,7 @@ def test_a_request_to_amend_is_recorded_then_decided_beside_it(pages: Pages):
     assert actions == ["create", "amend"]
 
 
-def test_a_denied_request_through_the_api(pages: Pages):
+def test_a_declined_request_through_the_api(pages: Pages):
     client, auth = _api(pages, "physician")
     made = client.post(
         f"/api/v1/patients/{pages.patient.id}/amendment-requests",
@@ -208,16 +218,16 @@ def test_a_denied_request_through_the_api(pages: Pages):
     )
     assert made.status_code == 201, made.content
     assert made.json()["status"] == "requested"
-    denied = client.post(
+    declined = client.post(
         f"/api/v1/patients/amendment-requests/{made.json()['id']}/decision",
-        {"decision": "denied", "reason": "Diagnosed by the neurologist's letter of 2025"},
+        {"decision": "declined", "reason": "Diagnosed by the neurologist's letter of 2025"},
         content_type="application/json",
         **auth,
     )
-    assert denied.status_code == 201
+    assert declined.status_code == 201
     listed = client.get(f"/api/v1/patients/{pages.patient.id}/amendment-requests", **auth).json()
     assert [(r["status"], r["decision"]["reason"][:10]) for r in listed] == [
-        ("denied", "Diagnosed ")
+        ("declined", "Diagnosed ")
     ]
     twice = client.post(
         f"/api/v1/patients/amendment-requests/{made.json()['id']}/decision",

@@ -281,7 +281,9 @@ def test_a_wear_off_report_follows_its_signed_session_once(world):
 def test_a_session_entered_in_error_or_a_plan_does_not_wear_off(world):
     s, lot = world
     m = migraine_patient(s, lot, "P-1", weeks_ago=(12,))
-    sessions.mark_entered_in_error(s.actor("physician"), m.cycles[0].id, reason="Wrong patient.")
+    sessions.mark_entered_in_error(
+        s.actor("physician"), m.cycles[0].id, reason="Wrong patient.", toxin_given=True
+    )
     with pytest.raises(ConflictError, match="entered-in-error"):
         followup.record_wear_off(
             s.actor("physician"), m.cycles[0].id, wore_off_on=timezone.localdate()
@@ -339,7 +341,9 @@ def test_a_cycle_entered_in_error_is_not_a_cycle(world):
     """Two sessions, the second entered in error: the follow-up comes after 1 cycle only."""
     s, lot = world
     m = migraine_patient(s, lot, "P-1", weeks_ago=(24, 12), days=(22, 15, 10))
-    sessions.mark_entered_in_error(s.actor("physician"), m.cycles[1].id, reason="Charted twice.")
+    sessions.mark_entered_in_error(
+        s.actor("physician"), m.cycles[1].id, reason="Charted twice.", toxin_given=False
+    )
     found = patient_verdicts(s.actor("physician"), m.patient.id)
     v = found.verdicts[0].verdict
     assert [c.date for c in found.cycles["chronic-migraine"]] == [m.cycles[0].plan_date]

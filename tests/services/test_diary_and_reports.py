@@ -291,7 +291,9 @@ def events(world):
         event(neck, "dysphagia", "moderate"),
         event(wrong, "dysphagia", "severe"),
     ]
-    sessions.mark_entered_in_error(doctor, wrong.id, reason="Charted on the wrong day.")
+    sessions.mark_entered_in_error(
+        doctor, wrong.id, reason="Charted on the wrong day.", toxin_given=True
+    )
     return s, (a, b, c), made
 
 

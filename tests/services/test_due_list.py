@@ -130,7 +130,9 @@ def test_a_session_entered_in_error_is_left_out_in_sql(world):
     before = due_list(s.actor("physician"), weeks=12)
     assert [r.due.last_session for r in before.rows] == [wrong.plan_date]
     assert before.rows[0].due.wear_off_reports == 1
-    sessions.mark_entered_in_error(s.actor("physician"), wrong.id, reason="Wrong patient.")
+    sessions.mark_entered_in_error(
+        s.actor("physician"), wrong.id, reason="Wrong patient.", toxin_given=True
+    )
     after = due_list(s.actor("physician"), weeks=12)
     [row] = after.rows
     assert row.due.last_session == m.cycles[0].plan_date
@@ -219,7 +221,9 @@ def _clinic_of(s, lot, first, count):
                 indication="cervical-dystonia",
                 injections=NECK,
             )
-            sessions.mark_entered_in_error(s.actor("physician"), later.id, reason="Wrong chart.")
+            sessions.mark_entered_in_error(
+                s.actor("physician"), later.id, reason="Wrong chart.", toxin_given=True
+            )
 
 
 @pytest.mark.postgres(sqlite=True)

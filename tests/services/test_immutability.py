@@ -27,6 +27,7 @@ from bontrack.audit.services import (
 )
 from bontrack.audit.triggers import MESSAGE, PROTECTED, installed_triggers, trigger_names
 from bontrack.cli import main
+from bontrack.inventory.services import close_vial
 from bontrack.patients.services import update_patient
 from bontrack.security import services as security_services
 from bontrack.treatments import services as sessions
@@ -98,8 +99,9 @@ def records() -> Records:
         received_on=timezone.localdate(),
     )
     security_services.decide_amendment_request(
-        s.actor("physician"), asked.id, decision="denied", reason="The list matches the letter"
+        s.actor("physician"), asked.id, decision="declined", reason="The list matches the letter"
     )
+    close_vial(s.actor("nurse"), builders.open_vial(s, stock).id, note="End of the list")
     record_security_event("sign-in", username="a-physician", address="127.0.0.1")
     security = SecurityEvent.objects.order_by("-seq").first()
     assert security is not None
@@ -158,6 +160,20 @@ PROTECTED_ROWS = {
         lambda r: key(TreatmentSession, r.signed.id),
         "units",
         Decimal(999),
+    ),
+    # A signed session's draws (B.30).
+    "treatments_sessionvial": (
+        "session_id",
+        lambda r: key(TreatmentSession, r.signed.id),
+        "drawn_units",
+        Decimal(999),
+    ),
+    # A vial's closing (B.30), appended.
+    "inventory_vialclosing": (
+        "clinic_id",
+        lambda r: clinic_key(r.staff.clinic.id),
+        "note",
+        "rewritten",
     ),
     "treatments_sessionevent": (
         "id",

@@ -87,7 +87,9 @@ def test_an_amendment_lowers_the_counted_dose_and_keeps_the_original(world):
 def test_entered_in_error_stops_counting_toward_limits(world):
     s, p, stock = world
     earlier = _spasticity(s, p, stock, timezone.now() - timedelta(weeks=6))
-    services.mark_entered_in_error(s.actor("physician"), earlier.id, reason="Wrong patient chart")
+    services.mark_entered_in_error(
+        s.actor("physician"), earlier.id, reason="Wrong patient chart", toxin_given=True
+    )
     earlier.refresh_from_db()
     assert status_of(earlier) == "entered-in-error"
     assert "cumulative-dose" not in rules(_migraine_plan(s, p))

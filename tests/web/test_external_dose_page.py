@@ -71,12 +71,12 @@ def test_each_refusal_names_its_field_and_nothing_is_recorded(pages: Pages):
         (
             {
                 "given_on": today,
-                "units": "50",
+                "units": "10",
                 "site_0": "biceps-brachii",
                 "side_0": "left",
                 "units_0": "20",
             },
-            "the injections add up to 20 U, not 50 U",
+            "the injections add up to 20 U, more than the stated total of 10 U",
         ),
         (
             {"given_on": today, "site_2": "biceps-brachii", "side_2": "middle", "units_2": "20"},

@@ -383,7 +383,55 @@ def test_the_demo_shows_maria_responding_owen_stopping_and_the_due_list():
     assert "Source: NICE TA260" in page
     due = client.get("/due/?weeks=4").content.decode()
     doctor = Actor(demo.members["physician"], "127.0.0.1")
-    listed = {r.record_number for r in due_list(doctor, weeks=4).rows}
+    found = due_list(doctor, weeks=4)
+    listed = {r.record_number for r in found.rows}
     assert listed  # the demo has patients due
+    # Owen's stop verdict holds him apart (B.32): shown, but not among the due.
+    assert "BT-0006" not in listed
+    assert [r.record_number for r in found.held] == ["BT-0006"]
+    assert "stop recommended (NICE TA260)" in due
     shown = set(re.findall(r"<small>(BT-\d{4})", due))
-    assert shown == listed
+    assert shown == listed | {"BT-0006"}
+
+
+def test_a_stop_verdict_is_listed_apart_until_a_prescriber_continues_despite_it(pages):
+    s = pages.staff
+    lot = builders.lot(s, number="STOP", vials=10)
+    owen = migraine_patient(s, lot, "BT-0006", weeks_ago=(24, 12), days=(22, 20, 18))
+    due = pages.client("auditor").get("/due/?weeks=2").content.decode()
+    assert 'id="due-held"' in due
+    assert "stop recommended (NICE TA260)" in due
+    assert "Nobody is due in the next 2 weeks" in due  # he is not among the due
+    # Only a prescriber is offered the decision, beside the verdict.
+    nurse_page = pages.client("nurse_injector").get(f"/patients/{owen.patient.id}/")
+    assert "Continue despite this verdict" not in nurse_page.content.decode()
+    page = pages.client("physician").get(f"/patients/{owen.patient.id}/").content.decode()
+    assert "Continue despite this verdict" in page
+    assert "stop recommended (NICE TA260)" in page
+    assert "stop (\u221218.2 % after 2 cycles)" in page
+    form = {"indication": "chronic-migraine", "scale": "headache-days-28d", "reason": ""}
+    path = f"/patients/{owen.patient.id}/verdicts/continue"
+    refused = pages.client("physician").post(path, form, follow=True).content.decode()
+    assert "The decision was not recorded: reason:" in refused
+    assert pages.client("nurse_injector").post(path, form).status_code == 403
+    reason = "Fewer days in bed; one more cycle, then review."
+    done = pages.client("physician").post(path, {**form, "reason": reason})
+    assert done.status_code == 302
+    assert done["Location"] == f"/patients/{owen.patient.id}/#outcomes-chronic-migraine"
+    page = pages.client("auditor").get(f"/patients/{owen.patient.id}/").content.decode()
+    assert "continued despite this verdict" in page
+    assert reason in page
+    assert ">stop</span>" in page  # the verdict stays as it is, with the decision beside it
+    due = pages.client("auditor").get("/due/?weeks=2").content.decode()
+    assert 'id="due-held"' not in due
+    assert "<small>BT-0006</small>" in due
+
+
+def test_the_session_page_proposes_no_next_visit_while_a_stop_verdict_stands(pages):
+    s = pages.staff
+    lot = builders.lot(s, number="STOP", vials=10)
+    owen = migraine_patient(s, lot, "BT-0006", weeks_ago=(24, 12), days=(22, 20, 18))
+    page = pages.client("physician").get(f"/sessions/{owen.cycles[-1].id}/").content.decode()
+    assert "stop recommended (NICE TA260)" in page
+    assert "No next visit is proposed while this verdict stands" in page
+    assert "Book the next visit" not in page

@@ -25,6 +25,7 @@ from bontrack.inventory.models import Vial
 from bontrack.patients.models import Consent
 from bontrack.security import services as security
 from bontrack.security.routes import PUBLIC, SIGNED_IN, declared_permission
+from bontrack.treatments import corrections
 from tests.web.conftest import Pages
 from tests.web.test_routes import page_routes
 
@@ -54,6 +55,13 @@ def _clinic_b_objects(pages: Pages) -> dict[str, Any]:
         "vial_id": Vial.objects.filter(lot=pages.other_lot).first().id,
         "consent_id": Consent.objects.filter(patient=pages.other_patient).first().id,
         "request_id": request.id,
+        "correction_id": corrections.file_request(
+            other.actor("nurse"),
+            pages.other_signed.id,
+            corrects_digest=pages.other_signed.digest,
+            reason="Charted on the wrong patient",
+            proposal=corrections.Proposal("entered-in-error", toxin_given=True),
+        ).id,
         "token_id": other.physician.tokens.get().id,
         "int:session_id": UserSession.objects.get(user=other.physician.user).pk,
         "int:n": 0,

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from bontrack.accounts.services import add_member
 from bontrack.audit.models import AuditEntry, SecurityEvent
+from bontrack.inventory.models import VialClosing
 from bontrack.treatments.models import FindingDecision, TreatmentSession
 from bontrack.treatments.services import stored_result_at
 from tests.web.conftest import Pages
@@ -340,10 +341,13 @@ def test_inventory_reconstitute_and_waste(pages):
     assert vial.diluent_ml == 2
     page = client.get("/inventory/").content.decode()
     assert "data-use-by=" in page
-    client.post(f"/inventory/vials/{vial.id}/waste", {"units": "45"})
-    vial.refresh_from_db()
-    assert vial.discarded_at is not None
-    assert client.post(f"/inventory/vials/{vial.id}/waste", {"units": "x"}).status_code == 302
+    # No session drew it: its waste is the whole vial, and recording it closes the vial (B.30).
+    client.post(f"/inventory/vials/{vial.id}/waste")
+    assert VialClosing.objects.get(vial=vial).wasted_by_hand
+    page = client.get(f"/inventory/lots/{pages.lot.id}/").content.decode()
+    assert "closed" in page
+    assert client.post(f"/inventory/vials/{vial.id}/waste").status_code == 302
+    assert VialClosing.objects.filter(vial=vial).count() == 1
     assert (
         pages.client("front_desk")
         .post(f"/inventory/vials/{vial.id}/reconstitute", {"diluent_ml": "2"})

@@ -23,6 +23,7 @@ from bontrack.audit.services import Actor, AuditTrail, clinical_transaction
 from bontrack.charting.models import APPOINTMENT_STATUSES, Appointment
 from bontrack.domain.catalog import catalog
 from bontrack.domain.due import Due, TreatedSession, due_for
+from bontrack.outcomes.verdicts import stopping_of, verdicts_of
 from bontrack.patients.models import Patient
 from bontrack.treatments.errors import ConflictError, ServiceError
 from bontrack.treatments.models import TreatmentSession
@@ -189,6 +190,8 @@ class Proposal:
     due: Due | None
     booked: Appointment | None
     suggested_at: datetime | None  # the due day at the signed session's time of day
+    # B.32: no visit is proposed while the verdict says stop or non-responder; this says why.
+    held_because: str = ""
 
 
 def patient_history(patient: Patient) -> list[TreatedSession]:
@@ -216,17 +219,20 @@ def patient_history(patient: Patient) -> list[TreatedSession]:
 
 def propose_next_visit(session: TreatmentSession, now: datetime) -> Proposal | None:
     """For a signed session (already opened through the funnel): the next visit of its
-    indication from the due rules, and any appointment already booked."""
+    indication from the due rules, and any appointment already booked; none is suggested while
+    a stop or non-responder verdict of the indication stands (B.32)."""
     if not session.is_signed:
         return None
     patient = session.patient
     due = due_for(patient_history(patient), session.indication)
     booked = upcoming(patient, session.indication, max(session.administered_at or now, now))
+    stopping = stopping_of(verdicts_of(patient, session.indication).verdicts, session.indication)
+    held_because = stopping.label if stopping is not None else ""
     suggested = None
-    if due is not None and due.due is not None:
+    if due is not None and due.due is not None and not held_because:
         tz = zoneinfo.ZoneInfo(session.clinic.time_zone)
         at = session.administered_at or now
         local = at.astimezone(tz)
         hour = local.hour if 8 <= local.hour <= 17 else 9  # within clinic hours
         suggested = datetime.combine(due.due, time(hour, 0), tzinfo=tz)
-    return Proposal(due, booked, suggested)
+    return Proposal(due, booked, suggested, held_because)

@@ -1,6 +1,11 @@
-"""Correcting a signed session from its page: an amendment (the points and notes as they really
-were, with the reason) or marking it entered in error. Both are appended beside the signed
-record, which never changes, and both ask for the password or code again, as signing does."""
+"""Correcting a signed session from its page (B.33).
+
+A prescriber amends it (the points and notes as they really were, with the reason) or marks it
+entered in error (saying whether the toxin was given), with the password or code asked again. A
+nurse injector files a correction request instead, naming the record as she saw it; she may
+withdraw it; a prescriber accepts it (as proposed or edited, with the password again) or declines
+it with a reason. Everything is appended beside the signed record, which never changes.
+"""
 
 from __future__ import annotations
 
@@ -17,23 +22,28 @@ from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.domain.catalog import catalog
 from bontrack.security.reauth import ReauthenticationError, confirm_identity
-from bontrack.treatments import services
-from bontrack.treatments.errors import ServiceError
-from bontrack.treatments.models import TreatmentSession
-from bontrack.treatments.records import Point, current_points, status_of
+from bontrack.treatments import corrections, services
+from bontrack.treatments.errors import ForbiddenError, ServiceError
+from bontrack.treatments.models import CorrectionRequest, TreatmentSession
+from bontrack.treatments.records import (
+    Point,
+    current_digest,
+    current_notes,
+    current_points,
+    status_of,
+    total_units,
+)
 from bontrack.web import bodymap, present
 from bontrack.web.access import clinic_view
 
 CORRECTABLE = ("signed", "awaiting-co-signature", "amended")
 MAX_UNITS = Decimal(1000)
+NURSE_FILES_A_REQUEST = (
+    "Only a prescriber amends a signed session or marks it entered in error: file a correction "
+    "request from the session's page, and a prescriber will accept or decline it."
+)
 
-
-def current_notes(session: TreatmentSession) -> str:
-    amendments = [e for e in session.events.all() if e.kind == "amended"]
-    if not amendments:
-        return session.notes
-    latest = max(amendments, key=lambda e: (e.at, str(e.id)))
-    return str(latest.data.get("notes", session.notes) or "")
+__all__ = ["CORRECTABLE", "current_notes"]
 
 
 def _units(raw: str, label: str, errors: dict[str, str]) -> Decimal | None:
@@ -51,7 +61,7 @@ def _units(raw: str, label: str, errors: dict[str, str]) -> Decimal | None:
 def _posted_points(
     request: HttpRequest, points: list[Point], errors: dict[str, str]
 ) -> list[services.PointInput]:
-    """The corrected points: each recorded one with its units (0 removes it), and an optional
+    """The corrected points: each listed one with its units (0 removes it), and an optional
     added one."""
     corrected = []
     for n, point in enumerate(points):
@@ -76,15 +86,26 @@ def _posted_points(
     return corrected
 
 
+def _toxin_given(request: HttpRequest, errors: dict[str, str]) -> bool | None:
+    answer = request.POST.get("toxin_given", "")
+    if answer not in ("yes", "no"):
+        errors["toxin_given"] = (
+            "say whether the toxin was given (charted on the wrong patient or session) or not"
+        )
+        return None
+    return answer == "yes"
+
+
 def _context(
     session: TreatmentSession,
+    points: list[Point] | None = None,
     posted: Any = None,
     errors: dict[str, str] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """The page, refilled with what was posted (and each field's complaint) after a refusal."""
+    """The form, refilled with what was posted (and each field's complaint) after a refusal."""
     day = present.clinic_today(session.clinic.time_zone)
-    points = current_points(session)
+    points = current_points(session) if points is None else points
     errors = errors or {}
     posted = posted or {}
     return {
@@ -110,6 +131,7 @@ def _context(
         },
         "errors": errors,
         "sites": [(s.code, s.name) for s in catalog().sites.values()],
+        "toxin_given": posted.get("toxin_given", ""),
         "nav": "patients",
         **extra,
     }
@@ -142,8 +164,18 @@ def _confirm_and_append(
     except ServiceError as error:
         if error.status in (403, 404):
             raise
-        errors[error.field or "reason"] = error.message
+        errors[_form_field(error.field)] = error.message
     return None
+
+
+def _form_field(field: str | None) -> str:
+    """The form field a service's complaint belongs to (``injections[2].units`` → units-2)."""
+    if field and field.startswith(("injections[", "proposed.injections[")):
+        index = field.split("[", 1)[1].split("]", 1)[0]
+        return f"units-{index}"
+    return {"toxin_given": "toxin_given", "proposed.toxin_given": "toxin_given"}.get(
+        field or "", "reason"
+    )
 
 
 def _refused(request: HttpRequest, error: ServiceError) -> None:
@@ -152,8 +184,14 @@ def _refused(request: HttpRequest, error: ServiceError) -> None:
     messages.error(request, error.message)
 
 
+def _prescriber_only(actor: Actor) -> None:
+    if not actor.membership.can(Perm.CORRECT):
+        raise ForbiddenError(None, NURSE_FILES_A_REQUEST)
+
+
 @clinic_view(Perm.SIGN, methods=("GET", "POST"))
 def amend(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    _prescriber_only(actor)
     try:
         session = _open_for_correction(actor, session_id)
     except ServiceError as error:
@@ -179,12 +217,13 @@ def amend(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
     if not errors:
         messages.success(request, "Amendment appended: the signed record is kept beside it.")
         return HttpResponseRedirect(f"/sessions/{session.id}/")
-    context = _context(session, request.POST, errors, notes=notes, reason=reason)
+    context = _context(session, points, request.POST, errors, notes=notes, reason=reason)
     return render(request, "web/amend.html", context, status=400)
 
 
 @clinic_view(Perm.SIGN, methods=("GET", "POST"))
 def entered_in_error(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    _prescriber_only(actor)
     try:
         session = _open_for_correction(actor, session_id)
     except ServiceError as error:
@@ -196,11 +235,12 @@ def entered_in_error(request: HttpRequest, actor: Actor, session_id: UUID) -> Ht
     reason = request.POST.get("reason", "").strip()
     if len(reason) < 5:
         errors["reason"] = "say why this record is wrong (at least 5 characters)"
+    given = _toxin_given(request, errors)
     ended = _confirm_and_append(
         request,
         "mark this session entered in error",
         errors,
-        lambda: services.mark_entered_in_error(actor, session.id, reason=reason),
+        lambda: services.mark_entered_in_error(actor, session.id, reason=reason, toxin_given=given),
     )
     if ended is not None:
         return ended
@@ -209,5 +249,222 @@ def entered_in_error(request: HttpRequest, actor: Actor, session_id: UUID) -> Ht
             request, "Marked entered in error: it no longer counts toward dose limits."
         )
         return HttpResponseRedirect(f"/sessions/{session.id}/")
-    context = _context(session, request.POST, errors, reason=reason)
+    context = _context(session, None, request.POST, errors, reason=reason)
     return render(request, "web/entered_in_error.html", context, status=400)
+
+
+# -- correction requests -------------------------------------------------------------------------
+
+
+@clinic_view(Perm.SIGN, methods=("GET", "POST"))
+def request_correction(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    """A nurse injector proposes a correction in full: the points as they were, or entered in
+    error; the form carries the record's digest as she saw it."""
+    try:
+        session = _open_for_correction(actor, session_id)
+    except ServiceError as error:
+        _refused(request, error)
+        return HttpResponseRedirect(f"/sessions/{session_id}/")
+    points = current_points(session)
+    if request.method != "POST":
+        context = _context(
+            session, notes=current_notes(session), digest=current_digest(session), kind="amend"
+        )
+        return render(request, "web/correction_request.html", context)
+    errors: dict[str, str] = {}
+    kind = request.POST.get("kind", "")
+    reason = request.POST.get("reason", "").strip()
+    notes = request.POST.get("notes", "")[:4000]
+    digest = request.POST.get("corrects_digest", "")
+    proposal = None
+    if kind == "amend":
+        corrected = _posted_points(request, points, errors)
+        proposal = corrections.Proposal("amend", tuple(corrected), notes)
+    elif kind == "entered-in-error":
+        given = _toxin_given(request, errors)
+        proposal = corrections.Proposal("entered-in-error", toxin_given=given)
+    else:
+        errors["kind"] = "choose what to propose: an amendment or entered in error"
+    if len(reason) < 5:
+        errors["reason"] = "say what is wrong in the record (at least 5 characters)"
+    if not errors and proposal is not None:
+        try:
+            corrections.file_request(
+                actor, session.id, corrects_digest=digest, reason=reason, proposal=proposal
+            )
+        except ServiceError as error:
+            if error.status in (403, 404):
+                raise
+            errors[_form_field(error.field)] = error.message
+    if not errors:
+        messages.success(
+            request, "Correction request filed: a prescriber will accept or decline it."
+        )
+        return HttpResponseRedirect(f"/sessions/{session.id}/")
+    context = _context(
+        session,
+        points,
+        request.POST,
+        errors,
+        notes=notes,
+        reason=reason,
+        digest=digest,
+        kind=kind,
+    )
+    return render(request, "web/correction_request.html", context, status=400)
+
+
+def _request_view(actor: Actor, found: CorrectionRequest) -> dict[str, Any]:
+    session = found.session
+    proposal = corrections.proposal_of(found)
+    status = corrections.status_of_request(found)
+    decision = getattr(found, "decision", None)
+    proposed_points = [
+        Point(p.site, p.side, p.units, p.route or "intramuscular") for p in proposal.injections
+    ]
+    return {
+        "request": found,
+        "session": session,
+        "patient": session.patient,
+        "status": status,
+        "decision": decision,
+        "stale": status == "open" and corrections.stale(found),
+        "proposal": proposal,
+        "proposed_rows": [
+            {"label": bodymap.site_label(p.site, p.side), "units": present.units(p.units)}
+            for p in proposed_points
+        ],
+        "proposed_total": present.units(total_units(proposed_points)),
+        "current_total": present.units(total_units(current_points(session))),
+        "indication_name": present.indication_name(session.indication),
+        "product_name": present.product_name(session.product),
+        "can_decide": status == "open" and actor.membership.can(Perm.CORRECT),
+        "can_withdraw": status == "open" and found.by_id == actor.membership.id,
+    }
+
+
+@clinic_view(Perm.CHART_READ)
+def request_list(request: HttpRequest, actor: Actor) -> HttpResponse:
+    status = request.GET.get("status", "open")
+    if status not in (*corrections.STATUSES, "all"):
+        status = "open"
+    found = corrections.list_requests(actor, status)
+    return render(
+        request,
+        "web/correction_requests.html",
+        {
+            "requests": [
+                {
+                    **_request_view(actor, r),
+                    "banner": present.patient_banner(
+                        r.session.patient, present.clinic_today(actor.clinic.time_zone), True
+                    ),
+                }
+                for r in found
+            ],
+            "status": status,
+            "statuses": (*corrections.STATUSES, "all"),
+            "nav": "today",
+        },
+    )
+
+
+def _detail(
+    request: HttpRequest,
+    actor: Actor,
+    found: CorrectionRequest,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    view = _request_view(actor, found)
+    session = found.session
+    proposal = view["proposal"]
+    points = [
+        Point(p.site, p.side, p.units, p.route or "intramuscular") for p in proposal.injections
+    ]
+    day = present.clinic_today(session.clinic.time_zone)
+    form = _context(
+        session, points, request.POST if errors else None, errors, notes=proposal.notes or ""
+    )
+    return render(
+        request,
+        "web/correction_request_detail.html",
+        {
+            **form,
+            **view,
+            "banner": present.patient_banner(session.patient, day, True),
+            "reason": request.POST.get("reason", "") if errors else "",
+            "decline_reason": request.POST.get("decline_reason", "") if errors else "",
+        },
+        status=status,
+    )
+
+
+@clinic_view(Perm.CHART_READ)
+def request_detail(request: HttpRequest, actor: Actor, correction_id: UUID) -> HttpResponse:
+    return _detail(request, actor, corrections.read_request(actor, correction_id))
+
+
+@clinic_view(Perm.CORRECT, methods=("POST",))
+def accept(request: HttpRequest, actor: Actor, correction_id: UUID) -> HttpResponse:
+    """Accept as proposed, or as edited on the page; the password or code is asked again."""
+    found = corrections.read_request(actor, correction_id)
+    errors: dict[str, str] = {}
+    edited = None
+    if found.kind == "amend":
+        proposal = corrections.proposal_of(found)
+        listed = [
+            Point(p.site, p.side, p.units, p.route or "intramuscular") for p in proposal.injections
+        ]
+        corrected = _posted_points(request, listed, errors)
+        notes = request.POST.get("notes", proposal.notes or "")[:4000]
+        edited = corrections.Proposal("amend", tuple(corrected), notes, proposal.vials)
+    reason = request.POST.get("reason", "")
+    ended = _confirm_and_append(
+        request,
+        "accept this correction",
+        errors,
+        lambda: corrections.accept_request(actor, found.id, edited=edited, reason=reason),
+    )
+    if ended is not None:
+        return ended
+    if errors:
+        return _detail(request, actor, found, errors, status=400)
+    messages.success(request, "Correction accepted: it is appended to the signed record.")
+    return HttpResponseRedirect(f"/sessions/{found.session_id}/")
+
+
+@clinic_view(Perm.CORRECT, methods=("POST",))
+def decline(request: HttpRequest, actor: Actor, correction_id: UUID) -> HttpResponse:
+    found = corrections.read_request(actor, correction_id)
+    try:
+        corrections.decline_request(actor, found.id, reason=request.POST.get("decline_reason", ""))
+    except ServiceError as error:
+        if error.status in (403, 404):
+            raise
+        key = "decline_reason" if error.field == "reason" else "reason"
+        return _detail(request, actor, found, {key: error.message}, status=400)
+    messages.success(request, "Correction declined: the record stays as it was.")
+    return HttpResponseRedirect("/corrections/")
+
+
+@clinic_view(Perm.SIGN, methods=("POST",))
+def withdraw(request: HttpRequest, actor: Actor, correction_id: UUID) -> HttpResponse:
+    found = corrections.read_request(actor, correction_id)
+    try:
+        corrections.withdraw_request(actor, found.id)
+        messages.success(request, "Correction request withdrawn.")
+    except ServiceError as error:
+        _refused(request, error)
+    return HttpResponseRedirect(f"/sessions/{found.session_id}/")
+
+
+@clinic_view(Perm.SIGN, methods=("POST",))
+def addendum(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    """The session's injector appends text to its note; nothing else changes."""
+    try:
+        services.add_addendum(actor, session_id, text=request.POST.get("text", ""))
+        messages.success(request, "Addendum appended to the note.")
+    except ServiceError as error:
+        _refused(request, error)
+    return HttpResponseRedirect(f"/sessions/{session_id}/#addenda")

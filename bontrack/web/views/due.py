@@ -69,10 +69,12 @@ def due_page(request: HttpRequest, actor: Actor) -> HttpResponse:
             if refused.status in (403, 404):
                 raise
             error = f"{refused.field}: {refused.message}" if refused.field else refused.message
-    rows = []
+    rows, held = [], []
     if found is not None:
         for r in found.rows:
             rows.append({**due_view(r.due, found.today), "row": r})
+        # B.32: would be due, but the verdict says stop or non-responder: listed apart.
+        held = [{**due_view(r.due, found.today), "row": r} for r in found.held]
     query = request.GET.urlencode()
     return render(
         request,
@@ -80,6 +82,7 @@ def due_page(request: HttpRequest, actor: Actor) -> HttpResponse:
         {
             "found": found,
             "rows": rows,
+            "held": held,
             "error": error,
             "weeks": options["weeks"],
             "weeks_choices": sorted({*WEEKS, options["weeks"]}),

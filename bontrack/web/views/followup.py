@@ -17,6 +17,7 @@ from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.domain.catalog import catalog
 from bontrack.outcomes import services as followup
+from bontrack.outcomes import verdicts
 from bontrack.outcomes.diary import MAX_BYTES
 from bontrack.outcomes.models import WearOffReport
 from bontrack.patients import services as patients
@@ -79,6 +80,31 @@ def record_assessment(request: HttpRequest, actor: Actor, patient_id: UUID) -> H
         messages.success(request, f"{scale.name}: {data['value'].strip()} recorded.")
     except ServiceError as error:
         _refused(request, "The result", error)
+    return back
+
+
+@clinic_view(Perm.OVERRIDE, methods=("POST",))
+def continue_despite(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResponse:
+    """A prescriber's "continue despite this verdict", with its reason (B.32)."""
+    access_patient(actor, patient_id, Perm.OVERRIDE)  # another clinic's id: 404 before all
+    indication = request.POST.get("indication", "")[:64]
+    back = HttpResponseRedirect(f"/patients/{patient_id}/#outcomes-{indication}")
+    try:
+        verdicts.continue_despite(
+            actor,
+            patient_id,
+            indication=indication,
+            scale=request.POST.get("scale", "")[:64],
+            muscle_group=request.POST.get("muscle_group", "")[:100],
+            reason=request.POST.get("reason", ""),
+        )
+        messages.success(
+            request,
+            "Recorded: treatment continues despite this verdict until a newer follow-up "
+            "changes it.",
+        )
+    except ServiceError as error:
+        _refused(request, "The decision", error)
     return back
 
 

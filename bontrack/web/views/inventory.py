@@ -1,5 +1,6 @@
 """Inventory: lots and vials, receiving a lot, reconstituting a vial (with its use-by countdown),
-recording waste, recalling a lot and the patients who received it (with a CSV export)."""
+closing a vial or recording the waste of one no session drew, recalling a lot and the patients
+who received it (with a CSV export). Used, wasted and remaining units are derived (B.30)."""
 
 from __future__ import annotations
 
@@ -20,36 +21,42 @@ from bontrack.domain.planning import use_by
 from bontrack.inventory import services as inventory
 from bontrack.inventory.models import Lot, Vial
 from bontrack.treatments.errors import ServiceError
+from bontrack.treatments.supply import VialState, may_be_open
 from bontrack.web import present
 from bontrack.web.access import clinic_view
-from bontrack.web.forms import LotForm, RecallForm, ReconstituteForm, WasteForm, first_error
+from bontrack.web.forms import LotForm, RecallForm, ReconstituteForm, first_error
+
+CLOSED_HOW = {
+    "closed": "closed",
+    "end-of-day": "closed at the end of its day",
+    "use-by": "past its use-by time",
+}
 
 
-def _vial_row(vial: Vial, tz: str) -> dict[str, Any]:
+def _vial_row(vial: Vial, tz: str, figures: VialState) -> dict[str, Any]:
     product = catalog().products.get(vial.lot.product)
+    now = timezone.now()
     until = (
         use_by(product, vial.reconstituted_at)
         if product is not None and vial.reconstituted_at is not None
         else None
     )
-    if vial.discarded_at is not None:
-        state = "discarded"
-    elif vial.patient_id is not None:
-        state = "used"
-    elif vial.reconstituted_at is not None:
-        state = "reconstituted"
-    else:
-        state = "unopened"
+    state = figures.status(now)
     return {
         "vial": vial,
         "state": state,
+        "closed_words": CLOSED_HOW.get(figures.closed_how, "") if state == "closed" else "",
+        "closes_at": present.local(figures.closes_at, tz) if state == "open" else None,
+        "used": present.units(figures.used),
+        "remaining": present.units(figures.remaining(now)),
+        "drawn": bool(figures.draws),
         "short": str(vial.id)[:8],
         "diluent": present.units(vial.diluent_ml) if vial.diluent_ml is not None else "",
         "reconstituted_at": present.local(vial.reconstituted_at, tz),
         "use_by": present.local(until, tz),
         "use_by_iso": until.isoformat() if until else "",
         "past": until is not None and until <= timezone.now(),
-        "wasted": present.units(vial.units_wasted),
+        "wasted": present.units(figures.wasted(now)),
     }
 
 
@@ -58,16 +65,19 @@ def inventory_page(request: HttpRequest, actor: Actor) -> HttpResponse:
     tz = actor.clinic.time_zone
     day = present.clinic_today(tz)
     stock = inventory.stock(actor, day)
-    open_vials = (
+    now = timezone.now()
+    candidates = list(
         Vial.objects.select_related("lot")
-        .filter(
-            clinic_id=actor.membership.clinic_id,
-            reconstituted_at__isnull=False,
-            discarded_at__isnull=True,
-        )
-        .order_by("reconstituted_at")
+        .filter(clinic_id=actor.membership.clinic_id, closing__isnull=True)
+        .filter(may_be_open(now))
+        .exclude(reconstituted_at__isnull=True, patient__isnull=True)
+        .distinct()
+        .order_by("reconstituted_at", "created_at")
     )
-    in_use = [_vial_row(v, tz) for v in open_vials]
+    figures = inventory.vial_figures(actor, candidates, now)
+    in_use = [
+        _vial_row(v, tz, figures[v.id]) for v in candidates if figures[v.id].status(now) == "open"
+    ]
     return render(
         request,
         "web/inventory.html",
@@ -110,6 +120,8 @@ def receive_lot(request: HttpRequest, actor: Actor) -> HttpResponse:
 
 def _lot_context(actor: Actor, lot: Lot) -> dict[str, Any]:
     tz = actor.clinic.time_zone
+    vials = list(lot.vials.select_related("lot").order_by("created_at"))
+    figures = inventory.vial_figures(actor, vials, timezone.now())
     day = present.clinic_today(tz)
     product = catalog().products.get(lot.product)
     dilutions = (
@@ -132,7 +144,7 @@ def _lot_context(actor: Actor, lot: Lot) -> dict[str, Any]:
         "size": present.units(lot.vial_size_units),
         "expired": lot.expires_on < day,
         "days_left": (lot.expires_on - day).days,
-        "vials": [_vial_row(v, tz) for v in lot.vials.order_by("created_at")],
+        "vials": [_vial_row(v, tz, figures[v.id]) for v in vials],
         "dilutions": dilutions,
         "exposures": exposures,
         "recalled_at": present.local(lot.recalled_at, tz),
@@ -223,16 +235,27 @@ def vial_reconstitute(request: HttpRequest, actor: Actor, vial_id: UUID) -> Http
 
 @clinic_view(Perm.INVENTORY_WRITE, methods=("POST",))
 def vial_waste(request: HttpRequest, actor: Actor, vial_id: UUID) -> HttpResponse:
+    """Waste of a vial no session drew: the whole vial, and it is closed (B.30)."""
     vial = access_vial(actor, vial_id, Perm.INVENTORY_WRITE)
-    form = WasteForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, f"Waste not recorded: {first_error(form)}")
-    else:
-        try:
-            inventory.record_waste(actor, vial.id, units=form.cleaned_data["units"])
-            messages.success(request, "Waste recorded; the vial is discarded.")
-        except ServiceError as error:
-            if error.status in (403, 404):
-                raise
-            messages.error(request, f"Waste not recorded: {error.message}")
+    try:
+        inventory.record_waste(actor, vial.id)
+        messages.success(request, "Waste recorded: the whole vial is wasted and it is closed.")
+    except ServiceError as error:
+        if error.status in (403, 404):
+            raise
+        messages.error(request, f"Waste not recorded: {error.message}")
+    return HttpResponseRedirect(f"/inventory/lots/{vial.lot_id}/")
+
+
+@clinic_view(Perm.INVENTORY_WRITE, methods=("POST",))
+def vial_close(request: HttpRequest, actor: Actor, vial_id: UUID) -> HttpResponse:
+    """Close an open vial now: what it still holds is wasted (B.30)."""
+    vial = access_vial(actor, vial_id, Perm.INVENTORY_WRITE)
+    try:
+        inventory.close_vial(actor, vial.id)
+        messages.success(request, "Vial closed: what it still held is recorded as wasted.")
+    except ServiceError as error:
+        if error.status in (403, 404):
+            raise
+        messages.error(request, f"Not closed: {error.message}")
     return HttpResponseRedirect(f"/inventory/lots/{vial.lot_id}/")

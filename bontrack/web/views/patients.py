@@ -104,6 +104,7 @@ def _patient_context(actor: Actor, patient_id: UUID) -> dict[str, Any]:
         adverse_events=events,
         charts=[chart_of(s) for s in patient_series(patient, day)],
         outcomes=outcome_sections(patient, patient_sessions, day),
+        can_continue_despite=actor.membership.can(Perm.OVERRIDE),  # B.32: prescribers
         timepoints=list(TIMEPOINT_WORDS.items()),
         weight=present.units(patient.weight_kg) if patient.weight_kg is not None else "",
         consent_form=ConsentForm(initial={"signed_on": day}),

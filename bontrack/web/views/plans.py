@@ -34,7 +34,7 @@ from bontrack.domain.treatment import Injection
 from bontrack.domain.units import Units
 from bontrack.inventory import services as inventory
 from bontrack.security.reauth import ReauthenticationError, confirm_identity
-from bontrack.treatments import services
+from bontrack.treatments import services, supply
 from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import Point, current_points, status_of, total_units
@@ -62,15 +62,67 @@ def _fresh(session_id: UUID | str) -> TreatmentSession:
 
 
 def administered_at(request: HttpRequest, actor: Actor) -> tuple[datetime, str]:
-    """The injection time the page is working with (the sign form's field), else now."""
+    """The injection time the page is working with (the sign form's field), else now. A time
+    more than 5 minutes ahead of the server's clock is refused (B.34): the preview then runs at
+    now and says so."""
     raw = request.POST.get("administered_at") or request.GET.get("administered_at") or ""
     now = timezone.now().replace(second=0, microsecond=0)
     if not raw:
         return now, ""
     try:
-        return parse_local(raw, actor.clinic.time_zone), ""
+        at = parse_local(raw, actor.clinic.time_zone)
     except ValidationError as error:
         return now, f"Injection time: {error.messages[0]}"
+    try:
+        services.refuse_future_injection(at)
+    except ServiceError as error:
+        return now, f"Injection time: {error.message}"
+    return at, ""
+
+
+def _draws_posted(request: HttpRequest, session_id: UUID) -> list[supply.DrawInput] | None:
+    """The sign form's draw per vial (``draw-<vial id>``); none given: None (signing fills them
+    in the order the vials were opened)."""
+    session = _fresh(session_id)
+    items, given = [], False
+    for use in session.session_vials.all():
+        raw = request.POST.get(f"draw-{use.vial_id}", "").strip()
+        units = None
+        if raw:
+            given = True
+            try:
+                units = Decimal(raw)
+            except ArithmeticError:
+                raise ServiceError(
+                    f"draw-{use.vial_id}", f"the units drawn must be a number, not {raw!r}"
+                ) from None
+        items.append(supply.DrawInput(vial_id=use.vial_id, drawn_units=units))
+    return items if given else None
+
+
+def _draw_preview(session: TreatmentSession, points: list[Point], at: datetime) -> dict[str, Any]:
+    """What signing at ``at`` would draw from each chosen vial (B.30), shown and editable before
+    signing; or why a chosen vial cannot be drawn."""
+    uses = [u.vial for u in session.session_vials.all()]
+    if not uses:
+        return {"draws": [], "draw_error": ""}
+    try:
+        settled = supply.settle_draws(
+            session, uses, {}, total=total_units(points), at=at, field="vials"
+        )
+    except ServiceError as error:
+        return {"draws": [], "draw_error": error.message}
+    rows = []
+    for (vial, units), value in zip(settled.draws, settled.values, strict=True):
+        before = value.drawn_before.amount if value.drawn_before is not None else Decimal(0)
+        rows.append(
+            {
+                "vial": vial,
+                "units": present.units(units),
+                "holds": present.units(Decimal(vial.lot.vial_size_units) - before),
+            }
+        )
+    return {"draws": rows, "draw_error": ""}
 
 
 def _vial_math(session: TreatmentSession, points: list[Point]) -> dict[str, Any]:
@@ -222,8 +274,10 @@ def workspace_context(
         }
         for n, p in enumerate(points)
     ]
-    all_unresolved = bool(refusals) or bool(check_error)
+    preview = _draw_preview(session, points, at)
+    all_unresolved = bool(refusals) or bool(check_error) or bool(preview["draw_error"])
     return {
+        **preview,
         "session": session,
         "status": status_of(session),
         "tz": tz,
@@ -234,7 +288,7 @@ def workspace_context(
         "verdict_words": present.VERDICT_WORDS.get(result["verdict"], result["verdict"]),
         "findings": findings,
         "check_error": check_error,
-        "ready": not all_unresolved and bool(points),
+        "ready": not all_unresolved and bool(points) and bool(preview["draws"]),
         "catalog_version": result.get("catalog_version", session.catalog_version),
         "math": math,
         "points": point_rows,
@@ -549,7 +603,12 @@ def sign(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
     except ReauthenticationError as failed:
         return _reauth_failed(request, actor, session_id, at, failed, sign=True)
     try:
-        services.sign_session(actor, session_id, administered_at=at)
+        services.sign_session(
+            actor,
+            session_id,
+            administered_at=at,
+            vials=_draws_posted(request, session_id),
+        )
     except ServiceError as service_error:
         if service_error.status == 403 and service_error.field is None:
             return _answer(request, actor, session_id, at, sign_error=service_error.message)

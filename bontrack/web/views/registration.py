@@ -21,10 +21,11 @@ from bontrack.web.patient_forms import PatientForm
 
 
 def _refused_on_the_form(form: PatientForm, error: ServiceError) -> None:
-    """A service refusal shown beside the field it names (``conditions[2]`` is ``conditions``)."""
-    if error.status in (403, 404):
-        raise error
+    """A service refusal shown beside the field it names (``conditions[2]`` is ``conditions``);
+    a refusal of one field to this role (a birth date once sessions are signed) too."""
     field = (error.field or "").split("[", 1)[0].split(".", 1)[0]
+    if error.status == 404 or (error.status == 403 and field not in form.fields):
+        raise error
     form.add_error(field if field in form.fields else None, error.message)
 
 

@@ -24,15 +24,23 @@ from bontrack.domain.treatment import Injection
 from bontrack.domain.units import Units
 from bontrack.outcomes.services import record_adverse_event
 from bontrack.security.reauth import ReauthenticationError, confirm_identity
-from bontrack.treatments import services
+from bontrack.treatments import corrections, services
 from bontrack.treatments.errors import ServiceError
-from bontrack.treatments.models import TreatmentSession
-from bontrack.treatments.records import Point, current_points, status_of, total_units
+from bontrack.treatments.models import SessionEvent, TreatmentSession
+from bontrack.treatments.records import (
+    Point,
+    addenda,
+    current_notes,
+    current_points,
+    latest_amendment,
+    status_of,
+    total_units,
+)
 from bontrack.web import bodymap, present
 from bontrack.web.access import clinic_view
 from bontrack.web.charting import session_charting
 from bontrack.web.forms import AdverseEventForm, first_error
-from bontrack.web.views.corrections import CORRECTABLE, current_notes
+from bontrack.web.views.corrections import CORRECTABLE
 from bontrack.web.views.followup import wear_off_context
 from bontrack.web.views.plans import render_editor
 
@@ -190,13 +198,52 @@ def record_context(actor: Actor, session_id: UUID | str) -> dict[str, Any]:
             {"event": e, "term": cat.adverse_event_terms[e.term].name}
             for e in session.adverse_events.order_by("-onset_date")
         ],
-        "can_co_sign": status == "awaiting-co-signature" and actor.membership.can(Perm.OVERRIDE),
+        **_correction_context(actor, session, status, events),
         "can_report": session.is_signed and actor.membership.can(Perm.PLAN_WRITE),
-        "can_correct": status in CORRECTABLE and actor.membership.can(Perm.SIGN),
-        "notes": current_notes(session),
+        "notes": current_notes(session, events),
         "clinic": session.clinic,
         "nav": "patients",
         "printed_at": present.local(timezone.now(), tz),
+    }
+
+
+def _correction_context(
+    actor: Actor, session: TreatmentSession, status: str, events: list[SessionEvent]
+) -> dict[str, Any]:
+    """Who may correct, co-sign or add to this record (B.33, DESIGN 3.4), its addenda, its
+    correction requests and the check of its latest amendment (kept for information)."""
+    tz = session.clinic.time_zone
+    member = actor.membership
+    co_signing = services.co_signers(session) if status == "awaiting-co-signature" else None
+    latest = latest_amendment(events)
+    amendment_check = (latest.data.get("check") or {}) if latest is not None else {}
+    return {
+        "can_co_sign": co_signing is not None
+        and member.can(Perm.OVERRIDE)
+        and co_signing.includes(member),
+        "co_signers": ", ".join(m.display_name for m in co_signing.members) if co_signing else "",
+        "co_sign_why": co_signing.why if co_signing else "",
+        "can_correct": status in CORRECTABLE and member.can(Perm.CORRECT),
+        "can_request_correction": status in CORRECTABLE
+        and member.can(Perm.SIGN)
+        and not member.can(Perm.CORRECT),
+        "can_add_addendum": session.is_signed and session.injector_id == member.id,
+        "addenda": [
+            {"text": e.data.get("text", ""), "by": e.by.display_name, "at": present.local(e.at, tz)}
+            for e in addenda(events)
+        ],
+        "correction_requests": [
+            {
+                "request": r,
+                "status": corrections.status_of_request(r),
+                "by": r.by.display_name,
+                "at": present.local(r.at, tz),
+            }
+            for r in corrections.requests_of_session(session)
+        ]
+        if session.is_signed and member.can(Perm.CHART_READ)
+        else [],
+        "amendment_check": amendment_check,
     }
 
 

@@ -1,4 +1,5 @@
-"""Today: the plans dated today, the patients due, lots expiring soon, open recalls."""
+"""Today: the plans dated today, the patients due, lots expiring soon, open recalls; for a
+prescriber, the sessions awaiting their co-signature and the open correction requests."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.inventory import services as inventory
 from bontrack.outcomes.due import due_list
+from bontrack.treatments import corrections
 from bontrack.treatments.schedule import day_plans
 from bontrack.web import present
 from bontrack.web.access import clinic_view
@@ -36,6 +38,10 @@ def today(request: HttpRequest, actor: Actor) -> HttpResponse:
         found = due_list(actor, weeks=DUE_WITHIN_WEEKS, limit=DUE_SHOWN, today=day)
         due = [{**due_view(r.due, day), "row": r} for r in found.rows]
         due_total = found.total
+    co_sign = corrections.awaiting_my_co_signature(actor)
+    correction_requests = (
+        corrections.list_requests(actor, "open") if actor.membership.can(Perm.CORRECT) else []
+    )
     plans = [
         {
             "session": s,
@@ -64,6 +70,26 @@ def today(request: HttpRequest, actor: Actor) -> HttpResponse:
             "expiring_within": EXPIRING_WITHIN_DAYS,
             "recalled": inventory.recalled_lots(actor),
             "can_plan": actor.membership.can(Perm.PLAN_WRITE),
+            # DESIGN 3.4: a nurse's sessions await her supervisors' co-signature; correction
+            # requests wait for any prescriber.
+            "co_sign_queue": [
+                {
+                    "session": item.session,
+                    "why": item.why,
+                    "indication": present.indication_short(item.session.indication),
+                    "nurse": item.session.signed_by.display_name,  # type: ignore[union-attr]
+                }
+                for item in co_sign
+            ],
+            "correction_queue": [
+                {
+                    "request": r,
+                    "indication": present.indication_short(r.session.indication),
+                    "stale": corrections.stale(r),
+                }
+                for r in correction_requests
+            ],
+            "is_prescriber": actor.membership.can(Perm.CORRECT),
             "can_chart": can_chart,
             "nav": "today",
             **today_appointments(actor, day),  # issue 9: the appointment book feeds Today

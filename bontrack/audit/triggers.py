@@ -1,7 +1,9 @@
 """Database triggers that make audit rows and signed records append-only, on both engines.
 
 They are (re)created idempotently after every migration, because a migration that rebuilds a
-SQLite table drops its triggers. Production code has no way to remove them.
+SQLite table drops its triggers. On SQLite ``migrate`` also drops them just before it runs: a
+rebuild renames a table, and SQLite refuses that while another table's trigger names it (the
+injections' trigger reads the sessions table). Nothing else removes them.
 """
 
 from __future__ import annotations
@@ -106,6 +108,17 @@ def install_triggers(using: str = "default", **_: Any) -> None:
     with connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)
+
+
+def lift_for_migrations(using: str = "default", **_: Any) -> None:
+    """``pre_migrate`` on SQLite: drop the triggers so that table rebuilds can rename tables;
+    ``post_migrate`` (``install_triggers``) puts every one of them back."""
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return  # PostgreSQL alters tables in place: its triggers stay through a migration
+    with connection.cursor() as cursor:
+        for name in sorted(trigger_names("sqlite")):
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
 
 
 def installed_triggers(using: str = "default") -> set[str]:

@@ -42,6 +42,11 @@ PROTECTED = (
     ("break_glass", "security_breakglassaccess", None),
     ("amendment_request", "security_amendmentrequest", None),
     ("amendment_decision", "security_amendmentdecision", None),
+    # A nurse's correction requests and what became of them (B.33), and a prescriber's "continue
+    # despite this verdict" (B.32): appended, never rewritten.
+    ("correction_request", "treatments_correctionrequest", None),
+    ("correction_decision", "treatments_correctiondecision", None),
+    ("continue_despite_verdict", "outcomes_continuedespiteverdict", None),
 )
 
 

@@ -28,13 +28,17 @@ from bontrack.audit.services import (
 from bontrack.audit.triggers import MESSAGE, PROTECTED, installed_triggers, trigger_names
 from bontrack.cli import main
 from bontrack.inventory.services import close_vial
+from bontrack.outcomes.verdicts import continue_despite
 from bontrack.patients.services import update_patient
 from bontrack.security import services as security_services
+from bontrack.treatments import corrections
 from bontrack.treatments import services as sessions
 from bontrack.treatments.errors import SignedRecordError
 from bontrack.treatments.models import Injection, SessionEvent, TreatmentSession
+from bontrack.treatments.records import current_digest
 from tests import builders
 from tests.db_triggers import triggers_lifted
+from tests.services.followup import migraine_patient
 
 # The closest marker wins: the TRUNCATE test's own `postgres` mark makes it PostgreSQL-only.
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres(sqlite=True)]
@@ -102,6 +106,25 @@ def records() -> Records:
         s.actor("physician"), asked.id, decision="declined", reason="The list matches the letter"
     )
     close_vial(s.actor("nurse"), builders.open_vial(s, stock).id, note="End of the list")
+    # A nurse's correction request, declined; a stop verdict continued despite (B.33, B.32).
+    asked_to_correct = corrections.file_request(
+        s.actor("nurse"),
+        signed.id,
+        corrects_digest=current_digest(signed),
+        reason="Charted on the wrong patient",
+        proposal=corrections.Proposal(kind="entered-in-error", toxin_given=True),
+    )
+    corrections.decline_request(
+        s.actor("physician"), asked_to_correct.id, reason="It is this patient's session"
+    )
+    stopped = migraine_patient(s, stock, "M-1", weeks_ago=(24, 12), days=(22, 20, 18))
+    continue_despite(
+        s.actor("physician"),
+        stopped.patient.id,
+        indication="chronic-migraine",
+        scale="headache-days-28d",
+        reason="Fewer days in bed: one more cycle, then review.",
+    )
     record_security_event("sign-in", username="a-physician", address="127.0.0.1")
     security = SecurityEvent.objects.order_by("-seq").first()
     assert security is not None
@@ -198,6 +221,24 @@ PROTECTED_ROWS = {
         lambda r: clinic_key(r.staff.clinic.id),
         "decision",
         "accepted",
+    ),
+    "treatments_correctionrequest": (
+        "clinic_id",
+        lambda r: clinic_key(r.staff.clinic.id),
+        "reason",
+        "rewritten",
+    ),
+    "treatments_correctiondecision": (
+        "clinic_id",
+        lambda r: clinic_key(r.staff.clinic.id),
+        "outcome",
+        "accepted",
+    ),
+    "outcomes_continuedespiteverdict": (
+        "clinic_id",
+        lambda r: clinic_key(r.staff.clinic.id),
+        "reason",
+        "rewritten",
     ),
 }
 

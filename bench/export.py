@@ -199,7 +199,9 @@ def build(size: int, today: date, rng: random.Random) -> Any:
                     patient=p,
                 )
                 vials.append(vial)
-                uses.append(SessionVial(clinic=clinic, session=s, vial=vial))
+                # One vial per session, drawn for the whole dose as signing records it (B.30).
+                drawn = sum((units for _, _, units in points), Decimal(0))
+                uses.append(SessionVial(clinic=clinic, session=s, vial=vial, drawn_units=drawn))
                 injections.extend(
                     Injection(
                         clinic=clinic,

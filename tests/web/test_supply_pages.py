@@ -133,3 +133,15 @@ def test_the_inventory_page_lists_an_open_vial_with_what_it_still_holds(pages):
     page = client.get("/inventory/").content.decode()
     assert "Open vials" in page
     assert "200 U" in page
+
+
+def test_the_signed_record_shows_what_each_vial_gave(pages: Pages):
+    """pages.signed: 6 x 50 U of spasticity from 200 U vials, drawn in the order they were
+    opened (B.30): 200 U from the first, 100 U from the second."""
+    uses = SessionVial.objects.filter(session=pages.signed).order_by("vial__reconstituted_at")
+    drawn = sorted(Decimal(u.drawn_units) for u in uses)
+    assert drawn == [Decimal(100), Decimal(200)]
+    page = pages.client("physician").get(f"/sessions/{pages.signed.id}/").content.decode()
+    assert "<th>Drawn</th>" in page
+    assert '<td class="nowrap">200 U</td>' in page
+    assert '<td class="nowrap">100 U</td>' in page

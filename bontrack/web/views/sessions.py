@@ -36,6 +36,7 @@ from bontrack.treatments.records import (
     status_of,
     total_units,
 )
+from bontrack.treatments.supply import session_draws
 from bontrack.web import bodymap, present
 from bontrack.web.access import clinic_view
 from bontrack.web.charting import session_charting
@@ -130,7 +131,11 @@ def record_context(actor: Actor, session_id: UUID | str) -> dict[str, Any]:
     deciders = {(f.get("decision") or {}).get("by") for f in findings} - {None}
     names = _names(session.clinic_id, deciders)
     vials = []
-    for use in session.session_vials.all():
+    uses = list(session.session_vials.all())
+    # What each vial gave this session as it now stands (an amendment's draws, none once the
+    # session is entered in error with the toxin not given): B.30.
+    draws = session_draws(uses, events) if session.is_signed else {}
+    for use in uses:
         vial, lot = use.vial, use.vial.lot
         concentration = ""
         if vial.diluent_ml is not None and product is not None:
@@ -150,6 +155,7 @@ def record_context(actor: Actor, session_id: UUID | str) -> dict[str, Any]:
                 else None,
                 "concentration": concentration,
                 "recalled": lot.recalled_at is not None,
+                "drawn": present.units(draws[str(vial.id)]) if str(vial.id) in draws else "",
             }
         )
     co_signed = [e for e in events if e.kind == "co-signed"]

@@ -121,6 +121,8 @@ ALLOWED_QUERY = {
     "dry_run",
     "available",
     "identify",
+    # a correction request's state (open, accepted, declined, withdrawn)
+    "status",
     # where a dose given elsewhere was given and the kind of document it was read from (the other
     # clinic, not the patient; docs/security.md asks that they name no patient)
     "place",

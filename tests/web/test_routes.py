@@ -69,4 +69,5 @@ def test_the_pages_of_issue_8_declare_what_they_need():
     assert declared["audit/export.csv"] == Perm.AUDIT_READ.value
     assert declared["patients/<uuid:patient_id>/break-glass"] == Perm.CHART_READ.value
     assert declared["patients/<uuid:patient_id>/disclosures"] == Perm.AUDIT_READ.value
-    assert declared["amendment-requests/<uuid:request_id>/decision"] == Perm.SIGN.value
+    # A patient's request to amend is decided by a prescriber, as every correction (B.33).
+    assert declared["amendment-requests/<uuid:request_id>/decision"] == Perm.CORRECT.value

@@ -97,9 +97,11 @@ def shared_patient(bench: Any) -> tuple[str, list[str]]:
         )
     vials = list(bench.lot.vials.filter(reconstituted_at__isnull=True).values_list("id", flat=True))
     earlier = timezone.now() - timedelta(weeks=6)
-    reconstitute_vial(
-        actor, vials[0], diluent_ml=Decimal(4), reconstituted_at=earlier - timedelta(hours=1)
-    )
+    # 340 U takes two 200 U vials (B.30: what is signed was in the vials).
+    for vial in vials[:2]:
+        reconstitute_vial(
+            actor, vial, diluent_ml=Decimal(4), reconstituted_at=earlier - timedelta(hours=1)
+        )
     points = [
         services.PointInput(site, "left", Decimal(34)) for site in ("splenius-capitis", "trapezius")
     ]
@@ -111,9 +113,9 @@ def shared_patient(bench: Any) -> tuple[str, list[str]]:
         plan_date=earlier.date(),
         injections=points * 5,
     )
-    sign_with_decisions(actor, actor, session, earlier, [str(vials[0])])
+    sign_with_decisions(actor, actor, session, earlier, [str(vials[0]), str(vials[1])])
     opened = []
-    for vial in vials[1 : 1 + 16]:
+    for vial in vials[2 : 2 + 16]:
         reconstitute_vial(
             actor,
             vial,

@@ -35,7 +35,8 @@ run: $(STAMP) secret-key
 		--workers 2 --access-logfile - --no-control-socket
 
 # A random key in $(VAR_DIR)/secret_key (mode 600, never committed) unless SECRET_KEY is set;
-# likewise $(VAR_DIR)/credentials_key unless BONTRACK_CREDENTIALS_KEY is set.
+# likewise $(VAR_DIR)/credentials_key unless BONTRACK_CREDENTIALS_KEY is set, and $(VAR_DIR)/audit_key
+# unless BONTRACK_AUDIT_KEY is set.
 secret-key:
 	@if [ -z "$$SECRET_KEY" ] && [ ! -s $(VAR_DIR)/secret_key ]; then \
 		mkdir -p $(VAR_DIR) && (umask 077; $(PYTHON) -c \
@@ -49,6 +50,14 @@ secret-key:
 			'import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())' \
 			> $(VAR_DIR)/credentials_key) && chmod 600 $(VAR_DIR)/credentials_key && \
 		echo "wrote a new key for second-factor secrets to $(VAR_DIR)/credentials_key"; \
+	fi
+	@# The HMAC key of the audit trail and the security log, unless BONTRACK_AUDIT_KEY is set.
+	@# Kept apart from the database and its backups: whoever can edit the tables cannot re-key them.
+	@if [ -z "$$BONTRACK_AUDIT_KEY" ] && [ ! -s $(VAR_DIR)/audit_key ]; then \
+		mkdir -p $(VAR_DIR) && (umask 077; $(PYTHON) -c \
+			'import secrets; print(secrets.token_urlsafe(32))' > $(VAR_DIR)/audit_key) && \
+		chmod 600 $(VAR_DIR)/audit_key && \
+		echo "wrote a new key for the audit trail to $(VAR_DIR)/audit_key"; \
 	fi
 
 ## test: lint, type-check the domain core, run the test suite
@@ -87,11 +96,15 @@ openapi: $(STAMP) secret-key
 migrations-check: $(STAMP) secret-key
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-## fuzz: longer property-based runs than the test suite does
+## fuzz: longer property-based runs than the test suite does; the API schema fuzz runs again
+## against PostgreSQL, which refuses what SQLite stores (over-long text, NUL)
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz DATABASE_URL= $(BIN)/pytest -q -p no:cacheprovider tests/domain \
 		tests/cli tests/api/test_fuzz_api.py tests/interop/test_fuzz_csv_import.py \
 		tests/services/test_fuzz_diary_import.py
+	HYPOTHESIS_PROFILE=fuzz \
+	DATABASE_URL=$${BONTRACK_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres} \
+		$(BIN)/pytest -q -p no:cacheprovider tests/api/test_fuzz_api.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

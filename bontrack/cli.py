@@ -469,12 +469,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     _django()
+    from uuid import UUID
+
     from bontrack.accounts.models import Clinic
+    from bontrack.audit.anchor import checkpoint_file, compare_with_checkpoints, read_checkpoints
+    from bontrack.audit.keys import AuditKeyError
+    from bontrack.audit.records import verify_signed_records
     from bontrack.audit.services import verify_clinic_chain, verify_security_chain
 
     clinics = Clinic.objects.all()
+    clinic_id = None
     if args.clinic:
-        clinics = clinics.filter(id=args.clinic)
+        try:
+            clinic_id = UUID(args.clinic)
+        except ValueError:
+            print(f"--clinic: {args.clinic!r} is not a clinic id (a UUID)", file=sys.stderr)
+            return EXIT_INVALID
+        clinics = clinics.filter(id=clinic_id)
         if not clinics.exists():
             print(f"--clinic: no clinic {args.clinic}", file=sys.stderr)
             return EXIT_INVALID
@@ -488,7 +499,46 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         else:
             broken = True
             print(f"{report.name}: BROKEN at entry {report.broken_at}: {report.problem}")
+    try:
+        anchors = read_checkpoints()
+    except AuditKeyError as error:
+        print(f"audit verify: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    for problem in anchors.problems + compare_with_checkpoints(anchors, clinic_id):
+        broken = True
+        print(f"BROKEN: {problem}")
+    if anchors.checkpoints:
+        latest = anchors.checkpoints[-1]
+        print(
+            f"checkpoints: {len(anchors.checkpoints)} in {checkpoint_file()}, the latest of "
+            f"{latest.at} ({latest.reason})"
+        )
+    else:
+        print(
+            f"checkpoints: none yet in {checkpoint_file()}: run `bontrack audit checkpoint` on a "
+            "schedule (docs/operations.md), or the chains' last entries can be removed unseen"
+        )
+    records = verify_signed_records(clinic_id)
+    for problem in records.problems:
+        broken = True
+        print(f"BROKEN: {problem}")
+    print(
+        f"signed records: {records.sessions} signed sessions, {records.events} appended events "
+        f"and {records.consent_forms} signed consent forms checked against their digests"
+    )
     return EXIT_BLOCK if broken else EXIT_OK
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    _django()
+    from bontrack.audit.anchor import checkpoint_file, write_checkpoint
+
+    written = write_checkpoint(reason="scheduled")
+    print(
+        f"checkpoint written to {checkpoint_file()}: the heads of {len(written['chains'])} chains "
+        f"at {written['at']}"
+    )
+    return EXIT_OK
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -520,6 +570,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     _django()
+    from django.db import DatabaseError
+
     from bontrack.ops.backup import BackupError
     from bontrack.ops.restore import restore_backup
 
@@ -528,13 +580,23 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except BackupError as error:
         print(f"restore: {error}", file=sys.stderr)
         return EXIT_INVALID
+    except (DatabaseError, ValueError, KeyError, TypeError) as error:
+        # What the manifest's checks cannot see: a database file that is not one, a manifest
+        # entry of the wrong shape. Named by its kind only: it may quote a patient's data.
+        print(
+            f"restore: the backup cannot be read back ({type(error).__name__}): its database or "
+            "manifest is not what `bontrack backup` writes; restore another backup",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
     for problem in report.problems:
         print(f"restore: {problem}", file=sys.stderr)
     if not report.ok:
         return EXIT_BLOCK
     checked = report.checked
     print(
-        f"Restored and verified: {checked['tables']} tables with the backup's row counts, "
+        f"Restored and verified: {checked['tables']} tables with the backup's row counts and "
+        "content, "
         f"{checked['clinics']} audit chains intact, {checked['signed_sessions']} signed sessions "
         f"whose digests verify, {checked['clinical_files']} photos and signed consent forms "
         f"with their SHA-256, {checked['second_factors']} second factors whose secrets open "
@@ -580,9 +642,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
     audit = sub.add_parser("audit", help="the audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser("verify", help="verify every audit chain and the security log")
+    verify = audit_sub.add_parser(
+        "verify",
+        help="verify every audit chain, the security log, their checkpoints and signed records",
+    )
     verify.add_argument("--clinic", help="verify this clinic's chain only")
     verify.set_defaults(handler=cmd_audit_verify)
+    anchor = audit_sub.add_parser(
+        "checkpoint",
+        help="append a signed checkpoint of every chain's head to the checkpoint file",
+    )
+    anchor.set_defaults(handler=cmd_audit_checkpoint)
     backup = sub.add_parser("backup", help="back up the database and stored files, with a manifest")
     backup.add_argument("folder", help="a new or empty folder to write the backup into")
     backup.set_defaults(handler=cmd_backup)

@@ -7,6 +7,10 @@
 - ``BONTRACK_CREDENTIALS_KEY``: the Fernet key that encrypts second-factor secrets, else the key
   ``make run`` wrote to ``var/credentials_key``; older keys in
   ``BONTRACK_CREDENTIALS_KEY_FALLBACKS`` (comma-separated). Production refuses to start without.
+- ``BONTRACK_AUDIT_KEY``: the HMAC key of the audit trail and the security log, else the key
+  ``make run`` wrote to ``var/audit_key``; older keys in ``BONTRACK_AUDIT_KEY_FALLBACKS``
+  (comma-separated). Production refuses to start without. ``BONTRACK_AUDIT_CHECKPOINTS``: the
+  append-only file of signed chain heads (``var/audit_checkpoints.jsonl``).
 - ``BONTRACK_DEBUG=1`` turns debug on (never in production).
 - ``BONTRACK_IDLE_MINUTES``: a signed-in page session ends after this many idle minutes (30).
 - ``BONTRACK_ENV=production``: served over HTTPS behind ``BONTRACK_ALLOWED_HOSTS``; secure
@@ -90,6 +94,36 @@ BONTRACK_CREDENTIALS_KEY_FALLBACKS = [
     for k in os.environ.get("BONTRACK_CREDENTIALS_KEY_FALLBACKS", "").split(",")
     if k.strip()
 ]
+
+
+def _audit_key() -> tuple[str, str]:
+    """The HMAC key of the audit trail and the security log (audit/keys.py) and where it came
+    from: never the database, so that whoever edits the tables cannot re-key them."""
+    key = os.environ.get("BONTRACK_AUDIT_KEY", "").strip()
+    if key:
+        return key, "environment"
+    key_file = VAR_DIR / "audit_key"
+    if key_file.exists():
+        key = key_file.read_text(encoding="utf-8").strip()
+        if key:
+            return key, "file"
+    if TESTING:
+        import secrets
+
+        return secrets.token_urlsafe(32), "throwaway"  # per test run, never written anywhere
+    return "", ""
+
+
+# The current key signs new entries and checkpoints; older keys, comma-separated, still verify
+# what they signed after a rotation. Never in the database or its backups.
+BONTRACK_AUDIT_KEY, BONTRACK_AUDIT_KEY_SOURCE = _audit_key()
+BONTRACK_AUDIT_KEY_FALLBACKS = [
+    k.strip() for k in os.environ.get("BONTRACK_AUDIT_KEY_FALLBACKS", "").split(",") if k.strip()
+]
+# The append-only file of signed checkpoints of every chain's head (`bontrack audit checkpoint`).
+BONTRACK_AUDIT_CHECKPOINTS = Path(
+    os.environ.get("BONTRACK_AUDIT_CHECKPOINTS", "") or VAR_DIR / "audit_checkpoints.jsonl"
+)
 ALLOWED_HOSTS = [
     h for h in os.environ.get("BONTRACK_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h
 ]
@@ -408,6 +442,12 @@ HUEY = _huey()
 EXPORT_DIR = Path(os.environ.get("BONTRACK_EXPORT_DIR", VAR_DIR / "exports"))
 # Hours a finished export's files are kept before a periodic task deletes them.
 EXPORT_RETENTION_HOURS = int(os.environ.get("BONTRACK_EXPORT_RETENTION_HOURS", "24"))
+# Minutes an export may go without its task reporting (a worker that is down) before it fails on
+# its own, so that it never holds the clinic's one export slot.
+EXPORT_TIMEOUT_MINUTES = int(os.environ.get("BONTRACK_EXPORT_TIMEOUT_MINUTES", "60"))
+# The FHIR API's public base: bontrack's own code systems, extensions and search parameters are
+# published under it (/fhir/CodeSystem/..., /fhir/StructureDefinition/...), their canonical URLs.
+FHIR_BASE_URL = os.environ.get("BONTRACK_FHIR_BASE_URL", "http://127.0.0.1:8000/fhir").rstrip("/")
 
 # WhiteNoise expects the static root to exist even before collectstatic has run.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

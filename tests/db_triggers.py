@@ -20,7 +20,7 @@ def drop_triggers(using: str = "default") -> None:
     with connection.cursor() as cursor:
         for name, table, _ in PROTECTED:
             if connection.vendor == "sqlite":
-                for event in ("update", "delete"):
+                for event in ("insert", "update", "delete"):
                     cursor.execute(f"DROP TRIGGER IF EXISTS bontrack_{name}_no_{event}")
             else:
                 for what in ("change", "truncate"):

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import Exists, Model, OuterRef, QuerySet
 
 from bontrack.accounts.models import Clinic, Membership
 from bontrack.accounts.permissions import Perm
@@ -77,12 +77,47 @@ def _in_clinic(actor: Actor, rows: QuerySet[Row], what: str, row_id: object) -> 
 
 
 def in_care_team(membership: Membership, patient: Patient) -> bool:
+    """Whoever planned, signed or is booked for the patient outside a break-glass access, plus
+    the prescriber who marked them restricted (DESIGN 3.4). What someone did while a break-glass
+    access of theirs was open does not count: breaking glass never makes anyone care team."""
+    from bontrack.security.models import BreakGlassAccess
+
     if patient.restricted_by_id == membership.id:
         return True
+    clinic = patient.clinic_id
+
+    def under_glass(member: str, moment: str) -> Exists:
+        return Exists(
+            BreakGlassAccess.objects.filter(
+                clinic_id=clinic,
+                patient_id=patient.id,
+                membership_id=OuterRef(member),
+                at__lte=OuterRef(moment),
+                expires_at__gt=OuterRef(moment),
+            )
+        )
+
+    sessions = TreatmentSession.objects.filter(clinic_id=clinic, patient=patient)
     return (
-        TreatmentSession.objects.filter(patient=patient).filter(planned_by=membership).exists()
-        or TreatmentSession.objects.filter(patient=patient, signed_by=membership).exists()
-        or Appointment.objects.filter(patient=patient, injector=membership).exists()
+        sessions.filter(planned_by=membership)
+        .exclude(under_glass("planned_by", "created_at"))
+        .exists()
+        or sessions.filter(signed_by=membership)
+        .exclude(under_glass("signed_by", "signed_at"))
+        .exists()
+        or Appointment.objects.filter(clinic_id=clinic, patient=patient, injector=membership)
+        .exclude(under_glass("booked_by", "created_at"))
+        .exists()
+    )
+
+
+def chart_open_to(membership: Membership, patient: Patient) -> bool:
+    """Whether the member reads this patient's chart: not restricted, in the care team, or with
+    an unexpired break-glass access."""
+    return (
+        not patient.restricted
+        or in_care_team(membership, patient)
+        or broke_glass(membership, patient)
     )
 
 

@@ -35,6 +35,9 @@ class Perm(StrEnum):
     AUDIT_READ = "audit.read"
     # Publish a new version of a consent form's wording (bontrack/charting).
     FORMS_MANAGE = "forms.manage"
+    # Start a clinic-wide FHIR Bulk Data export (/fhir/$export): a scope of its own, so that a
+    # token made to read one chart at a time cannot copy the whole clinic.
+    BULK_EXPORT = "bulk.export"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -48,6 +51,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.USERS_MANAGE,
             Perm.AUDIT_READ,
             Perm.FORMS_MANAGE,
+            Perm.BULK_EXPORT,
         }
     ),
     Role.PRESCRIBER: frozenset(
@@ -62,6 +66,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.INVENTORY_READ,
             Perm.INVENTORY_WRITE,
             Perm.FORMS_MANAGE,
+            Perm.BULK_EXPORT,
         }
     ),
     Role.NURSE_INJECTOR: frozenset(
@@ -73,16 +78,45 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.SIGN,
             Perm.INVENTORY_READ,
             Perm.INVENTORY_WRITE,
+            Perm.BULK_EXPORT,
         }
     ),
     Role.FRONT_DESK: frozenset(
         {Perm.DEMOGRAPHICS_READ, Perm.DEMOGRAPHICS_WRITE, Perm.INVENTORY_READ}
     ),
     Role.AUDITOR: frozenset(
-        {Perm.DEMOGRAPHICS_READ, Perm.CHART_READ, Perm.INVENTORY_READ, Perm.AUDIT_READ}
+        {
+            Perm.DEMOGRAPHICS_READ,
+            Perm.CHART_READ,
+            Perm.INVENTORY_READ,
+            Perm.AUDIT_READ,
+            Perm.BULK_EXPORT,
+        }
     ),
-    Role.SYSTEM_CLIENT: frozenset({Perm.DEMOGRAPHICS_READ, Perm.CHART_READ, Perm.INVENTORY_READ}),
+    Role.SYSTEM_CLIENT: frozenset(
+        {Perm.DEMOGRAPHICS_READ, Perm.CHART_READ, Perm.INVENTORY_READ, Perm.BULK_EXPORT}
+    ),
 }
+
+# The scopes that only read. A token holding none but these writes nothing, whatever the route
+# (breaking glass, revoking tokens and starting an export included); ``bulk.export`` is not a
+# write, but it is not implied by any read scope either.
+READ_SCOPES: frozenset[str] = frozenset(
+    {
+        Perm.DEMOGRAPHICS_READ.value,
+        Perm.CHART_READ.value,
+        Perm.INVENTORY_READ.value,
+        Perm.AUDIT_READ.value,
+        Perm.BULK_EXPORT.value,
+    }
+)
+
+
+def may_write(scopes: frozenset[str] | None) -> bool:
+    """Whether a request acting with these token scopes (None: no token, or a token of the whole
+    role) may write at all."""
+    return scopes is None or bool(scopes - READ_SCOPES)
+
 
 # The credentials each role may hold (codes.md); a prescriber needs one that can prescribe.
 ROLE_CREDENTIALS: dict[Role, frozenset[str]] = {

@@ -15,7 +15,9 @@ from django.utils import timezone
 from ninja.security import HttpBearer, SessionAuth
 
 from bontrack.accounts.models import ApiToken, Membership
+from bontrack.accounts.permissions import may_write
 from bontrack.audit.services import Actor
+from bontrack.treatments.errors import ForbiddenError
 
 TOKEN_PREFIX = "bt_"
 
@@ -63,6 +65,26 @@ class TokenAuth(HttpBearer):
             found.membership.token_scopes = frozenset(found.scopes)  # type: ignore[attr-defined]
         request.actor = Actor(found.membership, client_address(request))  # type: ignore[attr-defined]
         return found.membership
+
+
+class WriteTokenAuth(TokenAuth):
+    """A bearer token for a route that writes: refused when the token carries read scopes
+    only (``accounts/permissions.py::may_write``), whatever the route's own permission."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        membership = super().authenticate(request, token)
+        if membership is not None and not may_write(getattr(membership, "token_scopes", None)):
+            raise ForbiddenError(
+                "scopes",
+                "this token carries read scopes only and writes nothing: ask for a token with "
+                "the scope of this change",
+            )
+        return membership
+
+
+def write_auth(callbacks: list[Any]) -> list[Any]:
+    """The same authentication for a writing route, a bearer token's scopes checked."""
+    return [WriteTokenAuth() if type(c) is TokenAuth else c for c in callbacks]
 
 
 class ClinicSessionAuth(SessionAuth):

@@ -42,6 +42,7 @@ from bontrack.audit.services import Actor
 from bontrack.charting.models import TIMEPOINTS, Appointment, Photo, SavedPlan, SignedConsentForm
 from bontrack.charting.services import appointments as book
 from bontrack.charting.services import consent_forms, photos, plans, reminders
+from bontrack.core.csvfiles import content_disposition
 from bontrack.outcomes.services import clinic_today
 from bontrack.plan_input import IsoDate
 from bontrack.treatments import services as sessions
@@ -230,7 +231,7 @@ def reminder_list(
         return _file_response(
             text,
             "text/csv; charset=utf-8",
-            f'attachment; filename="due-reminders-{today.isoformat()}.csv"',
+            content_disposition(f"due-reminders-{today.isoformat()}.csv"),
         )
     found = reminders.reminder_list(
         actor, days=days, indication=indication, injector_id=injector_id, today=today
@@ -403,7 +404,7 @@ def _photo_file(request: HttpRequest, photo_id: UUID, *, thumbnail: bool) -> Htt
     response = _file_response(
         data,
         "image/jpeg",
-        f'inline; filename="{kind}-{photo.taken_on.isoformat()}-{photo.view}.jpg"',
+        content_disposition(f"{kind}-{photo.taken_on.isoformat()}-{photo.view}.jpg", "inline"),
     )
     if not thumbnail:
         response["X-Content-SHA256"] = photo.sha256
@@ -486,7 +487,7 @@ def consent_form_pdf(request: HttpRequest, form_id: UUID) -> Any:
     `X-Content-Intact` says whether the file still has it. One read entry."""
     stored = consent_forms.read_consent_pdf(actor_of(request), form_id)
     name = f"consent-{stored.form.signed_at:%Y-%m-%d}-{str(stored.form.id)[:8]}.pdf"
-    response = _file_response(stored.data, "application/pdf", f'inline; filename="{name}"')
+    response = _file_response(stored.data, "application/pdf", content_disposition(name, "inline"))
     response["X-Content-SHA256"] = stored.form.pdf_sha256
     response["X-Content-Intact"] = "yes" if stored.intact else "NO: the stored file was altered"
     return response

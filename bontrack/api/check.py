@@ -28,7 +28,7 @@ router = Router(tags=["check"])
             "content": {"application/json": {"schema": {"type": "object"}}},
             "required": True,
         },
-        **needs(Perm.PLAN_WRITE),
+        **needs(Perm.PLAN_WRITE, reads_only=True),
     },
 )
 def check_plan(request: HttpRequest) -> Any:

@@ -5,8 +5,6 @@ domain."""
 from __future__ import annotations
 
 import calendar
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,6 +21,7 @@ from bontrack.api.auth import actor_of
 from bontrack.api.perms import needs
 from bontrack.api.schemas import ErrorOut, In
 from bontrack.cli import outcome_json
+from bontrack.core.csvfiles import MEDIA_TYPE, content_disposition, csv_text
 from bontrack.domain.due import Due
 from bontrack.domain.outcomes import Reading
 from bontrack.domain.units import format_decimal
@@ -376,25 +375,13 @@ def due_row_out(r: due_service.DueRow) -> dict[str, Any]:
     }
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: object) -> str:
-    """A CSV cell; text a spreadsheet would run as a formula is quoted with a leading '."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def csv_response(
     filename: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
 ) -> HttpResponse:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    """A CSV download through the one writer (bontrack/core/csvfiles.py): formula cells quoted,
+    a file name that no record number can break."""
+    response = HttpResponse(csv_text(columns, rows), content_type=MEDIA_TYPE)
+    response["Content-Disposition"] = content_disposition(filename)
     response["Cache-Control"] = "no-store"
     return response
 

@@ -17,8 +17,11 @@ from bontrack.api.auth import actor_of
 from bontrack.api.perms import needs
 from bontrack.api.schemas import ErrorOut, In, PointIn, SessionOut, units_text
 from bontrack.api.sessions import session_out
+from bontrack.core import csvfiles
+from bontrack.core.csvfiles import content_disposition
 from bontrack.interop import csv_io, smart
-from bontrack.interop.fhir_import import read_bundle
+from bontrack.interop.fhir import record_number_system
+from bontrack.interop.fhir_import import Chart, read_bundle
 from bontrack.plan_input import IsoDate, Number
 from bontrack.treatments import external
 from bontrack.treatments.errors import ServiceError
@@ -147,13 +150,21 @@ def import_external_doses(
     path; nothing is recorded unless all can. Importing the same Bundle again adds nothing.
     `dry_run=true` reports what would be recorded."""
     actor = actor_of(request)
-    external.check_patient(actor, patient_id)  # 403 or 404 before the Bundle is read
+    patient = external.check_patient(actor, patient_id)  # 403 or 404 before the Bundle is read
     doses, problems = read_bundle(
         bundle,
         time_zone=actor.membership.clinic.time_zone,
         place=place,
         source_document=source_document,
         today=external.clinic_today(actor),
+        chart=Chart(
+            family_name=patient.family_name,
+            given_name=patient.given_name,
+            birth_date=patient.birth_date,
+            sex=patient.sex,
+            record_number=patient.record_number,
+            record_system=record_number_system(patient.clinic_id),
+        ),
     )
     if problems:
         return Status(422, {"errors": [{"field": p.field, "message": p.message} for p in problems]})
@@ -240,10 +251,8 @@ def import_csv(
 
 def _csv(request: HttpRequest, kind: str, start: date, end: date) -> HttpResponse:
     text = csv_io.export_csv(actor_of(request), kind, start, end)
-    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{csv_io.export_filename(kind, start, end)}"'
-    )
+    response = HttpResponse(text, content_type=csvfiles.MEDIA_TYPE)
+    response["Content-Disposition"] = content_disposition(csv_io.export_filename(kind, start, end))
     response["Cache-Control"] = "no-store"
     return response
 

@@ -26,6 +26,7 @@ from bontrack.api.schemas import (
     WasteIn,
     units_text,
 )
+from bontrack.audit.services import Actor
 from bontrack.domain.catalog import catalog
 from bontrack.domain.planning import use_by
 from bontrack.inventory import services
@@ -50,8 +51,10 @@ def lot_out(lot: Lot) -> dict[str, Any]:
     }
 
 
-def vial_out(vial: Vial, state: VialState | None = None) -> dict[str, Any]:
-    """A vial with its derived figures (B.30); ``state`` read for a whole list at once."""
+def vial_out(actor: Actor, vial: Vial, state: VialState | None = None) -> dict[str, Any]:
+    """A vial with its derived figures (B.30); ``state`` read for a whole list at once. The
+    patient a vial was opened for is clinical: only chart readers get its id (the front desk
+    sees the stock, not who was treated)."""
     product = catalog().products[vial.lot.product]
     now = timezone.now()
     if state is None:
@@ -66,7 +69,7 @@ def vial_out(vial: Vial, state: VialState | None = None) -> dict[str, Any]:
         "reconstituted_at": vial.reconstituted_at,
         "diluent_ml": units_text(vial.diluent_ml) if vial.diluent_ml is not None else None,
         "use_by": use_by(product, vial.reconstituted_at) if vial.reconstituted_at else None,
-        "patient_id": vial.patient_id,
+        "patient_id": vial.patient_id if actor.membership.can(Perm.CHART_READ) else None,
         "from_stock": vial.from_stock,
         "status": state.status(now),
         "opened_at": state.opened_at,
@@ -163,7 +166,9 @@ def list_vials(request: HttpRequest, lot_id: UUID | None = None, available: bool
     states = vial_states(rows, actor.clinic.time_zone)
     now = timezone.now()
     return [
-        vial_out(v, states[v.id]) for v in rows if not available or not states[v.id].closed(now)
+        vial_out(actor, v, states[v.id])
+        for v in rows
+        if not available or not states[v.id].closed(now)
     ]
 
 
@@ -179,7 +184,7 @@ def reconstitute(request: HttpRequest, vial_id: UUID, body: ReconstituteIn) -> A
         diluent_ml=body.diluent_ml,
         reconstituted_at=body.reconstituted_at,
     )
-    return vial_out(vial)
+    return vial_out(actor_of(request), vial)
 
 
 @router.post(
@@ -190,7 +195,9 @@ def reconstitute(request: HttpRequest, vial_id: UUID, body: ReconstituteIn) -> A
 def waste(request: HttpRequest, vial_id: UUID, body: WasteIn) -> Any:
     """Record the waste of a vial no session drew (B.30): the whole vial, and it is closed. A
     vial sessions drew is closed instead (``/close``)."""
-    return vial_out(services.record_waste(actor_of(request), vial_id, units=body.units))
+    return vial_out(
+        actor_of(request), services.record_waste(actor_of(request), vial_id, units=body.units)
+    )
 
 
 @router.post(
@@ -202,7 +209,9 @@ def close(request: HttpRequest, vial_id: UUID, body: CloseVialIn) -> Any:
     """Close a vial now (B.30): nothing more is drawn from it; its waste is its size less what
     sessions drew. A vial also closes by itself at the end of the day it was opened and at its
     use-by time."""
-    return vial_out(services.close_vial(actor_of(request), vial_id, note=body.note))
+    return vial_out(
+        actor_of(request), services.close_vial(actor_of(request), vial_id, note=body.note)
+    )
 
 
 @router.get(
@@ -211,4 +220,4 @@ def close(request: HttpRequest, vial_id: UUID, body: CloseVialIn) -> Any:
     openapi_extra=needs(Perm.INVENTORY_READ),
 )
 def read_vial(request: HttpRequest, vial_id: UUID) -> Any:
-    return vial_out(access_vial(actor_of(request), vial_id, Perm.INVENTORY_READ))
+    return vial_out(actor_of(request), access_vial(actor_of(request), vial_id, Perm.INVENTORY_READ))

@@ -51,3 +51,32 @@ api.add_router("/", "bontrack.api.followup.router")
 api.add_router("/", "bontrack.api.interop.router")
 api.add_router("/", "bontrack.api.charting.router")
 api.add_router("/", "bontrack.api.corrections.router")
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def enforce_write_scopes() -> None:
+    """Every operation that writes (any method but GET, HEAD and OPTIONS, unless declared
+    ``reads_only``) refuses a bearer token carrying read scopes only (DESIGN 3.5: a write is
+    never ``*.read``)."""
+    from ninja.constants import NOT_SET
+
+    from bontrack.api.auth import write_auth
+
+    for _prefix, router in api._routers:
+        for view in router.path_operations.values():
+            for operation in view.operations:
+                declared = operation.openapi_extra or {}
+                if set(operation.methods) <= SAFE_METHODS or declared.get("x-reads-only"):
+                    continue
+                if operation.auth_param is None:
+                    continue  # answers without credentials (the token sign-in)
+                inherited = operation.auth_param is NOT_SET
+                current = AUTH if inherited else list(operation.auth_callbacks)
+                # Set as the operation's own auth, so that binding the router to the API does
+                # not put the API's default back.
+                operation.auth_param = operation.auth_callbacks = write_auth(list(current))
+
+
+enforce_write_scopes()

@@ -96,7 +96,7 @@ def list_patients(request: HttpRequest) -> Any:
 @router.post(
     "/search",
     response={200: list[PatientSummary], **ERRORS},
-    openapi_extra=needs(Perm.DEMOGRAPHICS_READ),
+    openapi_extra=needs(Perm.DEMOGRAPHICS_READ, reads_only=True),
 )
 def search_patients(request: HttpRequest, body: PatientSearchIn) -> Any:
     """Patients whose name or record number contains `q`; one read entry per patient found."""

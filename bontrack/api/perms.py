@@ -18,5 +18,13 @@ from bontrack.security.routes import PUBLIC, SIGNED_IN
 __all__ = ["PUBLIC", "SIGNED_IN", "needs"]
 
 
-def needs(*perms: Perm | str) -> dict[str, Any]:
-    return {"x-permission": [p.value if isinstance(p, Perm) else p for p in perms]}
+def needs(*perms: Perm | str, reads_only: bool = False) -> dict[str, Any]:
+    """``reads_only`` marks a POST that writes nothing (a search, a check): a token with read
+    scopes only may call it. Every other POST, PUT, PATCH and DELETE is a write, refused to such
+    a token (``api/main.py::enforce_write_scopes``)."""
+    declared: dict[str, Any] = {
+        "x-permission": [p.value if isinstance(p, Perm) else p for p in perms]
+    }
+    if reads_only:
+        declared["x-reads-only"] = True
+    return declared

@@ -4,19 +4,42 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
+from django.db import models
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
+from bontrack.core.fields import max_length, nested_problems, text_problem
+from bontrack.patients.models import Patient
 from bontrack.plan_input import AwareDateTime, IsoDate, Number
 
 UnitsText = str  # units leave the API as strings ("155", "2.5"), never floats
 
 
 class In(Schema):
+    """A request body. Every text in it is checked before any service or query sees it
+    (bontrack/core/fields.py): no NUL, no lone surrogate, and, for a field of the model named in
+    ``limits_from``, no more characters than its column holds, so that both engines answer 422
+    naming the field (PostgreSQL would refuse them with a 500, SQLite store them)."""
+
     model_config = ConfigDict(extra="forbid")
+    limits_from: ClassVar[type[models.Model] | None] = None
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            limit = max_length(cls.limits_from, info.field_name) if cls.limits_from else None
+            problem = text_problem(value, limit)
+            if problem:
+                raise PydanticCustomError("text", problem)
+        elif isinstance(value, list | dict):
+            for where, problem in nested_problems(value):
+                raise PydanticCustomError("text", f"{where}: {problem}" if where else problem)
+        return value
 
 
 class ErrorItem(Schema):
@@ -55,6 +78,8 @@ class InfectedSiteIn(In):
 
 
 class PatientIn(In):
+    limits_from = Patient
+
     record_number: str
     given_name: str
     family_name: str
@@ -76,6 +101,8 @@ class PatientIn(In):
 
 
 class PatientPatch(In):
+    limits_from = Patient
+
     record_number: str | None = None
     given_name: str | None = None
     family_name: str | None = None
@@ -339,13 +366,17 @@ class CloseVialIn(In):
 
 
 class ExposureOut(Schema):
+    """A patient who received the lot. ``restricted``: a restricted patient outside the caller's
+    care team, counted without details until the caller breaks glass (DESIGN 3.4)."""
+
     patient_id: UUID
     record_number: str
     name: str
     phone: str
     email: str
-    session_id: UUID
-    administered_on: date
+    session_id: UUID | None
+    administered_on: date | None
+    restricted: bool
 
 
 class AdverseEventIn(In):

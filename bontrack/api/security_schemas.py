@@ -7,11 +7,9 @@ from typing import Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-
-class In(Schema):
-    model_config = ConfigDict(extra="forbid")
+from bontrack.api.schemas import In
 
 
 class TokenInfo(Schema):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
 from datetime import UTC, date, datetime
@@ -37,6 +38,16 @@ def canonical_json(value: Any) -> str:
 
 def chain_hash(entry: dict[str, Any], prev_hash: str) -> str:
     return hashlib.sha256((canonical_json(entry) + prev_hash).encode("utf-8")).hexdigest()
+
+
+def keyed_chain_hash(entry: dict[str, Any], prev_hash: str, key: bytes) -> str:
+    """HMAC-SHA-256 of the same bytes as ``chain_hash``, under a key held outside the database."""
+    message = (canonical_json(entry) + prev_hash).encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def sign(document: dict[str, Any], key: bytes) -> str:
+    return hmac.new(key, canonical_json(document).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def digest(document: dict[str, Any]) -> str:

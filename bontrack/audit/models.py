@@ -1,8 +1,10 @@
 """Append-only, hash-chained audit entries (per clinic) and the security log (no clinic).
 
 Fields follow ASTM E2147 as ONC 170.315(d)(2) asks: when, who, which patient, what action, which
-data, from which address. ``hash = SHA-256(canonical entry + previous hash)``; database triggers
-refuse UPDATE and DELETE (``triggers.py``).
+data, from which address. ``hash = HMAC-SHA-256(key, canonical entry + previous hash)`` under a
+key held outside the database (``keys.py``; entries of earlier releases: SHA-256 without a key);
+database triggers refuse UPDATE and DELETE (``triggers.py``); signed checkpoints of the chains'
+heads are kept outside the table (``anchor.py``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class AuditEntry(models.Model):
     address = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # The id of the HMAC key the hash was made with (audit/keys.py); blank: an unkeyed SHA-256
+    # entry of an earlier release, verified as it was written.
+    key_id = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -65,6 +70,9 @@ class SecurityEvent(models.Model):
     address = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # The id of the HMAC key the hash was made with (audit/keys.py); blank: an unkeyed SHA-256
+    # entry of an earlier release, verified as it was written.
+    key_id = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         ordering = ["seq"]

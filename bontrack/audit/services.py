@@ -1,5 +1,8 @@
 """Writing and verifying the audit trail and the security log.
 
+Entries are keyed (HMAC-SHA-256, ``keys.py``); the chains' heads are anchored outside the table
+by signed checkpoints (``anchor.py``).
+
 A clinical service opens ``clinical_transaction(actor)``, records what it read or wrote on the
 trail it gets, and the trail's entries are appended as the last statements of the transaction:
 the lock order is always patient, then audit chain.
@@ -17,7 +20,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from bontrack.accounts.models import Clinic, Membership
-from bontrack.audit.chain import GENESIS, chain_hash
+from bontrack.audit.chain import GENESIS, chain_hash, keyed_chain_hash
+from bontrack.audit.keys import signing_key, verifying_keys
 from bontrack.audit.models import AuditEntry, SecurityEvent
 
 SECURITY_LOCK_KEY = 7_244_001  # advisory lock key of the security log's chain
@@ -66,6 +70,7 @@ class AuditTrail:
         head = AuditEntry.objects.filter(clinic_id=membership.clinic_id).order_by("-seq").first()
         seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
         now = timezone.now()
+        key = signing_key()
         rows = []
         for item in self.pending:
             seq += 1
@@ -78,9 +83,10 @@ class AuditTrail:
                 role=membership.role,
                 address=self.actor.address,
                 prev_hash=prev,
+                key_id=key.id,
                 **item,
             )
-            entry.hash = chain_hash(audit_canonical(entry), prev)
+            entry.hash = keyed_chain_hash(audit_canonical(entry), prev, key.secret)
             prev = entry.hash
             rows.append(entry)
         AuditEntry.objects.bulk_create(rows)
@@ -138,6 +144,7 @@ def record_security_event(
 ) -> None:
     """Append to the security log in a transaction of its own (after a refused request's
     transaction has ended, so that its rollback keeps the entry)."""
+    key = signing_key()
     with transaction.atomic():
         _lock_chain(SECURITY_LOCK_KEY)
         head = SecurityEvent.objects.order_by("-seq").first()
@@ -152,8 +159,9 @@ def record_security_event(
             detail=detail,
             address=address,
             prev_hash=prev,
+            key_id=key.id,
         )
-        event.hash = chain_hash(security_canonical(event), prev)
+        event.hash = keyed_chain_hash(security_canonical(event), prev, key.secret)
         event.save()
 
 
@@ -182,36 +190,65 @@ class ChainReport:
         return self.broken_at is None
 
 
+def _entry_problem(
+    entry: AuditEntry | SecurityEvent,
+    canonical: dict[str, Any],
+    prev: str,
+    keys: dict[str, bytes],
+    keyed_before: bool,
+) -> str:
+    """What is wrong with one entry, or "". A keyed entry verifies only under its key; an unkeyed
+    one (written by an earlier release) only before the chain's first keyed entry."""
+    if entry.prev_hash != prev:
+        return "its previous hash does not match"
+    if entry.key_id:
+        key = keys.get(entry.key_id)
+        if key is None:
+            return (
+                f"it is keyed with key {entry.key_id}, which is not configured: set "
+                "BONTRACK_AUDIT_KEY or BONTRACK_AUDIT_KEY_FALLBACKS to the key it was written with"
+            )
+        if keyed_chain_hash(canonical, prev, key) != entry.hash:
+            return "its content does not match its hash"
+        return ""
+    if keyed_before:
+        return "it is unkeyed, after keyed entries"
+    if chain_hash(canonical, prev) != entry.hash:
+        return "its content does not match its hash"
+    return ""
+
+
 def verify_clinic_chain(clinic_id: UUID) -> ChainReport:
+    name = f"clinic {clinic_id}"
+    keys = verifying_keys()
     prev = GENESIS
     count = 0
-    expected_seq = 1
+    keyed = False
     for entry in AuditEntry.objects.filter(clinic_id=clinic_id).order_by("seq").iterator():
         count += 1
-        name = f"clinic {clinic_id}"
-        if entry.seq != expected_seq:
-            return ChainReport(name, count, entry.seq, f"entry {expected_seq} is missing")
-        if entry.prev_hash != prev:
-            return ChainReport(name, count, entry.seq, "its previous hash does not match")
-        if chain_hash(audit_canonical(entry), prev) != entry.hash:
-            return ChainReport(name, count, entry.seq, "its content does not match its hash")
+        if entry.seq != count:
+            return ChainReport(name, count, entry.seq, f"entry {count} is missing")
+        problem = _entry_problem(entry, audit_canonical(entry), prev, keys, keyed)
+        if problem:
+            return ChainReport(name, count, entry.seq, problem)
+        keyed = keyed or bool(entry.key_id)
         prev = entry.hash
-        expected_seq += 1
-    return ChainReport(f"clinic {clinic_id}", count)
+    return ChainReport(name, count)
 
 
 def verify_security_chain() -> ChainReport:
+    name = "security log"
+    keys = verifying_keys()
     prev = GENESIS
     count = 0
+    keyed = False
     for event in SecurityEvent.objects.order_by("seq").iterator():
         count += 1
         if event.seq != count:
-            return ChainReport("security log", count, event.seq, f"entry {count} is missing")
-        if event.prev_hash != prev:
-            return ChainReport("security log", count, event.seq, "its previous hash does not match")
-        if chain_hash(security_canonical(event), prev) != event.hash:
-            return ChainReport(
-                "security log", count, event.seq, "its content does not match its hash"
-            )
+            return ChainReport(name, count, event.seq, f"entry {count} is missing")
+        problem = _entry_problem(event, security_canonical(event), prev, keys, keyed)
+        if problem:
+            return ChainReport(name, count, event.seq, problem)
+        keyed = keyed or bool(event.key_id)
         prev = event.hash
-    return ChainReport("security log", count)
+    return ChainReport(name, count)

@@ -1,4 +1,7 @@
-"""Database triggers that make audit rows and signed records append-only, on both engines.
+"""Database triggers for DESIGN 3.4's closed and append-only tables, on both engines.
+
+Closed once signed: a signed session's injections, draws and finding decisions refuse INSERT,
+UPDATE and DELETE; append-only tables refuse UPDATE and DELETE (and, on PostgreSQL, TRUNCATE).
 
 They are (re)created idempotently after every migration, because a migration that rebuilds a
 SQLite table drops its triggers. On SQLite ``migrate`` also drops them just before it runs: a
@@ -14,30 +17,30 @@ from django.db import connections
 
 MESSAGE = "bontrack: append-only record"
 
-# (trigger name, table, SQL condition on OLD for the row to be protected, or None for all rows)
+# A signed session's own rows: which session a row of it belongs to is ``{row}.session_id``.
+_OF_SIGNED_SESSION = (
+    "EXISTS (SELECT 1 FROM treatments_treatmentsession s "
+    "WHERE s.id = {row}.session_id AND s.signed_at IS NOT NULL)"
+)
+
+# (trigger name, table, SQL condition on the row ({row}: OLD, or NEW for an INSERT) for it to be
+# protected, or None for every row). DESIGN 3.4 lists them: closed once signed, and append-only.
 PROTECTED = (
     ("audit_entry", "audit_auditentry", None),
     ("security_event", "audit_securityevent", None),
-    ("signed_session", "treatments_treatmentsession", "OLD.signed_at IS NOT NULL"),
-    (
-        "signed_injection",
-        "treatments_injection",
-        (
-            "EXISTS (SELECT 1 FROM treatments_treatmentsession s "
-            "WHERE s.id = OLD.session_id AND s.signed_at IS NOT NULL)"
-        ),
-    ),
+    ("signed_session", "treatments_treatmentsession", "{row}.signed_at IS NOT NULL"),
+    ("signed_injection", "treatments_injection", _OF_SIGNED_SESSION),
     ("session_event", "treatments_sessionevent", None),
     # A signed session's draws (B.30) are closed with it; vial closings are appended only.
-    (
-        "signed_session_vial",
-        "treatments_sessionvial",
-        (
-            "EXISTS (SELECT 1 FROM treatments_treatmentsession s "
-            "WHERE s.id = OLD.session_id AND s.signed_at IS NOT NULL)"
-        ),
-    ),
+    ("signed_session_vial", "treatments_sessionvial", _OF_SIGNED_SESSION),
+    # The acknowledgements and overrides a session was signed with.
+    ("signed_finding_decision", "treatments_findingdecision", _OF_SIGNED_SESSION),
     ("vial_closing", "inventory_vialclosing", None),
+    # A consent form is stored when it is signed, and its PDF's SHA-256 with it.
+    ("signed_consent_form", "charting_signedconsentform", None),
+    # A consent's withdrawal is a row of its own; the consent is never rewritten to say so.
+    ("consent_withdrawal", "patients_consentwithdrawal", None),
+    ("adverse_event", "outcomes_adverseevent", None),
     # Break-glass accesses, and patients' requests to amend with their decisions (security app).
     ("break_glass", "security_breakglassaccess", None),
     ("amendment_request", "security_amendmentrequest", None),
@@ -49,15 +52,29 @@ PROTECTED = (
     ("continue_despite_verdict", "outcomes_continuedespiteverdict", None),
 )
 
+# Closed once signed: no row may be added to a signed session's injections, draws or decisions
+# either (a raw INSERT of another injection would change what was given behind the digest).
+CLOSED = frozenset({"signed_injection", "signed_session_vial", "signed_finding_decision"})
+
+
+def _events(name: str) -> tuple[str, ...]:
+    return ("INSERT", "UPDATE", "DELETE") if name in CLOSED else ("UPDATE", "DELETE")
+
+
+def _on(condition: str | None, event: str) -> str | None:
+    if condition is None:
+        return None
+    return condition.format(row="NEW" if event == "INSERT" else "OLD")
+
 
 def sqlite_statements() -> list[str]:
     statements = []
     for name, table, condition in PROTECTED:
-        when = f" WHEN {condition}" if condition else ""
-        for event in ("UPDATE", "DELETE"):
+        for event in _events(name):
+            when = _on(condition, event)
             statements.append(
                 f"CREATE TRIGGER IF NOT EXISTS bontrack_{name}_no_{event.lower()} "
-                f"BEFORE {event} ON {table} FOR EACH ROW{when} "
+                f"BEFORE {event} ON {table} FOR EACH ROW{f' WHEN {when}' if when else ''} "
                 f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
             )
     return statements
@@ -74,7 +91,13 @@ def postgres_statements() -> list[str]:
         statements.append(
             f"""CREATE OR REPLACE FUNCTION bontrack_guard_{name}() RETURNS trigger AS $$
             BEGIN
-              IF {condition or "TRUE"} THEN
+              IF TG_OP = 'INSERT' THEN
+                IF {_on(condition, "INSERT") or "TRUE"} THEN
+                  RAISE EXCEPTION '{MESSAGE}: % on %', TG_OP, TG_TABLE_NAME;
+                END IF;
+                RETURN NEW;
+              END IF;
+              IF {_on(condition, "UPDATE") or "TRUE"} THEN
                 RAISE EXCEPTION '{MESSAGE}: % on %', TG_OP, TG_TABLE_NAME;
               END IF;
               IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
@@ -82,8 +105,9 @@ def postgres_statements() -> list[str]:
             END; $$ LANGUAGE plpgsql"""
         )
         statements.append(
-            f"CREATE OR REPLACE TRIGGER bontrack_{name}_no_change BEFORE UPDATE OR DELETE ON "
-            f"{table} FOR EACH ROW EXECUTE FUNCTION bontrack_guard_{name}()"
+            f"CREATE OR REPLACE TRIGGER bontrack_{name}_no_change BEFORE "
+            f"{' OR '.join(_events(name))} ON {table} FOR EACH ROW "
+            f"EXECUTE FUNCTION bontrack_guard_{name}()"
         )
         statements.append(
             f"CREATE OR REPLACE TRIGGER bontrack_{name}_no_truncate BEFORE TRUNCATE ON {table} "
@@ -95,9 +119,9 @@ def postgres_statements() -> list[str]:
 def trigger_names(vendor: str) -> set[str]:
     if vendor == "sqlite":
         return {
-            f"bontrack_{name}_no_{event}"
+            f"bontrack_{name}_no_{event.lower()}"
             for name, _, _ in PROTECTED
-            for event in ("update", "delete")
+            for event in _events(name)
         }
     return {
         f"bontrack_{name}_no_{what}" for name, _, _ in PROTECTED for what in ("change", "truncate")

@@ -37,14 +37,14 @@ from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.interop import fhir
-from bontrack.interop.fhir_reads import EVERYTHING, UNOWNED, ClinicRecords, Entry
+from bontrack.interop.fhir_reads import EVERYTHING, UNOWNED, ClinicRecords
 from bontrack.interop.fhir_search import SearchError
 from bontrack.interop.models import ExportJob, SystemClient
 from bontrack.interop.smart import Grant
 from bontrack.patients.models import Patient
 from bontrack.treatments.errors import ForbiddenError, ServiceError
 from bontrack.treatments.models import Injection, SessionEvent, SessionVial, TreatmentSession
-from bontrack.treatments.records import Point
+from bontrack.treatments.records import Point, amended_points
 from bontrack.treatments.services import local_date
 
 logger = logging.getLogger(__name__)
@@ -57,8 +57,9 @@ NDJSON_TYPE = "application/fhir+ndjson"
 BATCH = 250  # patients read, mapped and written at a time
 POLL_SECONDS = 2  # Retry-After while an export runs
 BUSY_SECONDS = 30  # Retry-After when another export of the clinic runs
-STALE_MINUTES = 15  # a queued or running export whose task has not reported for this long failed
 ERROR_FILE = "OperationOutcome"
+# Bulk Data's deleted resources: Bundles of type transaction, one DELETE entry per resource.
+DELETED_DIR = "deleted"
 DISCLOSURES_FILE = ".disclosures.ndjson"  # the task's own notes, never served
 
 
@@ -122,12 +123,23 @@ def parse_kickoff(query: Iterable[tuple[str, list[str]]]) -> ExportRequest:
     return ExportRequest(tuple(types) if seen_type else None, since)
 
 
-def _fail_stale(clinic_id: UUID, now: datetime) -> None:
-    ExportJob.objects.filter(
-        clinic_id=clinic_id,
+def fail_stale_exports(now: datetime | None = None, clinic_id: UUID | None = None) -> int:
+    """Fail every queued or running export whose task has not reported for
+    ``EXPORT_TIMEOUT_MINUTES`` (a worker that is down): it frees the clinic's one export slot.
+    Run at every kick-off and status poll and hourly, so no request waits on a dead worker."""
+    now = now or timezone.now()
+    stale = ExportJob.objects.filter(
         status__in=("queued", "running"),
-        heartbeat_at__lt=now - timedelta(minutes=STALE_MINUTES),
-    ).update(status="failed", error_message="the export task stopped reporting", finished_at=now)
+        heartbeat_at__lt=now - timedelta(minutes=settings.EXPORT_TIMEOUT_MINUTES),
+    )
+    if clinic_id is not None:
+        stale = stale.filter(clinic_id=clinic_id)
+    return stale.update(
+        status="failed",
+        error_message="the export task stopped reporting (is the worker running?): kick off "
+        "a new export",
+        finished_at=now,
+    )
 
 
 def kick_off(
@@ -142,6 +154,8 @@ def kick_off(
 ) -> ExportJob:
     """Record the export and enqueue its task once the transaction has committed."""
     require(actor, Perm.CHART_READ)
+    # A scope of its own: a token limited to reading charts does not copy the whole clinic.
+    require(actor, Perm.BULK_EXPORT)
     if level == "group":
         access_clinic(actor, group_id or "")
     default = ALL_TYPES if level == "system" else COMPARTMENT
@@ -155,7 +169,7 @@ def kick_off(
     if not types:
         raise ForbiddenError("_type", "the token's scopes cover no resource type to export")
     now = timezone.now()
-    _fail_stale(actor.membership.clinic_id, now)
+    fail_stale_exports(now, actor.membership.clinic_id)
     with clinical_transaction(actor) as trail:
         try:
             with transaction.atomic():
@@ -199,6 +213,7 @@ def _enqueue(job_id: str) -> None:
 def access_job(actor: Actor, job_id: UUID | str) -> ExportJob:
     """An export of the caller's clinic that the caller itself asked for; any other answers 404
     and is logged as a refused access (files are served only to the client that asked)."""
+    fail_stale_exports(clinic_id=actor.membership.clinic_id)
     job = ExportJob.objects.filter(clinic_id=actor.membership.clinic_id, id=job_id).first()
     if job is None or job.membership_id != actor.membership.id:
         raise _refused(actor, "export", job_id)
@@ -228,20 +243,24 @@ def record_download(actor: Actor, job: ExportJob, name: str, count: int) -> None
 def manifest(job: ExportJob, base: str) -> dict[str, Any]:
     """The completed export's manifest; ``base`` is the job's status URL."""
 
-    def item(entry: dict[str, Any]) -> dict[str, Any]:
+    def item(entry: dict[str, Any], folder: str = "") -> dict[str, Any]:
         return {
             "type": entry["type"],
-            "url": f"{base}/{entry['type']}.ndjson",
+            "url": f"{base}/{folder}{entry['type']}.ndjson",
             "count": entry["count"],
         }
 
-    return {
+    found = {
         "transactionTime": fhir.instant(job.transaction_time),
         "request": job.request_url,
         "requiresAccessToken": True,
-        "output": [item(e) for e in job.output],
+        "output": [item(e) for e in job.output if not e.get("deleted")],
         "error": [item(e) for e in job.errors],
     }
+    deleted = [item(e, f"{DELETED_DIR}-") for e in job.output if e.get("deleted")]
+    if deleted:
+        found["deleted"] = deleted
+    return found
 
 
 def purge_expired(now: datetime | None = None) -> int:
@@ -334,12 +353,13 @@ class BatchRecords(ClinicRecords):
         rows = (
             Injection.objects.filter(session_id__in=ids)
             .order_by("session_id", "position")
-            .values_list("session_id", "site", "side", "units", "route", "vial_id")
+            .values_list("session_id", "site", "side", "units", "route", "vial_id", "id")
         )
-        for session_id, site, side, units, route, vial_id in rows:
+        for session_id, site, side, units, route, vial_id, pk in rows:
             points.setdefault(session_id, []).append(
-                Point(site, side, units, route, str(vial_id) if vial_id else None)
+                Point(site, side, units, route, str(vial_id) if vial_id else None, str(pk))
             )
+        self.original = {s.id: points.get(s.id, []) for s in sessions}
         events: dict[UUID, list[SessionEvent]] = {}
         for event in SessionEvent.objects.filter(session_id__in=ids).order_by("at", "id"):
             event.by = self.members[event.by_id]
@@ -356,46 +376,28 @@ class BatchRecords(ClinicRecords):
     def patients_by_id(self) -> dict[UUID, Patient]:
         return {p.id: p for p in self.patients}
 
-    def modified_at(self, resource_type: str, entry: Entry) -> datetime | None:
-        """When the row behind a resource last changed (None: not known, always exported)."""
-        rid = entry.id
-        if resource_type == "Patient":
-            return self.patients_by_id[UUID(rid)].updated_at
-        if resource_type in ("Procedure", "MedicationAdministration", "Provenance"):
-            session_id = rid if resource_type != "MedicationAdministration" else rid[:36]
-            record = self.records_by_id.get(UUID(session_id))
-            if record is None:  # Provenance of an appended record
-                for r in self.sessions:
-                    event = next((e for e in r.events if str(e.id) == rid), None)
-                    if event is not None:
-                        return event.at
-                return None
-            s = record.session
-            moments = [s.updated_at, s.signed_at, *(e.at for e in record.events)]
-            return max(m for m in moments if m is not None)
-        if resource_type == "Observation" and rid.endswith("-weight"):
-            return self.patients_by_id[UUID(rid.removesuffix("-weight"))].updated_at
-        return self.row_times.get(rid)
-
-    @cached_property
-    def row_times(self) -> dict[str, datetime]:
-        from bontrack.outcomes.models import AdverseEvent, Assessment
-        from bontrack.patients.models import Consent, Diagnosis
-
-        times: dict[str, datetime] = {}
-        for model, field in (
-            (Diagnosis, "created_at"),
-            (Consent, "created_at"),
-            (Assessment, "recorded_at"),
-            (AdverseEvent, "recorded_at"),
-        ):
-            for pk, moment in self._rows(model).values_list("id", field):
-                times[str(pk)] = moment
-        for pk, withdrawn in self._rows(Consent).values_list("id", "withdrawn_on"):
-            if withdrawn is not None:  # a withdrawal is a change of the day it took effect
-                moment = timezone.make_aware(datetime.combine(withdrawn, datetime.min.time()))
-                times[str(pk)] = max(times[str(pk)], moment)
-        return times
+    def removed_points(self, since: datetime) -> Iterator[tuple[UUID, str]]:
+        """The administrations that existed at ``since`` or after and that an amendment since
+        removed: ids never come back, so a consumer deletes them."""
+        for record in self.sessions:
+            amendments = sorted(
+                (e for e in record.events if e.kind == "amended"), key=lambda e: (e.at, str(e.id))
+            )
+            if not amendments or amendments[-1].at <= since:
+                continue
+            states: list[tuple[datetime, list[Point]]] = [
+                (
+                    record.session.signed_at or record.session.updated_at,
+                    self.original[record.session.id],
+                )
+            ]
+            states += [(e.at, amended_points(e)) for e in amendments]
+            # The state a consumer holds from before ``since``, and every state since.
+            start = max((n for n, (at, _) in enumerate(states) if at <= since), default=0)
+            seen = {p.id for _, points in states[start:] for p in points}
+            current = {p.id for p in record.points}
+            for point_id in sorted(seen - current):
+                yield record.session.patient_id, point_id
 
 
 def clinic_members(clinic_id: UUID) -> dict[UUID, Membership]:
@@ -473,12 +475,20 @@ def _write(job: ExportJob, directory: Path) -> None:
                         if patient_id in batch.hidden and resource_type != "Patient":
                             continue
                         if job.since is not None:
-                            moment = batch.modified_at(resource_type, entry)
+                            moment = entry.updated
                             if moment is not None and moment <= job.since:
                                 continue
                         files.write(resource_type, entry.resource)
                         if patient_id is not None:
                             shown.setdefault(patient_id, Counter())[resource_type] += 1
+                if job.since is not None and "MedicationAdministration" in owned:
+                    removed = [
+                        point_id
+                        for patient_id, point_id in batch.removed_points(job.since)
+                        if patient_id not in batch.hidden
+                    ]
+                    if removed:
+                        files.write(f"{DELETED_DIR}-Bundle", _deletions(removed))
                 withheld += len(batch.hidden)
                 for patient_id, counts in shown.items():
                     notes.write(json.dumps({"patient": str(patient_id), "counts": counts}) + "\n")
@@ -504,6 +514,10 @@ def _write(job: ExportJob, directory: Path) -> None:
     _disclose(actor, job, directory / DISCLOSURES_FILE)
     (directory / DISCLOSURES_FILE).unlink()
     output = [{"type": t, "count": files.counts[t]} for t in ALL_TYPES if files.counts[t]]
+    if files.counts[f"{DELETED_DIR}-Bundle"]:
+        output.append(
+            {"type": "Bundle", "count": files.counts[f"{DELETED_DIR}-Bundle"], "deleted": True}
+        )
     finished = ExportJob.objects.filter(pk=job.pk, status="running").update(
         status="completed",
         progress=f"{done} of {total} patients",
@@ -513,6 +527,18 @@ def _write(job: ExportJob, directory: Path) -> None:
     )
     if not finished:
         raise ExportCancelledError()
+
+
+def _deletions(point_ids: Sequence[str]) -> fhir.Resource:
+    """One line of the deleted file: a transaction Bundle of DELETEs (Bulk Data 2.0)."""
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"request": {"method": "DELETE", "url": f"MedicationAdministration/{point_id}"}}
+            for point_id in point_ids
+        ],
+    }
 
 
 def _disclose(actor: Actor, job: ExportJob, notes: Path, chunk: int = 500) -> None:

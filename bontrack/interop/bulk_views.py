@@ -163,7 +163,10 @@ def _retention_hours() -> int:
 @_bulk_view("GET")
 def download(request: HttpRequest, actor: Actor, job_id: UUID, name: str) -> HttpResponse:
     job = bulk.access_job(actor, job_id)
-    listed = {e["type"]: e["count"] for e in [*job.output, *job.errors]}
+    listed = {
+        f"{bulk.DELETED_DIR}-{e['type']}" if e.get("deleted") else e["type"]: e["count"]
+        for e in [*job.output, *job.errors]
+    }
     if job.status != "completed" or name not in listed:
         return operation_outcome(404, "no such file in this export")
     path = bulk.export_dir(job.id) / f"{name}.ndjson"

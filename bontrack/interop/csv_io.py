@@ -27,6 +27,8 @@ from typing import Any
 from bontrack.accounts.access import require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.core import csvfiles
+from bontrack.core.fields import max_length
 from bontrack.domain.catalog import catalog
 from bontrack.patients.models import SEXES, Patient
 from bontrack.patients.services import _validate as validate_patient_values
@@ -73,11 +75,11 @@ PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 # The longest text each column's database field holds: a longer cell is refused, not cut.
 TEXT_LIMITS = {
     **{
-        name: Patient._meta.get_field(name).max_length
+        name: max_length(Patient, name)
         for name in ("record_number", "given_name", "family_name", "phone", "email")
     },
-    "place": TreatmentSession._meta.get_field("source_place").max_length,
-    "source_document": TreatmentSession._meta.get_field("source_document").max_length,
+    "place": max_length(TreatmentSession, "source_place"),
+    "source_document": max_length(TreatmentSession, "source_document"),
 }
 
 
@@ -490,7 +492,7 @@ def export_csv(actor: Actor, kind: str, start: date, end: date) -> str:
     if end < start:
         raise ServiceError("end", "is before start")
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csvfiles.writer(out, lineterminator="\n")
     writer.writerow(SESSION_COLUMNS if kind == "sessions" else INJECTION_COLUMNS)
     with clinical_transaction(actor) as trail:
         rows = (

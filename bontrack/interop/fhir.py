@@ -2,7 +2,7 @@
 
 The functions run no queries of their own: they read the rows they are given, the relations the
 caller prefetched (``fhir_reads.py`` says which) and the catalog. Every concept carries bontrack's
-own code (the catalog's, under ``https://bontrack.example/fhir/CodeSystem/...``); a standard code
+own code (the catalog's, under ``{FHIR_BASE_URL}/CodeSystem/...``, published there); a standard code
 (SNOMED CT, ICD-10-CM, LOINC) is added where the facts give one, and never invented where they
 do not (facts.md section 5). Doses are in the product's own units: UCUM's arbitrary unit
 ``[arb'U]`` shown as "U", always with the product they belong to, never converted (DESIGN 3.1).
@@ -17,6 +17,8 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 from uuid import UUID
+
+from django.conf import settings
 
 from bontrack.accounts.models import Clinic, Membership
 from bontrack.domain.catalog import catalog
@@ -41,8 +43,11 @@ ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 
-# bontrack's own systems, under one stable base (the catalog's codes, which never change).
-BONTRACK_URI = "https://bontrack.example/fhir"
+# bontrack's own systems, under the server's public FHIR base, where each is published
+# (``definitions.py``); the codes are the catalog's, which never change.
+BONTRACK_URI = settings.FHIR_BASE_URL
+# The base older exports used; an import still reads codes under it.
+LEGACY_URI = "https://bontrack.example/fhir"
 
 
 def _code_system(name: str) -> str:
@@ -353,10 +358,11 @@ def given_elsewhere(session: TreatmentSession) -> str:
     return text
 
 
-def administration_id(session_id: UUID | str, n: int) -> str:
-    """MedicationAdministration/{session id}-{point number from 1}, in the order of the
-    session's current (amended) points."""
-    return f"{session_id}-{n}"
+def administration_id(point: Point) -> str:
+    """MedicationAdministration/{the injection's own id}: an amended point keeps the id of the
+    point it corrects, a new point gets a new one (``records.Point``), so an id never moves to
+    another injection."""
+    return point.id
 
 
 # --- Resources -----------------------------------------------------------------------------
@@ -377,6 +383,20 @@ def organization_resource(clinic: Clinic) -> Resource:
             )
         ],
         "name": clinic.name,
+    }
+
+
+def group_resource(clinic: Clinic, patients: int) -> Resource:
+    """The Group Bulk Data's ``Group/{id}/$export`` names: the clinic's patients (its id is the
+    clinic's). Its members are not listed here: they are what the export writes."""
+    return {
+        "resourceType": "Group",
+        "id": str(clinic.id),
+        "type": "person",
+        "actual": True,
+        "name": f"Patients of {clinic.name}",
+        "quantity": patients,
+        "managingEntity": ref("Organization", clinic.id),
     }
 
 
@@ -585,11 +605,14 @@ def medication_administration_resources(record: SessionRecord) -> list[Resource]
     lot_refs.update({lot.id: ref("Medication", lot.id) for lot in record.vial_lots.values()})
     sites = catalog().sites
     found = []
-    for n, point in enumerate(record.points, start=1):
+    for point in record.points:
         resource: Resource = {
             "resourceType": "MedicationAdministration",
-            "id": f"{session_id}-{n}",
+            "id": administration_id(point),
         }
+        if point.source_identifier:  # imported: the administration's identifier at its source
+            system, _, value = point.source_identifier.rpartition("|")
+            resource["identifier"] = [{**({"system": system} if system else {}), "value": value}]
         lots = record.point_lots(point)
         if len(lots) > 1:
             resource["extension"] = [
@@ -766,10 +789,10 @@ def adverse_event_resource(event: AdverseEvent, record: SessionRecord) -> Resour
     }
     suspects = [
         {
-            "instance": ref("MedicationAdministration", administration_id(record.session.id, n)),
+            "instance": ref("MedicationAdministration", administration_id(point)),
             "causality": [causality],
         }
-        for n in range(1, len(record.points) + 1)
+        for point in record.points
     ]
     if suspects and record.session.is_signed:
         found["suspectEntity"] = suspects
@@ -875,16 +898,32 @@ def provenance_resources(record: SessionRecord) -> list[Resource]:
     return found
 
 
+BULK_DATA_CAPABILITY = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
+BULK_EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"
+BULK_PATIENT_EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
+BULK_GROUP_EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"
+SMART_OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+RESTFUL_SECURITY = "http://terminology.hl7.org/CodeSystem/restful-security-service"
+
+
 def capability_statement(base_url: str, software_version: str) -> Resource:
-    """What /fhir serves: every resource type with read and search, its search parameters, and
-    Patient/{id}/$everything."""
+    """What /fhir serves: every resource type with read and search and its search parameters
+    (each with its definition), Patient/{id}/$everything, Bulk Data $export at the system,
+    Patient and Group levels, and SMART Backend Services' token endpoint."""
+    base = base_url.rstrip("/")
     resources = []
     for resource_type, params in SEARCHES.items():
         entry: dict[str, Any] = {
             "type": resource_type,
             "interaction": [{"code": "read"}, {"code": "search-type"}],
             "searchParam": [
-                {"name": p.name, "type": p.type, "documentation": p.documentation} for p in params
+                {
+                    "name": p.name,
+                    "definition": p.definition(resource_type, BONTRACK_URI),
+                    "type": p.type,
+                    "documentation": p.documentation,
+                }
+                for p in params
             ],
         }
         if resource_type == "Patient":
@@ -894,6 +933,20 @@ def capability_statement(base_url: str, software_version: str) -> Resource:
                     "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
                     "documentation": "The patient, their clinic, the people and lots their "
                     "record names, and every resource of their chart.",
+                },
+                {
+                    "name": "export",
+                    "definition": BULK_PATIENT_EXPORT,
+                    "documentation": "Bulk Data: every patient's compartment, asynchronously.",
+                },
+            ]
+        if resource_type == "Group":
+            entry["operation"] = [
+                {
+                    "name": "export",
+                    "definition": BULK_GROUP_EXPORT,
+                    "documentation": "Bulk Data: the Group is the clinic (its id is the "
+                    "Organization's); its patients' compartments, asynchronously.",
                 }
             ]
         resources.append(entry)
@@ -906,6 +959,7 @@ def capability_statement(base_url: str, software_version: str) -> Resource:
         "date": CAPABILITY_DATE,
         "publisher": "bontrack",
         "kind": "instance",
+        "instantiates": [BULK_DATA_CAPABILITY],
         "software": {"name": "bontrack", "version": software_version},
         "implementation": {
             "description": "Botulinum toxin treatments: read and search, clinic by clinic",
@@ -918,12 +972,35 @@ def capability_statement(base_url: str, software_version: str) -> Resource:
                 "mode": "server",
                 "documentation": "Read-only. Every answer is limited to the caller's clinic and "
                 "written to the clinic's audit trail as a disclosure, one entry per patient. "
-                "Searches page with _count (at most 500, 50 by default) and _offset.",
+                "Searches page with _count (at most 500, 50 by default) and _offset; a "
+                "parameter that is not served is refused unless the request says Prefer: "
+                "handling=lenient.",
                 "security": {
-                    "description": "A bearer token of /api/v1/auth/token (Authorization: "
+                    "extension": [
+                        {
+                            "url": SMART_OAUTH_URIS,
+                            "extension": [{"url": "token", "valueUri": f"{base}/auth/token"}],
+                        }
+                    ],
+                    "service": [
+                        concept(
+                            coding(RESTFUL_SECURITY, "SMART-on-FHIR", "SMART-on-FHIR"),
+                            text="SMART Backend Services (client_credentials, private_key_jwt)",
+                        )
+                    ],
+                    "description": "A SMART Backend Services access token (POST "
+                    f"{base}/auth/token), a bearer token of /api/v1/auth/token (Authorization: "
                     "Bearer ...), or the signed-in browser session. Without either: 401.",
                 },
                 "resource": resources,
+                "operation": [
+                    {
+                        "name": "export",
+                        "definition": BULK_EXPORT,
+                        "documentation": "Bulk Data: every type the token's scopes allow, "
+                        "asynchronously (Prefer: respond-async).",
+                    }
+                ],
             }
         ],
     }

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,10 +36,12 @@ from typing import Any
 
 from bontrack.domain.catalog import catalog
 from bontrack.interop.fhir import (
+    BONTRACK_URI,
     ICD10CM,
     INDICATION_SYSTEM,
     LATERALITY,
     LATERALITY_EXTENSION,
+    LEGACY_URI,
     PRODUCT_SYSTEM,
     ROUTE_SYSTEM,
     ROUTES,
@@ -50,11 +53,30 @@ from bontrack.treatments.external import OTHER_INDICATION, ExternalDose
 from bontrack.treatments.services import PointInput
 
 MAX_ENTRIES = 2_000
+
+
+def _ours(system: str) -> tuple[str, str]:
+    """One of our code systems, under the server's base or the base older exports used."""
+    return system, system.replace(BONTRACK_URI, LEGACY_URI, 1)
+
+
 SIDE_BY_SNOMED = {
     code: ("both" if side == "both" else side) for side, (code, _) in LATERALITY.items()
 }
 ROUTE_BY_SNOMED = {code: route for route, (code, _) in ROUTES.items()}
 INTERNATIONAL_UNITS = ("[iU]", "[IU]", "IU", "iU")
+
+
+@dataclass(frozen=True)
+class Chart:
+    """The chart a Bundle is imported into: what its Patient must agree with."""
+
+    family_name: str
+    given_name: str
+    birth_date: date
+    sex: str
+    record_number: str
+    record_system: str
 
 
 @dataclass(frozen=True)
@@ -92,7 +114,7 @@ def _product(concept: Any, path: str) -> str:
     cat = catalog()
     names = []
     for c in _codings(concept):
-        if c.get("system") == PRODUCT_SYSTEM:
+        if c.get("system") in _ours(PRODUCT_SYSTEM):
             if c.get("code") in cat.products:
                 return str(c["code"])
             raise _RefusedError(f"{path}.coding", f"unknown product code {c.get('code')!r}")
@@ -215,7 +237,7 @@ def _site(dosage: Mapping[str, Any], path: str) -> tuple[str, str, str | None]:
     by_snomed = {s.snomed: s.code for s in cat.sites.values() if s.snomed}
     site = ""
     for c in _codings(concept):
-        if c.get("system") == SITE_SYSTEM and c.get("code") in cat.sites:
+        if c.get("system") in _ours(SITE_SYSTEM) and c.get("code") in cat.sites:
             site = str(c["code"])
             break
         if c.get("system") == SNOMED and c.get("code") in by_snomed:
@@ -243,7 +265,7 @@ def _site(dosage: Mapping[str, Any], path: str) -> tuple[str, str, str | None]:
     for c in _codings(dosage.get("route")):
         if c.get("system") == SNOMED and c.get("code") in ROUTE_BY_SNOMED:
             route = ROUTE_BY_SNOMED[str(c["code"])]
-        elif c.get("system") == ROUTE_SYSTEM and c.get("code") in cat.routes:
+        elif c.get("system") in _ours(ROUTE_SYSTEM) and c.get("code") in cat.routes:
             route = str(c["code"])
     return site, side, route
 
@@ -259,7 +281,7 @@ def _indication(resource: Mapping[str, Any], path: str) -> tuple[str, str]:
     for concept in concepts:
         for c in _codings(concept):
             code = str(c.get("code", ""))
-            if c.get("system") == INDICATION_SYSTEM:
+            if c.get("system") in _ours(INDICATION_SYSTEM):
                 if code in cat.indications:
                     return code, ""
                 raise _RefusedError(f"{path}.reasonCode", f"unknown indication code {code!r}")
@@ -287,20 +309,68 @@ def _place(resource: Mapping[str, Any]) -> str:
     return ""
 
 
-def _key(resource: Mapping[str, Any], full_url: str) -> str:
-    """The administration's identity: its identifier, else its fullUrl, else its content."""
+def source_identifier(resource: Mapping[str, Any]) -> str:
+    """The administration's first identifier in its source system, "system|value" ("" when it has
+    none): kept on its point so that each imported administration stays itself."""
     identifiers = [
         f"{i.get('system', '')}|{i.get('value', '')}"
         for i in resource.get("identifier", []) or []
         if isinstance(i, Mapping) and i.get("value")
     ]
-    if identifiers:
-        basis = "identifier:" + identifiers[0]
+    return identifiers[0][:300] if identifiers else ""
+
+
+def _key(resource: Mapping[str, Any], full_url: str) -> str:
+    """The administration's identity: its identifier, else its fullUrl, else its content."""
+    identifier = source_identifier(resource)
+    if identifier:
+        basis = "identifier:" + identifier
     elif full_url:
         basis = "fullUrl:" + full_url
     else:
         basis = "content:" + json.dumps(resource, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(basis.encode("utf-8")).hexdigest()
+
+
+def _folded(text: Any) -> str:
+    decomposed = unicodedata.normalize("NFKD", str(text or ""))
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).lower().split())
+
+
+def patient_mismatches(resource: Mapping[str, Any], path: str, chart: Chart) -> list[ReadError]:
+    """Each field of the Bundle's Patient that names someone else than the chart: the name
+    (family and given), birth date, sex, or a record number of this clinic's system. A field
+    the Bundle leaves out is not compared."""
+    found: list[ReadError] = []
+    names = [n for n in resource.get("name", []) or [] if isinstance(n, Mapping)]
+    if names and not any(
+        _folded(n.get("family")) == _folded(chart.family_name)
+        and _folded(chart.given_name) in {_folded(g) for g in n.get("given", []) or []}
+        for n in names
+    ):
+        found.append(ReadError(f"{path}.name", "is not the name on this chart"))
+    birth = resource.get("birthDate")
+    if birth is not None and str(birth) != chart.birth_date.isoformat():
+        found.append(ReadError(f"{path}.birthDate", "is not the birth date on this chart"))
+    gender = resource.get("gender")
+    if gender not in (None, "unknown") and chart.sex != "unknown" and gender != chart.sex:
+        found.append(ReadError(f"{path}.gender", "is not the sex on this chart"))
+    for n, identifier in enumerate(resource.get("identifier", []) or []):
+        if (
+            isinstance(identifier, Mapping)
+            and identifier.get("system") == chart.record_system
+            and identifier.get("value") != chart.record_number
+        ):
+            found.append(ReadError(f"{path}.identifier[{n}]", "is not this chart's record number"))
+    if found:
+        found.append(
+            ReadError(
+                "patient",
+                "this Bundle is another patient's: import it into their chart, or check the "
+                "document",
+            )
+        )
+    return found
 
 
 def read_bundle(
@@ -310,6 +380,7 @@ def read_bundle(
     place: str = "",
     source_document: str = "",
     today: date | None = None,
+    chart: Chart | None = None,
 ) -> tuple[list[ExternalDose], list[ReadError]]:
     """The Bundle's doses, grouped into sessions, and every problem found; given the clinic's
     ``today``, an administration dated after it is refused by its entry's path (B.35)."""
@@ -343,6 +414,9 @@ def read_bundle(
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if not isinstance(resource, Mapping):
             errors.append(ReadError(path, "is missing"))
+            continue
+        if resource.get("resourceType") == "Patient" and chart is not None:
+            errors.extend(patient_mismatches(resource, path, chart))
             continue
         if resource.get("resourceType") != "MedicationAdministration":
             continue  # Medications, Patients, Practitioners... are read only when named
@@ -383,7 +457,7 @@ def read_bundle(
                     product,
                     indication,
                     indication_text,
-                    PointInput(site, side, units, route),
+                    PointInput(site, side, units, route, source_identifier(resource)),
                     where,
                 )
             )
@@ -421,8 +495,9 @@ def read_bundle(
                 indication=first.indication,
                 place=first.place,
                 source_document=document,
-                units=sum((m.point.units for m in members), Decimal(0)) if not known else None,
-                injections=tuple(m.point for m in known),
+                units=sum((m.point.units for m in members), Decimal(0)),
+                # Every administration is its own point, with or without its site.
+                injections=tuple(m.point for m in members),
                 notes=f"Indication: {'; '.join(texts)}" if texts else "",
                 key=key,
             )

@@ -8,12 +8,16 @@ search without ``patient``) and mapped by ``fhir.py``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 from uuid import UUID
+
+from django.utils import timezone
 
 from bontrack.accounts.access import (
     access_adverse_event,
@@ -38,7 +42,8 @@ from bontrack.inventory.models import Lot
 from bontrack.outcomes.models import AdverseEvent, Assessment
 from bontrack.patients.models import Consent, Diagnosis, Patient
 from bontrack.treatments.errors import NotFoundError
-from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.models import Injection, SessionEvent, TreatmentSession
+from bontrack.treatments.records import amended_points
 from bontrack.treatments.services import local_date
 
 # The permission each resource type needs; everything not named is a chart (CHART_READ).
@@ -47,6 +52,7 @@ PERMS: dict[str, Perm] = {
     "Organization": Perm.DEMOGRAPHICS_READ,
     "Practitioner": Perm.DEMOGRAPHICS_READ,
     "PractitionerRole": Perm.DEMOGRAPHICS_READ,
+    "Group": Perm.DEMOGRAPHICS_READ,
     "Medication": Perm.INVENTORY_READ,
 }
 # Resource types that belong to no patient.
@@ -84,10 +90,38 @@ class Entry:
     end: date | None = None
     refs: frozenset[str] = frozenset()
     order: tuple[str, ...] = ()
+    # When the rows behind it last changed; None: they keep no change time (the clinic, its
+    # members, lots), and the resource counts as changed at every answer (``meta.lastUpdated``).
+    updated: datetime | None = None
 
     @property
     def id(self) -> str:
         return str(self.resource["id"])
+
+
+_VERSION_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, check_circular=False
+)
+
+
+def version_of(resource: fhir.Resource) -> str:
+    """``meta.versionId``: a digest of the resource's content, so that it changes exactly when
+    what the resource says does (and an ETag of it is strong enough for a consumer's cache)."""
+    text = _VERSION_ENCODER.encode(resource)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def stamped(resource: fhir.Resource, updated: datetime) -> fhir.Resource:
+    """The resource with ``meta.versionId`` and ``meta.lastUpdated`` (its other meta kept)."""
+    meta = {
+        "versionId": version_of(resource),
+        "lastUpdated": fhir.instant(updated),
+        **resource.get("meta", {}),
+    }
+    found: fhir.Resource = {"resourceType": resource["resourceType"], "id": resource["id"]}
+    found["meta"] = meta
+    found.update((k, v) for k, v in resource.items() if k not in found)
+    return found
 
 
 def _ordered(entries: list[Entry]) -> list[Entry]:
@@ -104,6 +138,7 @@ class ClinicRecords:
         self.clinic = actor.membership.clinic
         self.today = today
         self.patient = patient
+        self.now = timezone.now()
 
     def _rows(self, model: Any) -> Any:
         rows = model.objects.filter(clinic_id=self.clinic.id)
@@ -171,15 +206,37 @@ class ClinicRecords:
             "AdverseEvent": self._adverse_events,
             "Consent": self._consents,
             "Provenance": self._provenances,
+            "Group": self._groups,
         }[resource_type]
-        return _ordered(list(make()))
+        return _ordered([self._stamp(e) for e in make()])
+
+    def _stamp(self, entry: Entry) -> Entry:
+        return replace(entry, resource=stamped(entry.resource, entry.updated or self.now))
+
+    def _groups(self) -> Iterator[Entry]:
+        yield Entry(fhir.group_resource(self.clinic, self.patient_count), None)
+
+    @cached_property
+    def patient_count(self) -> int:
+        return Patient.objects.filter(clinic_id=self.clinic.id).count()
+
+    @staticmethod
+    def session_time(record: fhir.SessionRecord) -> datetime:
+        """A session's rows last changed: its plan, its signature, or a record appended to it."""
+        s = record.session
+        moments = [s.updated_at, s.signed_at, *(e.at for e in record.events)]
+        return max(m for m in moments if m is not None)
 
     def _patients(self) -> Iterator[Entry]:
         for p in self.patients:
             yield Entry(
                 fhir.patient_resource(p),
                 p.id,
+                refs=frozenset(
+                    {f"identifier:{fhir.record_number_system(p.clinic_id)}|{p.record_number}"}
+                ),
                 order=(p.family_name.lower(), p.given_name.lower(), p.record_number),
+                updated=p.updated_at,
             )
 
     def _organizations(self) -> Iterator[Entry]:
@@ -219,6 +276,7 @@ class ClinicRecords:
                 d.noted_on,
                 d.noted_on,
                 order=(d.noted_on.isoformat(), d.created_at.isoformat()),
+                updated=d.created_at,
             )
 
     def _procedures(self) -> Iterator[Entry]:
@@ -230,6 +288,7 @@ class ClinicRecords:
                 s.plan_date,
                 s.plan_date,
                 order=(s.plan_date.isoformat(), s.created_at.isoformat()),
+                updated=self.session_time(r),
             )
 
     def _medication_administrations(self) -> Iterator[Entry]:
@@ -239,6 +298,7 @@ class ClinicRecords:
             if not resources:  # a plan, or a cancelled one: nothing was administered
                 continue
             refs: dict[tuple[UUID, ...], frozenset[str]] = {}
+            changed = self.session_time(r)
             for n, (resource, point) in enumerate(zip(resources, r.points, strict=True), 1):
                 found = r.point_lots(point)
                 key = tuple(lot.id for lot in found)
@@ -252,6 +312,7 @@ class ClinicRecords:
                     s.plan_date,
                     refs=lots,
                     order=(s.plan_date.isoformat(), s.created_at.isoformat(), f"{n:06d}"),
+                    updated=changed,
                 )
 
     def _observations(self) -> Iterator[Entry]:
@@ -263,12 +324,20 @@ class ClinicRecords:
                 a.start,
                 a.end,
                 order=(a.start.isoformat(), a.end.isoformat(), a.scale, a.muscle_group),
+                updated=a.recorded_at,
             )
         for p in self.patients:
             weight = fhir.weight_observation_resource(p)
             if weight is not None and p.weight_measured_on is not None:
                 day = p.weight_measured_on
-                yield Entry(weight, p.id, day, day, order=(day.isoformat(), day.isoformat(), ""))
+                yield Entry(
+                    weight,
+                    p.id,
+                    day,
+                    day,
+                    order=(day.isoformat(), day.isoformat(), ""),
+                    updated=p.updated_at,
+                )
 
     def _adverse_events(self) -> Iterator[Entry]:
         events = self._rows(AdverseEvent).select_related("recorded_by__user")
@@ -280,16 +349,24 @@ class ClinicRecords:
                 e.onset_date,
                 e.onset_date,
                 order=(e.onset_date.isoformat(), e.recorded_at.isoformat()),
+                updated=e.recorded_at,
             )
 
     def _consents(self) -> Iterator[Entry]:
         for c in self._rows(Consent):
+            changed = c.created_at
+            if c.withdrawn_on is not None:  # a withdrawal is a change of the day it took effect
+                withdrawn = timezone.make_aware(
+                    datetime.combine(c.withdrawn_on, datetime.min.time())
+                )
+                changed = max(changed, withdrawn)
             yield Entry(
                 fhir.consent_resource(c, self.today),
                 c.patient_id,
                 c.signed_on,
                 c.signed_on,
                 order=(c.signed_on.isoformat(), c.created_at.isoformat()),
+                updated=changed,
             )
 
     def _provenances(self) -> Iterator[Entry]:
@@ -303,7 +380,13 @@ class ClinicRecords:
                 moment = moments[resource["id"]]
                 day = self._local_day(moment)
                 yield Entry(
-                    resource, r.session.patient_id, day, day, target, order=(moment.isoformat(),)
+                    resource,
+                    r.session.patient_id,
+                    day,
+                    day,
+                    target,
+                    order=(moment.isoformat(),),
+                    updated=moment,
                 )
 
 
@@ -343,10 +426,9 @@ def read(actor: Actor, resource_type: str, resource_id: str, today: date) -> Ent
     require(actor, perm)
     patient: Patient | None = None
     if resource_type == "MedicationAdministration":
-        session_id, _, n = resource_id.rpartition("-")
-        if _uuid(session_id) is None or not n.isdigit():
+        if _uuid(resource_id) is None:
             raise _missing(resource_type)
-        patient = access_session(actor, session_id, perm).patient
+        patient = access_session(actor, _session_of_point(actor, resource_id), perm).patient
     elif resource_type == "Observation" and resource_id.endswith("-weight"):
         patient_id = resource_id.removesuffix("-weight")
         if _uuid(patient_id) is None:
@@ -363,11 +445,26 @@ def read(actor: Actor, resource_type: str, resource_id: str, today: date) -> Ent
     return found
 
 
+def _session_of_point(actor: Actor, point_id: str) -> UUID:
+    """The session an administration's id belongs to: an injection's (the funnel then refuses,
+    and logs, another clinic's), else a point an amendment of this clinic added."""
+    injection = Injection.objects.filter(id=point_id).values_list("session_id", flat=True).first()
+    if injection is not None:
+        return injection
+    amended = SessionEvent.objects.filter(
+        clinic_id=actor.membership.clinic_id, kind="amended"
+    ).only("id", "session_id", "data")
+    for event in amended.iterator(chunk_size=500):
+        if any(p.id == point_id for p in amended_points(event)):
+            return event.session_id
+    raise _missing("MedicationAdministration")
+
+
 def _funnel(actor: Actor, resource_type: str, resource_id: str, perm: Perm) -> Patient | None:
     """Pass the access funnel of the row behind a resource id; the patient it belongs to."""
     if resource_type == "Patient":
         return access_patient(actor, resource_id, perm)
-    if resource_type == "Organization":
+    if resource_type in ("Organization", "Group"):
         access_clinic(actor, resource_id)
         return None
     if resource_type in ("Practitioner", "PractitionerRole"):
@@ -408,7 +505,7 @@ def search(actor: Actor, resource_type: str, query: Search, today: date) -> Foun
     if query.medication is not None:
         access_lot(actor, query.medication, Perm.INVENTORY_READ)
     records = ClinicRecords(actor, today, patient)
-    matches = [e for e in records.entries(resource_type) if _matches(e, query)]
+    matches = [e for e in records.entries(resource_type) if _matches(e, query, records.now)]
     shown = [
         e
         for e in matches
@@ -418,9 +515,21 @@ def search(actor: Actor, resource_type: str, query: Search, today: date) -> Foun
     return Found(page, len(shown), len(matches) - len(shown))
 
 
-def _matches(entry: Entry, query: Search) -> bool:
+def _matches(entry: Entry, query: Search, now: datetime) -> bool:
     if query.ids is not None and entry.id not in query.ids:
         return False
+    if query.last_updated:
+        moment = entry.updated or now
+        if not all(clause.matches(moment) for clause in query.last_updated):
+            return False
+    if query.identifier is not None:
+        system, value = query.identifier
+        wanted = f"identifier:{system}|{value}" if system is not None else None
+        if not any(
+            r == wanted if wanted else r.startswith("identifier:") and r.endswith(f"|{value}")
+            for r in entry.refs
+        ):
+            return False
     if query.dates and not query.matches_dates(entry.start, entry.end):
         return False
     if query.medication is not None and f"Medication/{query.medication}" not in entry.refs:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from functools import wraps
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -19,12 +19,13 @@ from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
 from bontrack.accounts.access import flush_refusal
 from bontrack.api.auth import ClinicSessionAuth, TokenAuth, actor_of, client_address
 from bontrack.audit.services import Actor, clinical_transaction
-from bontrack.interop import fhir, fhir_reads, smart
+from bontrack.interop import definitions, fhir, fhir_reads, smart
 from bontrack.interop.fhir_search import JSON_FORMATS, SEARCHES, SearchError, parse_search
 from bontrack.treatments.errors import ForbiddenError, NotFoundError, ServiceError
 from bontrack.treatments.services import local_date
@@ -95,13 +96,14 @@ def authenticate(request: HttpRequest) -> Actor | None:
 View = Callable[..., HttpResponse]
 
 
-def fhir_view(view: Callable[..., HttpResponse]) -> View:
-    """GET only, signed in, and the services' refusals as OperationOutcomes."""
+def fhir_view(view: Callable[..., HttpResponse], methods: tuple[str, ...] = ("GET",)) -> View:
+    """GET only (a POST _search reads too), signed in, and the services' refusals as
+    OperationOutcomes."""
 
     @csrf_exempt
     @wraps(view)
     def inner(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method != "GET":
+        if request.method not in methods:
             return operation_outcome(405, "the FHIR API is read-only: GET")
         actor = authenticate(request)
         if actor is None:
@@ -177,8 +179,14 @@ def _entry(base: str, e: fhir_reads.Entry) -> dict[str, Any]:
     }
 
 
-def _link(request: HttpRequest, relation: str, offset: int | None = None) -> dict[str, str]:
+def _link(
+    request: HttpRequest, relation: str, offset: int | None = None, leave_out: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """A link of a GET search: its own parameters (those left out under lenient handling are
+    not repeated; a POST _search's body never goes into a URL)."""
     query = request.GET.copy()
+    for name in leave_out:
+        query.pop(name, None)
     if offset is not None:
         query["_offset"] = str(offset)
     text = urlencode(sorted(query.lists()), doseq=True)
@@ -187,14 +195,19 @@ def _link(request: HttpRequest, relation: str, offset: int | None = None) -> dic
 
 
 def _bundle(
-    request: HttpRequest, found: fhir_reads.Found, count: int | None, offset: int
+    request: HttpRequest,
+    found: fhir_reads.Found,
+    count: int | None,
+    offset: int,
+    ignored: tuple[str, ...] = (),
 ) -> fhir.Resource:
     base = _base(request)
-    links = [_link(request, "self")]
-    if count is not None and offset + count < found.total:
-        links.append(_link(request, "next", offset + count))
-    if count is not None and offset > 0:
-        links.append(_link(request, "previous", max(0, offset - count)))
+    links = [_link(request, "self", leave_out=ignored)]
+    # _count=0 asks for the total alone: there is no page to go to (FHIR search 3.1.1.5.6).
+    if count and offset + count < found.total:
+        links.append(_link(request, "next", offset + count, ignored))
+    if count and offset > 0:
+        links.append(_link(request, "previous", max(0, offset - count), ignored))
     entries = [_entry(base, e) for e in found.entries]
     if found.withheld:
         entries.append(
@@ -239,16 +252,58 @@ def metadata(request: HttpRequest) -> HttpResponse:
     return fhir_response(fhir.capability_statement(_base(request), software))
 
 
-@fhir_view
-def search(request: HttpRequest, actor: Actor, resource_type: str) -> HttpResponse:
+def _lenient(request: HttpRequest) -> bool:
+    """``Prefer: handling=lenient``: ignore a parameter that is not served (FHIR search 3.1.1.4);
+    without it, or with ``handling=strict``, such a parameter is refused."""
+    prefer = request.headers.get("Prefer", "")
+    return any(p.strip().lower() == "handling=lenient" for p in prefer.split(","))
+
+
+def _search(request: HttpRequest, actor: Actor, resource_type: str, body: Any) -> HttpResponse:
     if resource_type not in SEARCHES:
         return operation_outcome(404, f"{resource_type} is not served here", "not-supported")
     require_scope(request, resource_type)
-    query = parse_search(resource_type, dict(request.GET.lists()))
+    given = dict(request.GET.lists())
+    for name, texts in body.items():
+        given[name] = [*given.get(name, []), *texts]
+    query = parse_search(resource_type, given, lenient=_lenient(request), in_body=frozenset(body))
     with clinical_transaction(actor) as trail:
         found = fhir_reads.search(actor, resource_type, query, _today(actor))
         _disclose(trail, "search", resource_type, found)
-    return fhir_response(_bundle(request, found, query.count, query.offset))
+    bundle = _bundle(request, found, query.count, query.offset, query.ignored)
+    if query.ignored:
+        bundle.setdefault("entry", []).append(
+            {
+                "resource": {
+                    "resourceType": "OperationOutcome",
+                    "issue": [
+                        {
+                            "severity": "warning",
+                            "code": "not-supported",
+                            "diagnostics": f"ignored (not served): {', '.join(query.ignored)}",
+                        }
+                    ],
+                },
+                "search": {"mode": "outcome"},
+            }
+        )
+    return fhir_response(bundle)
+
+
+@fhir_view
+def search(request: HttpRequest, actor: Actor, resource_type: str) -> HttpResponse:
+    return _search(request, actor, resource_type, {})
+
+
+def _post_search(request: HttpRequest, actor: Actor, resource_type: str) -> HttpResponse:
+    """POST {type}/_search, form-encoded: identifying parameters (the record number) travel in
+    the body, never in a URL (DESIGN 3.4)."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise SearchError("Content-Type", "a _search body is form-encoded")
+    return _search(request, actor, resource_type, dict(request.POST.lists()))
+
+
+post_search = fhir_view(_post_search, ("POST",))
 
 
 @fhir_view
@@ -260,7 +315,25 @@ def read(request: HttpRequest, actor: Actor, resource_type: str, resource_id: st
     with clinical_transaction(actor) as trail:
         entry = fhir_reads.read(actor, resource_type, resource_id, _today(actor))
         _disclose(trail, "read", resource_type, fhir_reads.Found([entry], 1), resource_id)
-    return fhir_response(entry.resource)
+    response = fhir_response(entry.resource)
+    meta = entry.resource["meta"]
+    response["ETag"] = f'W/"{meta["versionId"]}"'
+    response["Last-Modified"] = http_date(
+        datetime.fromisoformat(meta["lastUpdated"].replace("Z", "+00:00")).timestamp()
+    )
+    return response
+
+
+@csrf_exempt
+def published(request: HttpRequest, kind: str, name: str) -> HttpResponse:
+    """bontrack's own CodeSystems, StructureDefinitions and SearchParameters at their canonical
+    URLs: public, like the CapabilityStatement (terminology, never patient data)."""
+    if request.method != "GET":
+        return operation_outcome(405, "the FHIR API is read-only: GET")
+    found = definitions.definition(kind, name)
+    if found is None:
+        return operation_outcome(404, f"no {kind} {name} is published here", "not-found")
+    return fhir_response(found)
 
 
 @fhir_view

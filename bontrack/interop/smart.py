@@ -229,8 +229,13 @@ def _verified_claims(
     keys = [
         k
         for k in client.jwks["keys"]
-        if (kid is None or k["kid"] == kid) and k["kty"] == ("RSA" if alg == "RS384" else "EC")
+        if k["kid"] == kid and k["kty"] == ("RSA" if alg == "RS384" else "EC")
     ]
+    if not isinstance(kid, str) or not kid:
+        # SMART Backend Services: the assertion's header names the key (kid) it is signed with.
+        raise TokenError(
+            "invalid_client", "the client assertion's header needs the kid of its key", 401
+        )
     if not keys:
         raise TokenError("invalid_client", "no registered key matches the assertion's kid", 401)
     last: Exception | None = None
@@ -398,6 +403,6 @@ def smart_configuration(base: str) -> dict[str, Any]:
         "token_endpoint_auth_signing_alg_values_supported": list(ALGORITHMS),
         "grant_types_supported": ["client_credentials"],
         "scopes_supported": ["system/*.rs", "system/*.read"],
-        "response_types_supported": ["token"],
+        # Backend services only: no authorization endpoint, no implicit or code flow.
         "capabilities": ["client-confidential-asymmetric", "permission-v1", "permission-v2"],
     }

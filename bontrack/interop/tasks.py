@@ -16,5 +16,7 @@ def run_export(job_id: str) -> None:
 
 @db_periodic_task(crontab(minute="17"))
 def purge_exports() -> None:
-    """Hourly: delete the files of exports finished longer ago than the retention."""
+    """Hourly: fail exports whose task stopped reporting, and delete the files of exports
+    finished longer ago than the retention."""
+    bulk.fail_stale_exports()
     bulk.purge_expired()

@@ -16,6 +16,12 @@ urlpatterns = [
     path("bulk/<uuid:job_id>", bulk_views.status),
     path("bulk/<uuid:job_id>/<str:name>.ndjson", bulk_views.download),
     re_path(r"^Patient/(?P<patient_id>[^/]+)/\$everything$", fhir_views.everything),
+    # bontrack's own terminology at its canonical URLs (definitions.py).
+    re_path(
+        r"^(?P<kind>CodeSystem|StructureDefinition|SearchParameter)/(?P<name>[a-z0-9-]+(?:/[a-z0-9-]+)?)$",
+        fhir_views.published,
+    ),
+    re_path(r"^(?P<resource_type>[A-Za-z]+)/_search$", fhir_views.post_search),
     re_path(r"^(?P<resource_type>[A-Za-z]+)$", fhir_views.search),
     re_path(r"^(?P<resource_type>[A-Za-z]+)/(?P<resource_id>[^/]+)$", fhir_views.read),
     re_path(r"^(?P<path>.*)$", fhir_views.unknown),

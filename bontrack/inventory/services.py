@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from bontrack.accounts.access import access_lot, access_vial, require
+from bontrack.accounts.access import access_lot, access_vial, chart_open_to, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.domain.catalog import catalog
@@ -153,15 +153,22 @@ def _close(
 
 @dataclass(frozen=True)
 class Exposure:
-    """A patient who received a recalled lot, and when."""
+    """A patient who received a recalled lot, and when. A restricted patient outside the
+    viewer's care team (without a break-glass access) is counted with no details (DESIGN 3.4):
+    ``restricted`` is true, the name says what to do, and no record number, contact, session or
+    date is given."""
 
     patient_id: UUID
     record_number: str
     name: str
     phone: str
     email: str
-    session_id: UUID
-    administered_on: date
+    session_id: UUID | None
+    administered_on: date | None
+    restricted: bool = False
+
+
+RESTRICTED_EXPOSURE = "restricted patient: break glass or ask their care team"
 
 
 def recall_lot(actor: Actor, lot_id: UUID | str, *, reason: str) -> list[Exposure]:
@@ -179,19 +186,30 @@ def recall_lot(actor: Actor, lot_id: UUID | str, *, reason: str) -> list[Exposur
 
 
 def exposures(actor: Actor, lot_id: UUID | str) -> list[Exposure]:
-    """Every signed session that used a vial of the lot; one disclosure entry per patient."""
+    """Every signed session that used a vial of the lot; one disclosure entry per patient whose
+    details are shown. Every exposed patient is counted: a restricted one outside the viewer's
+    care team once, without details, until the viewer breaks glass (DESIGN 3.4)."""
     with clinical_transaction(actor) as trail:
         lot = access_lot(actor, lot_id, Perm.INVENTORY_READ)
         require(actor, Perm.DEMOGRAPHICS_READ)
         uses = (
-            SessionVial.objects.filter(vial__lot=lot, session__signed_at__isnull=False)
+            SessionVial.objects.filter(
+                clinic_id=lot.clinic_id, vial__lot=lot, session__signed_at__isnull=False
+            )
             .select_related("session__patient")
             .order_by("session__plan_date")
         )
         found: dict[UUID, Exposure] = {}
+        closed: dict[UUID, bool] = {}
         for use in uses:
             s = use.session
             p = s.patient
+            if p.restricted and closed.setdefault(p.id, not chart_open_to(actor.membership, p)):
+                found.setdefault(
+                    p.id,
+                    Exposure(p.id, "", RESTRICTED_EXPOSURE, "", "", None, None, restricted=True),
+                )
+                continue
             found.setdefault(
                 s.id,
                 Exposure(
@@ -204,8 +222,11 @@ def exposures(actor: Actor, lot_id: UUID | str) -> list[Exposure]:
                     s.plan_date,
                 ),
             )
-        for patient_id in {e.patient_id for e in found.values()}:
-            trail.record("disclose", "recall-list", lot.id, patient_id)
+        for patient_id in dict.fromkeys(e.patient_id for e in found.values()):
+            if closed.get(patient_id):
+                trail.record("read", "recall-list-count", lot.id, patient_id)
+            else:
+                trail.record("disclose", "recall-list", lot.id, patient_id)
     return list(found.values())
 
 

@@ -1,14 +1,16 @@
 """`bontrack backup`: a consistent snapshot of the database and stored files, with a manifest.
 
-The manifest records, from the snapshot itself, every table's row count, each clinic's audit-chain
-head, the security log's head and the SHA-256 of every file in the backup, so that a restore can
-prove it brought back exactly what was saved. SQLite is copied with its online backup API (a
-consistent copy while other processes keep writing); PostgreSQL is dumped with `pg_dump` inside
-an exported snapshot, and the counts are read in that same snapshot.
+The manifest records, from the snapshot itself, every table's row count and content hash, each
+clinic's audit-chain head, the security log's head and the SHA-256 of every file in the backup
+(the database's first), so that a restore can prove it brought back exactly what was saved. Each
+backup also appends a signed checkpoint of the chains' heads to the checkpoint file
+(audit/anchor.py). SQLite is copied with its online backup API (a consistent copy while other
+processes keep writing); PostgreSQL is dumped with `pg_dump` inside an exported snapshot, and the
+counts and hashes are read in that same snapshot.
 
-No key is copied (``var/secret_key``, ``var/credentials_key``): the second factors' secrets are in
-the database encrypted with the credentials key, which is kept apart and needed to restore them
-(docs/operations.md).
+No key is copied (``var/secret_key``, ``var/credentials_key``, ``var/audit_key``): the second
+factors' secrets are in the database encrypted with the credentials key, and the audit chains are
+keyed with the audit key; both are kept apart and needed to restore (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from bontrack.audit.anchor import heads_from_snapshot, write_checkpoint
 from bontrack.domain.catalog import catalog
 
 MANIFEST = "manifest.json"
@@ -33,7 +36,8 @@ SQLITE_FILE = "database.sqlite3"
 POSTGRES_FILE = "database.pgdump"
 FILES_DIR = "files"
 # 2: files/<storage alias>/... for every file storage (1 held the media folder alone in files/).
-FORMAT = 2
+# 3: every table of the database counted and hashed (``table_hashes``), not bontrack's alone.
+FORMAT = 3
 
 
 class BackupError(RuntimeError):
@@ -49,23 +53,34 @@ def sha256_of(path: Path) -> str:
 
 
 def bontrack_tables(names: Iterable[str]) -> list[str]:
-    prefixes = (
-        "accounts_",
-        "audit_",
-        "patients_",
-        "inventory_",
-        "treatments_",
-        "outcomes_",
-        "auth_user",
-    )
-    return sorted(n for n in names if n.startswith(prefixes))
+    """Every table of the database (the engine's own catalogue tables aside)."""
+    return sorted(n for n in names if not n.startswith("sqlite_"))
+
+
+def _table_hash(query: Callable[[str], list[tuple[Any, ...]]], vendor: str, table: str) -> str:
+    """SHA-256 of a table's rows, each as the engine itself spells it in text, sorted: the same
+    on the snapshot and on the restored copy whatever the driver makes of the column types."""
+    if vendor == "sqlite":
+        columns = [row[1] for row in query(f'PRAGMA table_info("{table}")')]
+        text = " || ',' || ".join(f'quote("{c}")' for c in columns) or "''"
+        sql = f'SELECT {text} AS r FROM "{table}" ORDER BY r'
+    else:
+        sql = (
+            f'SELECT bontrack_row::text FROM "{table}" bontrack_row '
+            'ORDER BY bontrack_row::text COLLATE "C"'
+        )
+    digest = hashlib.sha256()
+    for (row,) in query(sql):
+        digest.update(str(row).encode("utf-8") + b"\n")
+    return digest.hexdigest()
 
 
 def snapshot_facts(
-    query: Callable[[str], list[tuple[Any, ...]]], tables: list[str]
+    query: Callable[[str], list[tuple[Any, ...]]], tables: list[str], vendor: str
 ) -> dict[str, Any]:
-    """Row counts and chain heads, read through ``query`` inside one snapshot."""
+    """Row counts, content hashes and chain heads, read through ``query`` in one snapshot."""
     counts = {t: int(query(f'SELECT COUNT(*) FROM "{t}"')[0][0]) for t in tables}
+    hashes = {t: _table_hash(query, vendor, t) for t in tables}
     heads = {
         str(clinic).replace("-", ""): {"seq": int(seq), "hash": digest}
         for clinic, seq, digest in query(
@@ -76,6 +91,7 @@ def snapshot_facts(
     security = query("SELECT seq, hash FROM audit_securityevent ORDER BY seq DESC LIMIT 1")
     return {
         "row_counts": counts,
+        "table_hashes": hashes,
         "audit_heads": heads,
         "security_head": {"seq": int(security[0][0]), "hash": security[0][1]} if security else None,
     }
@@ -136,6 +152,9 @@ def make_backup(out: Path) -> dict[str, Any]:
         "storages_elsewhere": elsewhere,
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+    # The heads this backup holds, anchored outside the database: a later restore of an older
+    # backup shows as a chain shorter than a checkpoint (`bontrack audit verify`).
+    write_checkpoint(heads_from_snapshot(facts), reason=f"backup {out}")
     return manifest
 
 
@@ -147,7 +166,7 @@ def _backup_sqlite(target: Path) -> dict[str, Any]:
         tables = bontrack_tables(
             row[0] for row in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         )
-        return snapshot_facts(lambda sql: copy.execute(sql).fetchall(), tables)
+        return snapshot_facts(lambda sql: copy.execute(sql).fetchall(), tables, "sqlite")
     finally:
         copy.close()
 
@@ -174,7 +193,7 @@ def _backup_postgres(target: Path) -> dict[str, Any]:
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
             ).fetchall()
         )
-        facts = snapshot_facts(lambda sql: conn.execute(sql).fetchall(), tables)
+        facts = snapshot_facts(lambda sql: conn.execute(sql).fetchall(), tables, "postgresql")
         done = subprocess.run(
             [
                 "pg_dump",

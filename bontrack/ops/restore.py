@@ -1,9 +1,11 @@
 """`bontrack restore`: load a backup into an empty database and prove it is whole.
 
-Before anything is written, every file's SHA-256 is checked against the manifest. After loading,
-the row counts, each clinic's audit chain (and its head) and every signed session's digest are
-verified, and every second factor's secret must open with the configured credentials key (which is
-kept apart from the backups); any difference is reported and the command fails.
+Before anything is written, the manifest must be complete and hold the database's SHA-256, and
+every file's SHA-256 is checked against it. After loading, every table's row count and content
+hash, each clinic's audit chain (and its head) and every signed session's digest are verified,
+and every second factor's secret must open with the configured credentials key (which is kept
+apart from the backups); any difference is reported and the command fails. A damaged backup is
+refused with exit 2 and what is wrong, never restored half-verified.
 """
 
 from __future__ import annotations
@@ -44,14 +46,66 @@ class RestoreReport:
         return not self.problems
 
 
+# What a manifest must hold, and of which JSON type, before anything is restored.
+REQUIRED = {
+    "format": int,
+    "engine": str,
+    "database": str,
+    "files": dict,
+    "row_counts": dict,
+    "audit_heads": dict,
+}
+
+
 def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest, complete, with every file present and matching its SHA-256; else a
+    ``BackupError`` naming what is wrong (nothing has been written yet)."""
     path = folder / MANIFEST
+    if not folder.is_dir():
+        raise BackupError(f"{folder}: no such folder")
     if not path.exists():
         raise BackupError(f"{folder}: no {MANIFEST}: not a bontrack backup")
-    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise BackupError(f"{MANIFEST} is not text: the backup is damaged") from error
+    except ValueError as error:
+        raise BackupError(
+            f"{MANIFEST} is not complete JSON ({error}): the backup is damaged or was cut short"
+        ) from error
+    if not isinstance(manifest, dict):
+        raise BackupError(f"{MANIFEST} is not a backup manifest: the backup is damaged")
+    missing = [key for key in REQUIRED if key not in manifest]
+    if missing:
+        raise BackupError(
+            f"{MANIFEST} is incomplete: it lacks {', '.join(missing)}: the backup is damaged"
+        )
+    wrong = [key for key, kind in REQUIRED.items() if not isinstance(manifest[key], kind)]
+    if "security_head" not in manifest:
+        wrong.append("security_head")
+    if manifest["format"] >= 3 and not isinstance(manifest.get("table_hashes"), dict):
+        wrong.append("table_hashes")
+    if wrong:
+        raise BackupError(
+            f"{MANIFEST}: {', '.join(wrong)} missing or not what a backup writes: the backup is "
+            "damaged"
+        )
+    expected_database = {"sqlite": SQLITE_FILE, "postgresql": POSTGRES_FILE}.get(manifest["engine"])
+    if expected_database is None or manifest["database"] != expected_database:
+        raise BackupError(
+            f"{MANIFEST}: engine {manifest['engine']!r} with database file "
+            f"{manifest['database']!r} is not a backup bontrack writes"
+        )
+    if not isinstance(manifest["files"].get(manifest["database"]), str):
+        raise BackupError(
+            f"{MANIFEST} holds no SHA-256 of the database ({manifest['database']}): the database "
+            "cannot be proven to be the one backed up, so it is not restored"
+        )
     for name, expected in manifest["files"].items():
-        file = folder / name
-        if not file.exists():
+        file = (folder / name).resolve()
+        if not file.is_relative_to(folder.resolve()):
+            raise BackupError(f"{MANIFEST} names {name}, outside the backup's folder")
+        if not file.is_file():
             raise BackupError(f"{name}: missing from the backup")
         if sha256_of(file) != expected:
             raise BackupError(
@@ -141,12 +195,20 @@ def verify_restored(manifest: dict[str, Any]) -> RestoreReport:
             cursor.execute(sql)
             return list(cursor.fetchall())
 
-    facts = snapshot_facts(query, tables)
+    facts = snapshot_facts(query, tables, connection.vendor)
     for table, count in manifest["row_counts"].items():
         if facts["row_counts"].get(table) != count:
             report.problems.append(
                 f"{table}: {facts['row_counts'].get(table)} rows, the backup had {count}"
             )
+    for table, digest in manifest.get("table_hashes", {}).items():
+        if table not in facts["table_hashes"]:
+            report.problems.append(f"{table}: missing from the restored database")
+        elif facts["table_hashes"][table] != digest:
+            report.problems.append(f"{table}: its content differs from the backup's")
+    if "table_hashes" in manifest:
+        for table in sorted(set(facts["table_hashes"]) - set(manifest["table_hashes"])):
+            report.problems.append(f"{table}: in the restored database but not in the backup's")
     for clinic, head in manifest["audit_heads"].items():
         if facts["audit_heads"].get(clinic) != head:
             report.problems.append(

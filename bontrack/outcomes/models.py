@@ -49,10 +49,21 @@ TIMEPOINTS = ("baseline", "peak-effect", "before-reinjection", "follow-up")
 ASSESSMENT_SOURCES = ("clinician", "diary")
 
 
+class CurrentReadings(models.Manager["Assessment"]):
+    """The readings that count: a reading superseded by a newer one of the same period (a diary
+    imported again) stays stored and readable through ``Assessment.readings``, never here."""
+
+    def get_queryset(self) -> models.QuerySet[Assessment]:
+        return super().get_queryset().filter(superseded_by__isnull=True)
+
+
 class Assessment(models.Model):
     """One result on an outcome scale (codes.md), stored exactly: a Decimal for a numeric scale,
     the level's name for an ordinal one. Measured on a day (``assessed_on``) or over a period
-    (``period_start`` to ``period_end``, e.g. a 28-day headache diary)."""
+    (``period_start`` to ``period_end``, e.g. a 28-day headache diary).
+
+    Imported again, a period gets a newer reading (``revision`` + 1) that ``supersedes`` the
+    earlier one, which is never rewritten (DESIGN 3.4); the default manager reads the newest."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
@@ -82,8 +93,16 @@ class Assessment(models.Model):
         "accounts.Membership", on_delete=models.PROTECT, related_name="+"
     )
     recorded_at = models.DateTimeField()
+    revision = models.PositiveIntegerField(default=1)
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+
+    objects = CurrentReadings()
+    readings = models.Manager()  # every reading, superseded ones too
 
     class Meta:
+        base_manager_name = "readings"
         constraints = [
             models.CheckConstraint(
                 condition=(
@@ -116,14 +135,23 @@ class Assessment(models.Model):
                     "muscle_group",
                     "period_start",
                     "period_end",
+                    "revision",
                 ],
                 condition=models.Q(period_start__isnull=False),
-                name="assessment_one_result_per_period",
+                name="assessment_one_reading_per_period_and_revision",
             ),
             models.UniqueConstraint(
-                fields=["clinic", "patient", "indication", "scale", "muscle_group", "assessed_on"],
+                fields=[
+                    "clinic",
+                    "patient",
+                    "indication",
+                    "scale",
+                    "muscle_group",
+                    "assessed_on",
+                    "revision",
+                ],
                 condition=models.Q(assessed_on__isnull=False),
-                name="assessment_one_result_per_day",
+                name="assessment_one_reading_per_day_and_revision",
             ),
         ]
         indexes = [models.Index(fields=["clinic", "patient", "indication", "scale"])]

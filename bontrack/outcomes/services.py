@@ -449,7 +449,8 @@ def import_diary(
     """Turn a headache diary into stored counts (headache days per calendar month; headache and
     migraine days in the 28 days before each session). Bad rows are reported and left out; the
     counts are upserted by patient, scale and period, so importing the same file twice adds
-    nothing. A dry run reports what would be stored and writes nothing but its read entry."""
+    nothing, and a changed count is a newer reading appended beside the earlier one. A dry run
+    reports what would be stored and writes nothing but its read entry."""
     with clinical_transaction(actor) as trail:
         patient = access_patient(actor, patient_id, Perm.PLAN_WRITE)
         diary = parse_diary(content, today or clinic_today(actor))
@@ -509,17 +510,28 @@ def import_diary(
                 )
                 trail.record("create", "assessment", found.id, patient.id, **detail)
                 continue
+            # A newer reading of the period, appended (DESIGN 3.4): the earlier one stays as it
+            # was recorded, superseded, and the newest counts.
             was = found.value
             detail["before"] = format_decimal(was) if isinstance(was, Decimal) else was
-            found.value_number = Decimal(plan.value)
-            found.value_level = ""
-            found.timepoint = plan.timepoint
-            found.session = plan.session
-            found.source = "diary"
-            found.recorded_by = actor.membership
-            found.recorded_at = now
-            found.save()
-            trail.record("update", "assessment", found.id, patient.id, **detail)
+            detail["supersedes"] = str(found.id)
+            newer = Assessment.objects.create(
+                clinic_id=patient.clinic_id,
+                patient=patient,
+                indication=DIARY_INDICATION,
+                scale=plan.scale,
+                value_number=Decimal(plan.value),
+                timepoint=plan.timepoint,
+                session=plan.session,
+                period_start=plan.start,
+                period_end=plan.end,
+                source="diary",
+                recorded_by=actor.membership,
+                recorded_at=now,
+                revision=found.revision + 1,
+                supersedes=found,
+            )
+            trail.record("update", "assessment", newer.id, patient.id, **detail)
         if dry_run or not (result.count("created") or result.count("updated")):
             trail.record(
                 "read", "diary-import", patient.id, patient.id, dry_run=dry_run, rows=diary.rows

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 
 SEXES = ("female", "male", "other", "unknown")
@@ -75,12 +76,28 @@ class Consent(models.Model):
     signed_on = models.DateField()
     signed_by = models.CharField(max_length=200)  # the patient, or the guardian of a child
     expires_on = models.DateField()
-    withdrawn_on = models.DateField(null=True, blank=True)
-    withdrawn_reason = models.TextField(blank=True)
     recorded_by = models.ForeignKey(
         "accounts.Membership", on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    @property
+    def withdrawal_record(self) -> ConsentWithdrawal | None:
+        """Its withdrawal, an appended row of its own (DESIGN 3.4), if it was withdrawn."""
+        try:
+            return self.withdrawal  # type: ignore[no-any-return]
+        except ObjectDoesNotExist:
+            return None
+
+    @property
+    def withdrawn_on(self) -> date | None:
+        found = self.withdrawal_record
+        return None if found is None else found.on
+
+    @property
+    def withdrawn_reason(self) -> str:
+        found = self.withdrawal_record
+        return "" if found is None else found.reason
 
     def valid_on(self, day: date) -> bool:
         """B.29: signed on or before the day, the day before both expiry and 365 days after
@@ -88,3 +105,18 @@ class Consent(models.Model):
         if self.withdrawn_on is not None and self.withdrawn_on <= day:
             return False
         return self.signed_on <= day < min(self.expires_on, self.signed_on + timedelta(days=365))
+
+
+class ConsentWithdrawal(models.Model):
+    """A consent withdrawn from a day on, with the reason: appended, never rewritten; the consent
+    itself is left as it was signed and reads "withdrawn" from this row."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    consent = models.OneToOneField(Consent, on_delete=models.PROTECT, related_name="withdrawal")
+    on = models.DateField()
+    reason = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField()

@@ -15,7 +15,14 @@ from bontrack.accounts.access import access_consent, access_patient, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.domain.catalog import catalog
-from bontrack.patients.models import CONTACT_METHODS, SEXES, Consent, Diagnosis, Patient
+from bontrack.patients.models import (
+    CONTACT_METHODS,
+    SEXES,
+    Consent,
+    ConsentWithdrawal,
+    Diagnosis,
+    Patient,
+)
 from bontrack.treatments.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.services import recheck_open_plans
@@ -282,12 +289,28 @@ def record_consent(
 def withdraw_consent(actor: Actor, consent_id: UUID | str, *, on: date, reason: str) -> Consent:
     with clinical_transaction(actor) as trail:
         consent = access_consent(actor, consent_id, Perm.PLAN_WRITE)
-        if consent.withdrawn_on is not None:
-            raise ConflictError(None, "this consent was already withdrawn")
-        consent.withdrawn_on = on
-        consent.withdrawn_reason = reason
-        consent.save()
-        trail.record("update", "consent", consent.id, consent.patient_id, withdrawn=True)
+        if ConsentWithdrawal.objects.filter(consent=consent).exists():
+            raise ConflictError(
+                None,
+                "this consent was already withdrawn: record a new consent if the patient agrees "
+                "again",
+            )
+        consent.withdrawal = ConsentWithdrawal.objects.create(
+            clinic_id=consent.clinic_id,
+            consent=consent,
+            on=on,
+            reason=reason,
+            recorded_by=actor.membership,
+            recorded_at=timezone.now(),
+        )
+        trail.record(
+            "update",
+            "consent",
+            consent.id,
+            consent.patient_id,
+            withdrawn=True,
+            withdrawal=str(consent.withdrawal.id),
+        )
     return consent
 
 

@@ -8,3 +8,6 @@ class SecurityConfig(AppConfig):
 
     def ready(self) -> None:
         from bontrack.security import signals  # noqa: F401 (connects the receivers)
+        from bontrack.security.storable import connect
+
+        connect()

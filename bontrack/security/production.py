@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 MIN_KEY_LENGTH = 50
@@ -59,16 +60,68 @@ def production_problems(s: Mapping[str, Any]) -> list[str]:
         problems.append("BONTRACK_MFA_ENFORCED is off: prescribers and admins need a second factor")
     if not s.get("AXES_ENABLED", True) or int(s.get("AXES_FAILURE_LIMIT", 0)) > 20:
         problems.append("sign-in lockout is off or above 20 failures (BONTRACK_LOCKOUT_FAILURES)")
-    if int(s.get("SESSION_COOKIE_AGE", 0)) > 30 * 60:
-        problems.append("BONTRACK_IDLE_MINUTES is above 30")
-    if float(s.get("BONTRACK_SESSION_HOURS", 0)) > 12:
-        problems.append("BONTRACK_SESSION_HOURS is above 12")
+    problems.extend(_number_problems(s))
     hashers = list(s.get("PASSWORD_HASHERS", []))
     if not hashers or "Argon2" not in hashers[0]:
         problems.append("passwords must be hashed with Argon2 (PASSWORD_HASHERS)")
     if s.get("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN"):
         problems.append("WebAuthn must not accept insecure origins in production")
     problems.extend(_credentials_key_problems(s))
+    if not s.get("BONTRACK_AUDIT_KEY") or s.get("BONTRACK_AUDIT_KEY_SOURCE") not in (
+        "environment",
+        "file",
+    ):
+        problems.append(
+            "BONTRACK_AUDIT_KEY is not set (nor $BONTRACK_VAR_DIR/audit_key): the audit trail and "
+            "the security log are keyed with it (`make secret-key` writes one)"
+        )
+    return problems
+
+
+# The longest a break-glass access may keep a restricted chart open (docs/security.md): a shift.
+MAX_BREAK_GLASS_MINUTES = 24 * 60
+MAX_EXPORT_RETENTION_HOURS = 7 * 24
+
+
+def _number_problems(s: Mapping[str, Any]) -> list[str]:
+    """Numbers that switch a safeguard off when they are 0 or negative (axes treats a limit of 0
+    as "never lock"; a session of 0 hours or 0 idle minutes makes the middleware's arithmetic
+    meaningless), or stretch one past reason."""
+    problems = []
+    if int(s.get("AXES_FAILURE_LIMIT", 0)) < 1:
+        problems.append(
+            "BONTRACK_LOCKOUT_FAILURES must be 1 to 20: 0 or less never locks an account out"
+        )
+    cooloff = s.get("AXES_COOLOFF_TIME")
+    minutes = cooloff.total_seconds() / 60 if isinstance(cooloff, timedelta) else 0
+    if minutes < 1:
+        problems.append("BONTRACK_LOCKOUT_MINUTES must be at least 1: a lockout must last")
+    idle = int(s.get("SESSION_COOKIE_AGE", 0))
+    if idle > 30 * 60:
+        problems.append("BONTRACK_IDLE_MINUTES is above 30")
+    elif idle < 60:
+        problems.append("BONTRACK_IDLE_MINUTES must be 1 to 30")
+    hours = float(s.get("BONTRACK_SESSION_HOURS", 0))
+    if hours > 12:
+        problems.append("BONTRACK_SESSION_HOURS is above 12")
+    elif hours <= 0:
+        problems.append("BONTRACK_SESSION_HOURS must be above 0 (at most 12)")
+    glass = int(s.get("BONTRACK_BREAK_GLASS_MINUTES", 0))
+    if not 1 <= glass <= MAX_BREAK_GLASS_MINUTES:
+        problems.append(
+            f"BONTRACK_BREAK_GLASS_MINUTES must be 1 to {MAX_BREAK_GLASS_MINUTES} (24 hours): "
+            "a break-glass access opens a restricted chart for that long"
+        )
+    if int(s.get("BONTRACK_TRUSTED_PROXIES", 0)) < 0:
+        problems.append("BONTRACK_TRUSTED_PROXIES must be 0 or more")
+    retention = int(s.get("EXPORT_RETENTION_HOURS", 24))
+    if not 1 <= retention <= MAX_EXPORT_RETENTION_HOURS:
+        problems.append(
+            f"BONTRACK_EXPORT_RETENTION_HOURS must be 1 to {MAX_EXPORT_RETENTION_HOURS}: "
+            "bulk export files hold whole charts"
+        )
+    if int(s.get("EXPORT_TIMEOUT_MINUTES", 60)) < 1:
+        problems.append("BONTRACK_EXPORT_TIMEOUT_MINUTES must be at least 1")
     return problems
 
 

@@ -81,7 +81,16 @@ def validate_external(dose: ExternalDose, today: date, prefix: str = "") -> list
     if not dose.source_document.strip():
         raise ServiceError(f"{prefix}source_document", "name the document the dose is read from")
     if dose.injections:
-        points = _validate_points(dose.injections, f"{prefix}injections")
+        # An administration read without its site (a Bundle's) stays its own point: two doses
+        # of 150 U are never one of 300 U.
+        unsited = [p for p in dose.injections if not p.site]
+        for p in unsited:
+            _valid_total(p.units, f"{prefix}injections")
+        sited = [p for p in dose.injections if p.site]
+        points = [
+            *_validate_points(sited, f"{prefix}injections"),
+            *(PointInput("", "", p.units, "", p.source_identifier) for p in unsited),
+        ]
         total = sum((p.units for p in points), Decimal(0))
         if dose.units is not None and total > dose.units:
             # B.35: a total the listed points exceed contradicts itself.
@@ -154,6 +163,7 @@ def write_external(
             side=p.side,
             units=p.units,
             route=p.route or "",
+            source_identifier=p.source_identifier,
         )
         for n, p in enumerate(points)
     )

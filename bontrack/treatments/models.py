@@ -92,6 +92,9 @@ class Injection(models.Model):
     vial = models.ForeignKey(
         "inventory.Vial", null=True, blank=True, on_delete=models.PROTECT, related_name="injections"
     )
+    # A dose given elsewhere, imported: the administration's identifier in the source system
+    # ("system|value"), so that each imported administration stays itself.
+    source_identifier = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["position"]

@@ -6,17 +6,48 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from uuid import UUID, uuid5
 
 from bontrack.treatments.models import SessionEvent, TreatmentSession
 
 
 @dataclass(frozen=True)
 class Point:
+    """One injection as it stands. ``id``: the injection's own id, kept by every amendment that
+    corrects it (a point an amendment adds has a new one); never another injection's."""
+
     site: str
     side: str
     units: Decimal
     route: str
     vial_id: str | None = None
+    id: str = ""
+    source_identifier: str = ""  # an imported administration's identifier ("system|value")
+
+
+# Amendments appended before their rows carried ids: each of their points gets a name-based
+# (version 5) UUID of the amendment and its position, stable across reads and never an
+# injection's id (those are random, version 4).
+_LEGACY_POINTS = UUID("5f0c6f4e-8d0b-5a55-9a43-2f4b9d1e0c17")
+
+
+def legacy_point_id(event_id: UUID | str, position: int) -> str:
+    return str(uuid5(_LEGACY_POINTS, f"{event_id}/{position}"))
+
+
+def amended_points(event: SessionEvent) -> list[Point]:
+    rows: list[dict[str, Any]] = event.data.get("injections", [])
+    return [
+        Point(
+            r["site"],
+            r["side"],
+            Decimal(r["units"]),
+            r["route"],
+            r.get("vial_id"),
+            str(r.get("id") or legacy_point_id(event.id, n)),
+        )
+        for n, r in enumerate(rows)
+    ]
 
 
 def status_of(session: TreatmentSession, events: Iterable[SessionEvent] | None = None) -> str:
@@ -47,16 +78,19 @@ def current_points(
         e for e in (session.events.all() if events is None else events) if e.kind == "amended"
     ]
     if amendments:
-        latest = max(amendments, key=lambda e: (e.at, str(e.id)))
-        rows: list[dict[str, Any]] = latest.data.get("injections", [])
-        return [
-            Point(r["site"], r["side"], Decimal(r["units"]), r["route"], r.get("vial_id"))
-            for r in rows
-        ]
+        return amended_points(max(amendments, key=lambda e: (e.at, str(e.id))))
     if original is not None:  # the session's own points, read by the caller
         return list(original)
     return [
-        Point(i.site, i.side, i.units, i.route, str(i.vial_id) if i.vial_id else None)
+        Point(
+            i.site,
+            i.side,
+            i.units,
+            i.route,
+            str(i.vial_id) if i.vial_id else None,
+            str(i.id),
+            i.source_identifier,
+        )
         for i in session.injections.all()
     ]
 

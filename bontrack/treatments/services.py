@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -58,6 +58,7 @@ class PointInput:
     side: str
     units: Decimal
     route: str | None = None
+    source_identifier: str = ""  # an imported administration's identifier ("system|value")
 
 
 def _validate_points(points: Sequence[PointInput], field: str = "injections") -> list[PointInput]:
@@ -81,7 +82,7 @@ def _validate_points(points: Sequence[PointInput], field: str = "injections") ->
         route = p.route or site.default_route
         if route not in cat.routes:
             raise ServiceError(f"{here}.route", f"unknown route {route!r}")
-        checked.append(PointInput(site.code, p.side, p.units, route))
+        checked.append(PointInput(site.code, p.side, p.units, route, p.source_identifier))
     return checked
 
 
@@ -369,7 +370,9 @@ def local_date(clinic_tz: str, moment: datetime) -> date:
 
 def consent_finding(session: TreatmentSession, day: date) -> dict[str, Any] | None:
     """B.22, B.29: signing needs a consent for the indication valid on the session date."""
-    consents = Consent.objects.filter(patient_id=session.patient_id, indication=session.indication)
+    consents = Consent.objects.filter(
+        patient_id=session.patient_id, indication=session.indication
+    ).select_related("withdrawal")
     if any(c.valid_on(day) for c in consents):
         return None
     cite = catalog().rule_sources["consent"].cite
@@ -547,12 +550,12 @@ def _refuse_unresolved(
 def session_document(session: TreatmentSession) -> dict[str, Any]:
     """The canonical content of a signed session, which its digest covers, under the version it
     was signed with (DESIGN 3.4): 1 named the vials; 2 carries ``"canon": 2`` and the units drawn
-    from each vial (B.30)."""
+    from each vial (B.30); 3 adds each imported administration's source identifier."""
     uses = SessionVial.objects.filter(session_id=session.pk)
     if session.canon == 1:
         vials: list[Any] = sorted(str(v.vial_id) for v in uses)
         version: dict[str, Any] = {}
-    elif session.canon == 2:
+    elif session.canon in (2, 3):
         vials = sorted(
             (
                 {
@@ -563,7 +566,7 @@ def session_document(session: TreatmentSession) -> dict[str, Any]:
             ),
             key=lambda v: v["vial"],
         )
-        version = {"canon": 2}
+        version = {"canon": session.canon}
     else:
         raise ValueError(f"no canonical form {session.canon} for signed sessions")
     return {
@@ -585,6 +588,7 @@ def session_document(session: TreatmentSession) -> dict[str, Any]:
                 "units": Decimal(i.units),
                 "route": i.route,
                 "vial": i.vial_id,
+                **({"source_identifier": i.source_identifier} if session.canon >= 3 else {}),
             }
             for i in Injection.objects.filter(session_id=session.pk).order_by("position")
         ],
@@ -798,6 +802,31 @@ def _point_rows(points: Sequence[Any], with_vials: bool) -> list[dict[str, Any]]
     ]
 
 
+def _keep_point_ids(rows: list[dict[str, Any]], current: Sequence[Any]) -> None:
+    """Give each amended row the id of the point it corrects (FHIR ids are never reused): the
+    same site, side, units and route first, then the same site and side, in order; a row that
+    corrects none is a new point with a new id."""
+    free = [p for p in current if p.id]
+    for exact in (True, False):
+        for row in rows:
+            if "id" in row:
+                continue
+            for point in free:
+                same = point.site == row["site"] and point.side == row["side"]
+                if same and (
+                    not exact
+                    or (
+                        Decimal(point.units) == Decimal(row["units"])
+                        and point.route == row["route"]
+                    )
+                ):
+                    row["id"] = point.id
+                    free.remove(point)
+                    break
+    for row in rows:
+        row.setdefault("id", str(uuid4()))
+
+
 def _amendment_check(
     actor: Actor,
     session: TreatmentSession,
@@ -836,6 +865,7 @@ def amendment_data(
     draws again from the record's vials, filled in the order they were opened."""
     current = current_points(session)
     rows = _point_rows(points, False) if points is not None else _point_rows(current, True)
+    _keep_point_ids(rows, current)
     data: dict[str, Any] = {
         "injections": rows,
         "notes": notes if notes is not None else current_notes(session),

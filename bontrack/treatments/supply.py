@@ -44,7 +44,7 @@ from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import SessionEvent, SessionVial, TreatmentSession
 
 # The canonical form new signatures are computed under (DESIGN 3.4): 2 adds the draws.
-CANON = 2
+CANON = 3
 
 
 @dataclass(frozen=True)

@@ -648,6 +648,25 @@ def test_each_route_declares_the_permission_the_matrix_enforces():
     assert [k for k, ok in exact.items() if not ok] == [], "declared more than any case allows"
 
 
+def test_every_write_route_refuses_a_token_with_read_scopes_only():
+    """Scopes (docs/security.md): any POST, PUT, PATCH or DELETE that is not declared
+    ``reads_only`` (a search, a check) authenticates bearer tokens with WriteTokenAuth, which
+    refuses a token holding only read scopes (tests/api/test_edges.py calls some of them)."""
+    from bontrack.api.auth import TokenAuth, WriteTokenAuth
+
+    unguarded = []
+    for (method, path), operation in api_routes().items():
+        if method in ("GET", "HEAD", "OPTIONS") or not operation.auth_callbacks:
+            continue
+        declared = operation.openapi_extra or {}
+        kinds = {type(c) for c in operation.auth_callbacks}
+        if declared.get("x-reads-only"):
+            assert WriteTokenAuth not in kinds, f"{method} {path} reads only"
+        elif TokenAuth in kinds or WriteTokenAuth not in kinds:
+            unguarded.append(f"{method} {path}")
+    assert unguarded == []
+
+
 # -- the matrix ---------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from bontrack.audit.models import AuditEntry
 from bontrack.charting.models import ReminderLog
 from bontrack.charting.services import appointments, reminders
 from bontrack.inventory.services import recall_lot, usable_vials
-from bontrack.patients.services import register_patient
+from bontrack.patients.services import register_patient, update_patient
 from bontrack.treatments.errors import ForbiddenError, ServiceError
 from bontrack.treatments.models import SessionVial
 from bontrack.treatments.supply import vial_states
@@ -105,15 +105,53 @@ def test_a_clinic_template_per_indication(due_world):
     reminders.save_template(
         s.actor("physician"),
         indication="glabellar-lines",
-        subject="{given_name}, your frown lines are due",
-        body="Hello {given_name}, due {due_date}. {clinic}",
+        subject="{{ given_name }}, your frown lines are due",
+        body="Hello {{ given_name }}, due {{ due_date }}. {{ clinic }}",
     )
     reminders.send_reminders(s.actor("physician"), days=30)
     assert mail.outbox[0].subject == "Ann, your frown lines are due"
     with pytest.raises(ServiceError):
         reminders.save_template(
-            s.actor("physician"), indication="glabellar-lines", subject="{name}", body="x"
+            s.actor("physician"), indication="glabellar-lines", subject="{{ name }}", body="x"
         )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{given_name.__class__}",
+        "{given_name.__class__.__mro__}",
+        "{{ given_name.__class__ }}",
+        "{{ given_name.upper }}",
+        "{{ given_name|upper }}",
+        "{% debug %}",
+        "{% load static %}{% static 'x' %}",
+        "{% include 'web/base.html' %}",
+        "{{ settings }}",
+    ],
+)
+def test_a_reminder_template_reads_nothing_but_its_placeholders(due_world, text):
+    s, _ = due_world
+    with pytest.raises(ServiceError) as refused:
+        reminders.save_template(
+            s.actor("physician"), indication="glabellar-lines", subject=text, body="Hello"
+        )
+    assert "{{ given_name }}" in refused.value.message
+
+
+def test_a_name_with_markup_is_sent_as_written_in_a_text_mail(due_world):
+    s, people = due_world
+    update_patient(
+        s.actor("physician"), people["ann"].id, timezone.localdate(), given_name="<b>O'Ann</b>"
+    )
+    reminders.save_template(
+        s.actor("physician"),
+        indication="glabellar-lines",
+        subject="For {{ given_name }}",
+        body="Hello {{ given_name }}",
+    )
+    reminders.send_reminders(s.actor("physician"), days=30)
+    assert mail.outbox[0].subject == "For <b>O'Ann</b>"
 
 
 def test_the_csv_lists_who_is_due_with_nothing_booked_for_clinics_that_phone(due_world):

@@ -292,12 +292,12 @@ def test_old_exports_files_are_purged(now: World):
     assert poll(now.client, token, manifest["_status_url"]).status_code == 404
 
 
-def test_a_stale_export_does_not_hold_the_clinic_forever(now: World):
+def test_a_stale_export_does_not_hold_the_clinic_forever(now: World, settings: Any):
     client_id, key = _client(now)
     token = get_token(now.client, client_id, key)
     assert kick_off(now.client, token).status_code == 202
     HUEY.flush()  # the consumer died with it
-    now.clock.at(utc(TODAY) + timedelta(minutes=bulk.STALE_MINUTES + 1))
+    now.clock.at(utc(TODAY) + timedelta(minutes=settings.EXPORT_TIMEOUT_MINUTES + 1))
     token = get_token(now.client, client_id, key)
     assert kick_off(now.client, token).status_code == 202
     assert ExportJob.objects.filter(status="failed").count() == 1

@@ -12,16 +12,20 @@ from pathlib import Path
 import pytest
 
 BONTRACK = [sys.executable, "-m", "bontrack.cli"]
+# The audit key is kept apart from the database and its backups: the restoring host has it too.
+AUDIT_KEY = "backup-test-audit-key-" + "a" * 30
 MANAGE = [sys.executable, str(Path(__file__).resolve().parents[2] / "manage.py")]
 
 
-def run(args, var_dir, database_url="", check=True):
+def run(args, var_dir, database_url="", check=True, extra=None):
     env = {
         **os.environ,
         "BONTRACK_VAR_DIR": str(var_dir),
         "SECRET_KEY": "backup-test-key-" + "x" * 40,
+        "BONTRACK_AUDIT_KEY": AUDIT_KEY,
         "DATABASE_URL": database_url,
         "DJANGO_SETTINGS_MODULE": "bontrack.settings",
+        **(extra or {}),
     }
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, check=False)
     if check:
@@ -86,6 +90,128 @@ def test_a_damaged_backup_is_refused_before_anything_is_written(sqlite_backup, t
     )
 
 
+@pytest.fixture(scope="module")
+def pristine_backup(tmp_path_factory):
+    """One backup, copied for each test that damages it."""
+    base = tmp_path_factory.mktemp("pristine")
+    loaded(base / "source")
+    run([*BONTRACK, "backup", str(base / "backup")], base / "source")
+    return base / "backup"
+
+
+def _manifest(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text())
+
+
+def _damage(kind: str, folder: Path) -> str:
+    """Damage the backup in ``folder``; return what the refusal must name."""
+    path = folder / "manifest.json"
+    manifest = _manifest(folder)
+    if kind == "no manifest":
+        path.unlink()
+        return "no manifest.json"
+    if kind == "truncated manifest":
+        path.write_text(path.read_text()[: len(path.read_text()) // 2])
+        return "manifest.json is not complete JSON"
+    if kind == "incomplete manifest":
+        del manifest["row_counts"]
+        path.write_text(json.dumps(manifest))
+        return "row_counts"
+    if kind == "no database hash":
+        del manifest["files"][manifest["database"]]
+        path.write_text(json.dumps(manifest))
+        return "SHA-256 of the database"
+    if kind == "altered database":
+        # The database altered and the manifest's hashes of it removed with it.
+        database = folder / manifest["database"]
+        data = bytearray(database.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        database.write_bytes(bytes(data))
+        del manifest["files"][manifest["database"]]
+        path.write_text(json.dumps(manifest))
+        return "SHA-256 of the database"
+    if kind == "missing file":
+        name = next(n for n in manifest["files"] if n.startswith("files/"))
+        (folder / name).unlink()
+        return f"{name}: missing from the backup"
+    if kind == "not a table count":
+        manifest["row_counts"] = ["treatments_treatmentsession"]
+        path.write_text(json.dumps(manifest))
+        return "row_counts"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "no manifest",
+        "truncated manifest",
+        "incomplete manifest",
+        "no database hash",
+        "altered database",
+        "missing file",
+        "not a table count",
+    ],
+)
+def test_every_damaged_backup_is_refused_with_exit_2_naming_the_damage(
+    pristine_backup, tmp_path, kind
+):
+    folder = tmp_path / "backup"
+    shutil.copytree(pristine_backup, folder)
+    named = _damage(kind, folder)
+    done = run([*BONTRACK, "restore", str(folder)], tmp_path / "target", check=False)
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "internal error" not in done.stderr
+    assert named in done.stderr
+
+
+def test_every_table_is_counted_and_hashed_in_the_manifest(pristine_backup, tmp_path):
+    import sqlite3
+
+    manifest = _manifest(pristine_backup)
+    copy = tmp_path / "copy.sqlite3"  # opened apart, so that the backup's folder stays as written
+    shutil.copyfile(pristine_backup / manifest["database"], copy)
+    with sqlite3.connect(copy) as conn:
+        tables = {
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+    assert set(manifest["row_counts"]) == tables
+    assert set(manifest["table_hashes"]) == tables
+    assert "charting_signedconsentform" in tables
+    assert "security_breakglassaccess" in tables
+
+
+def test_a_table_whose_content_differs_from_the_manifest_fails_the_restore(
+    pristine_backup, tmp_path
+):
+    folder = tmp_path / "backup"
+    shutil.copytree(pristine_backup, folder)
+    manifest = _manifest(folder)
+    manifest["table_hashes"]["charting_appointment"] = "0" * 64
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    done = run([*BONTRACK, "restore", str(folder)], tmp_path / "target", check=False)
+    assert done.returncode == 1
+    assert "charting_appointment: its content differs from the backup's" in done.stderr
+
+
+def test_a_backup_writes_a_signed_checkpoint_and_an_older_backup_restored_is_named(tmp_path):
+    source = tmp_path / "source"
+    anchors = tmp_path / "anchors.jsonl"
+    extra = {"BONTRACK_AUDIT_CHECKPOINTS": str(anchors)}
+    loaded(source)
+    run([*BONTRACK, "backup", str(tmp_path / "older")], source, extra=extra)
+    run([*BONTRACK, "demo"], source)  # more entries in the clinic's chain and the security log
+    run([*BONTRACK, "backup", str(tmp_path / "newer")], source, extra=extra)
+    assert len(anchors.read_text().splitlines()) == 2
+    run([*BONTRACK, "restore", str(tmp_path / "older")], tmp_path / "target", extra=extra)
+    done = run([*BONTRACK, "audit", "verify"], tmp_path / "target", extra=extra, check=False)
+    assert done.returncode == 1
+    assert "an older copy of the database was restored" in done.stdout
+
+
 def test_restore_refuses_a_database_that_holds_clinics(sqlite_backup, tmp_path):
     loaded(tmp_path / "busy")
     done = run([*BONTRACK, "restore", str(sqlite_backup)], tmp_path / "busy", check=False)
@@ -111,6 +237,7 @@ def test_a_backup_taken_while_another_process_signs_restores_consistently(tmp_pa
         **os.environ,
         "BONTRACK_VAR_DIR": str(source),
         "SECRET_KEY": "k" * 50,
+        "BONTRACK_AUDIT_KEY": AUDIT_KEY,
         "DATABASE_URL": "",
     }
     writer = subprocess.Popen(

@@ -179,6 +179,8 @@ PRODUCTION = {
     "BONTRACK_ALLOWED_HOSTS": "bontrack.clinic.example",
     # A Fernet key for second-factor secrets (never a real deployment's).
     "BONTRACK_CREDENTIALS_KEY": "4iHmiOp5wAwSlc5NtmYgS4qWniadNO0L_MJLjnKZGGw=",
+    # The audit trail's HMAC key (never a real deployment's).
+    "BONTRACK_AUDIT_KEY": "test-audit-key-kept-outside-the-database",
 }
 
 

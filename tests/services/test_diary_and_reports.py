@@ -413,3 +413,29 @@ def test_the_export_costs_a_constant_number_of_queries(events, world):
         rows = adverse_event_export(s.actor("physician"))
     assert len(rows) == 7
     assert len(small.captured_queries) == len(large.captured_queries)
+
+
+@pytest.mark.postgres(sqlite=True)
+def test_a_corrected_diary_appends_newer_readings_and_keeps_the_earlier_ones(world):
+    """DESIGN 3.4: a re-import replaces nothing; the newest reading of a period counts."""
+    s, lot = world
+    m = migraine_patient(s, lot, "P-1", weeks_ago=(8,))
+    start, end = month_start(2), today() - timedelta(days=1)
+    followup.import_diary(s.actor("physician"), m.patient.id, diary_csv(start, end))
+    earlier = {
+        a.id: (a.value_number, a.recorded_at) for a in Assessment.readings.filter(patient=m.patient)
+    }
+    fixed = diary_csv(start, end, headache=lambda d: True, migraine=lambda d: False)
+    result = followup.import_diary(s.actor("physician"), m.patient.id, fixed)
+    updated = result.count("updated")
+    assert updated > 0
+    every = Assessment.readings.filter(patient=m.patient)
+    assert every.count() == len(earlier) + updated
+    for reading in every.filter(id__in=earlier):
+        assert (reading.value_number, reading.recorded_at) == earlier[reading.id]
+    current = Assessment.objects.filter(patient=m.patient)
+    assert current.count() == len(earlier)
+    month = current.get(scale="headache-days-month", period_start=start)
+    assert month.value_number == (month.period_end - month.period_start).days + 1
+    assert month.supersedes is not None
+    assert month.supersedes.value_number != month.value_number

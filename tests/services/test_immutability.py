@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from django.db import DatabaseError, connection, models, transaction
@@ -26,10 +26,12 @@ from bontrack.audit.services import (
     verify_security_chain,
 )
 from bontrack.audit.triggers import MESSAGE, PROTECTED, installed_triggers, trigger_names
+from bontrack.charting.services import consent_forms
 from bontrack.cli import main
 from bontrack.inventory.services import close_vial
+from bontrack.outcomes.services import record_adverse_event
 from bontrack.outcomes.verdicts import continue_despite
-from bontrack.patients.services import update_patient
+from bontrack.patients.services import update_patient, withdraw_consent
 from bontrack.security import services as security_services
 from bontrack.treatments import corrections
 from bontrack.treatments import services as sessions
@@ -37,6 +39,7 @@ from bontrack.treatments.errors import SignedRecordError
 from bontrack.treatments.models import Injection, SessionEvent, TreatmentSession
 from bontrack.treatments.records import current_digest
 from tests import builders
+from tests.charting import support as charting_support
 from tests.db_triggers import triggers_lifted
 from tests.services.followup import migraine_patient
 
@@ -51,6 +54,7 @@ class Records:
     plan: TreatmentSession
     event: SessionEvent
     security: SecurityEvent
+    decided: TreatmentSession  # a signed session whose findings were acknowledged or overridden
 
 
 @pytest.fixture
@@ -125,12 +129,49 @@ def records() -> Records:
         scale="headache-days-28d",
         reason="Fewer days in bed: one more cycle, then review.",
     )
+    # An adverse event; a consent form signed on screen, and a consent withdrawn (appended).
+    record_adverse_event(
+        s.actor("physician"),
+        signed.id,
+        term="injection-site-pain",
+        onset_date=timezone.localdate(),
+        severity="mild",
+        serious=False,
+        relatedness="probable",
+        outcome="recovered",
+    )
+    title, body = consent_forms.standard_wording("glabellar-lines")
+    template = consent_forms.publish_template(
+        s.actor("physician"), indication="glabellar-lines", title=title, body=body
+    )
+    form = consent_forms.sign_consent_form(
+        s.actor("nurse"),
+        p.id,
+        template_id=template.id,
+        product="onabotulinumtoxinA",
+        signer_name="Alex Doe",
+        signer_role="patient",
+        signature=charting_support.signature(),
+    )
+    withdraw_consent(
+        s.actor("nurse"), form.consent_id, on=timezone.localdate(), reason="Changed her mind"
+    )
     record_security_event("sign-in", username="a-physician", address="127.0.0.1")
     security = SecurityEvent.objects.order_by("-seq").first()
     assert security is not None
     assert signed.is_signed
     assert not plan.is_signed
-    return Records(s, signed, plan, event, security)
+    # Signed again the same day: the short interval is a finding the physician decided on.
+    decided = builders.signed_session(
+        s,
+        p,
+        timezone.now() - timedelta(minutes=30),
+        builders.open_vial(s, stock, at=timezone.now() - timedelta(hours=1)),
+        indication="cervical-dystonia",
+        injections=[sessions.PointInput("splenius-capitis", "left", Decimal(10))],
+    )
+    assert decided.decisions.exists()
+    return Records(s, signed, plan, event, security, decided)
 
 
 def key(model: type[models.Model], pk: Any) -> Any:
@@ -240,7 +281,35 @@ PROTECTED_ROWS = {
         "reason",
         "rewritten",
     ),
+    # The acknowledgements and overrides a session was signed with.
+    "treatments_findingdecision": (
+        "session_id",
+        lambda r: key(TreatmentSession, r.decided.id),
+        "reason",
+        "rewritten",
+    ),
+    "charting_signedconsentform": (
+        "clinic_id",
+        lambda r: clinic_key(r.staff.clinic.id),
+        "pdf_sha256",
+        "0" * 64,
+    ),
+    "patients_consentwithdrawal": (
+        "clinic_id",
+        lambda r: clinic_key(r.staff.clinic.id),
+        "reason",
+        "rewritten",
+    ),
+    "outcomes_adverseevent": (
+        "clinic_id",
+        lambda r: clinic_key(r.staff.clinic.id),
+        "severity",
+        "severe",
+    ),
 }
+
+# Closed once signed (DESIGN 3.4): not even a new row may join a signed session's record.
+CLOSED_TABLES = ("treatments_injection", "treatments_sessionvial", "treatments_findingdecision")
 
 
 def test_the_triggers_exist_after_migrate():
@@ -267,6 +336,26 @@ def test_raw_delete_is_refused(records: Records, table: str):
     rows = count(table, column, value)
     assert rows > 0
     refused(f"DELETE FROM {table} WHERE {column} = %s", [value])
+    assert count(table, column, value) == rows
+
+
+@pytest.mark.parametrize("table", CLOSED_TABLES)
+def test_raw_insert_into_a_signed_sessions_record_is_refused(records: Records, table: str):
+    column, value_of, _, _ = PROTECTED_ROWS[table]
+    value = value_of(records)
+    rows = count(table, column, value)
+    assert rows > 0
+    with connection.cursor() as cursor:
+        columns = [c.name for c in connection.introspection.get_table_description(cursor, table)]
+    copied = [c for c in columns if c != "id"]
+    # An injection's key is a UUID given here; the draws' and decisions' keys the database numbers.
+    fresh_id = ["id"] if table == "treatments_injection" else []
+    picks = ", ".join(["%s"] * len(fresh_id) + copied)
+    refused(
+        f"INSERT INTO {table} ({', '.join(fresh_id + copied)}) "
+        f"SELECT {picks} FROM {table} WHERE {column} = %s",
+        [key(Injection, uuid4()) for _ in fresh_id] + [value],
+    )
     assert count(table, column, value) == rows
 
 

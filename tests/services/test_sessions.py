@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from bontrack.audit.models import AuditEntry
 from bontrack.audit.services import verify_clinic_chain
-from bontrack.patients.models import Consent
+from bontrack.patients.models import Consent, ConsentWithdrawal
 from bontrack.treatments import services
 from bontrack.treatments.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.treatments.records import status_of
@@ -142,10 +142,10 @@ def test_signing_without_a_valid_consent_blocks(world):
 def test_consent_validity_reads_b29(signed_days_ago, withdrawn, valid):
     day = date(2026, 11, 25)
     consent = Consent(
-        signed_on=day - timedelta(days=signed_days_ago),
-        expires_on=day + timedelta(days=400),
-        withdrawn_on=day - timedelta(days=1) if withdrawn else None,
+        signed_on=day - timedelta(days=signed_days_ago), expires_on=day + timedelta(days=400)
     )
+    if withdrawn:
+        consent.withdrawal = ConsentWithdrawal(on=day - timedelta(days=1))
     assert consent.valid_on(day) is valid
 
 

@@ -334,18 +334,35 @@ def test_the_current_draws_follow_amendments_and_entered_in_error():
 # -- the canonical form -------------------------------------------------------------------------
 
 
-def test_a_signature_covers_the_draws_under_canonical_form_2(world):
+def test_a_signature_covers_the_draws_under_the_current_canonical_form(world):
+    """Form 3: the draws (form 2) and each injection's source identifier (imports)."""
     s, p = world
     vial = builders.open_vial(s, lot_of(s, 100, "CANON"))
     signed = sign(s, plan(s, p, ["40"], vials=[vial]))
-    assert signed.canon == 2
+    assert signed.canon == 3
     document = services.session_document(signed)
-    assert document["canon"] == 2
+    assert document["canon"] == 3
     assert document["vials"] == [{"vial": str(vial.id), "drawn_units": Decimal(40)}]
+    assert [i["source_identifier"] for i in document["injections"]] == [""]
     assert services.verify_digest(TreatmentSession.objects.get(pk=signed.pk))
     with triggers_lifted():
         SessionVial.objects.filter(session=signed).update(drawn_units=Decimal(10))
     assert not services.verify_digest(TreatmentSession.objects.get(pk=signed.pk))
+
+
+def test_a_session_signed_under_canonical_form_2_still_verifies(world):
+    """A record signed with its draws, before injections carried a source identifier."""
+    s, p = world
+    vial = builders.open_vial(s, lot_of(s, 100, "TWO"))
+    signed = sign(s, plan(s, p, ["40"], vials=[vial]))
+    as_signed_then = TreatmentSession.objects.get(pk=signed.pk)
+    as_signed_then.canon = 2
+    document = services.session_document(as_signed_then)
+    assert document["canon"] == 2
+    assert "source_identifier" not in document["injections"][0]
+    with triggers_lifted():
+        TreatmentSession.objects.filter(pk=signed.pk).update(canon=2, digest=digest(document))
+    assert services.verify_digest(TreatmentSession.objects.get(pk=signed.pk))
 
 
 def test_a_session_signed_under_canonical_form_1_still_verifies(world):

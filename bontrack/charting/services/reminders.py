@@ -10,15 +10,17 @@ every patient e-mailed or exported a disclosure entry.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from uuid import UUID
 
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.template import Context, Engine, Template, TemplateSyntaxError, Variable
+from django.template.base import TextNode, VariableNode
 from django.utils import timezone
 
 from bontrack.accounts.access import access_membership, require
@@ -26,6 +28,7 @@ from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.charting.models import Appointment, ReminderLog, ReminderTemplate
 from bontrack.charting.services.appointments import OPEN
+from bontrack.core import csvfiles
 from bontrack.domain.catalog import catalog
 from bontrack.outcomes.due import DueRow, compute_due_list
 from bontrack.outcomes.services import clinic_today
@@ -35,13 +38,13 @@ MAX_DAYS = 365
 OVERDUE_WEEKS = 12  # overdue patients are listed too, up to this long
 RESEND_AFTER_DAYS = 7  # a patient reminded for an indication is not reminded again sooner
 
-DEFAULT_SUBJECT = "Time to book your next {indication} treatment at {clinic}"
+DEFAULT_SUBJECT = "Time to book your next {{ indication }} treatment at {{ clinic }}"
 DEFAULT_BODY = (
-    "Dear {given_name},\n\n"
-    "Your next {indication} treatment at {clinic} is due from {due_date}. Please call us or reply "
-    "to this e-mail to book a visit.\n\n"
+    "Dear {{ given_name }},\n\n"
+    "Your next {{ indication }} treatment at {{ clinic }} is due from {{ due_date }}. Please call "
+    "us or reply to this e-mail to book a visit.\n\n"
     "If you no longer wish to receive reminders, tell us and we will stop.\n\n"
-    "{clinic}"
+    "{{ clinic }}"
 )
 PLACEHOLDERS = ("given_name", "family_name", "indication", "due_date", "clinic")
 
@@ -166,11 +169,9 @@ def save_template(actor: Actor, *, indication: str, subject: str, body: str) -> 
         if not text.strip():
             raise ServiceError(name, "must not be empty")
         try:
-            text.format(**dict.fromkeys(PLACEHOLDERS, ""))
-        except (KeyError, IndexError, ValueError):
-            raise ServiceError(
-                name, f"use only the placeholders {', '.join('{' + p + '}' for p in PLACEHOLDERS)}"
-            ) from None
+            compile_template(text)
+        except TemplateRefusedError as refused:
+            raise ServiceError(name, str(refused)) from None
     with clinical_transaction(actor) as trail:
         template, _ = ReminderTemplate.objects.update_or_create(
             clinic_id=actor.membership.clinic_id,
@@ -185,15 +186,54 @@ def save_template(actor: Actor, *, indication: str, subject: str, body: str) -> 
     return template
 
 
-def _render(text: str, candidate: Candidate, clinic: str) -> str:
+class TemplateRefusedError(ValueError):
+    """A reminder template that is more than text and the placeholders."""
+
+
+# Plain text mail: nothing is escaped (an apostrophe in a name stays one). HTML mail would be
+# rendered by the autoescaping engine.
+_TEXT_ENGINE = Engine(autoescape=False, libraries={}, builtins=[], loaders=[])
+_HTML_ENGINE = Engine(autoescape=True, libraries={}, builtins=[], loaders=[])
+# A placeholder in the former str.format syntax ("{given_name}"): refused rather than mailed as
+# it stands.
+OLD_PLACEHOLDER = re.compile(r"(?<!\{)\{\s*[A-Za-z_][\w.\[\]]*\s*\}(?!\})")
+PLACEHOLDER_HELP = ", ".join("{{ " + p + " }}" for p in PLACEHOLDERS)
+
+
+def compile_template(text: str, html: bool = False) -> Template:
+    """A reminder's subject or body as a Django template holding text and the placeholders only
+    (``{{ given_name }}``): no attribute, filter, tag or any other name, so that a template
+    can read nothing but the five strings it is given (never ``str.format``, whose
+    ``{given_name.__class__}`` walks into Python objects)."""
+    engine = _HTML_ENGINE if html else _TEXT_ENGINE
+    try:
+        template = engine.from_string(text)
+    except TemplateSyntaxError as error:
+        raise TemplateRefusedError(
+            f"{error}; use only the placeholders {PLACEHOLDER_HELP}"
+        ) from None
+    for node in template.nodelist:
+        if isinstance(node, TextNode):
+            if OLD_PLACEHOLDER.search(node.s):
+                raise TemplateRefusedError(f"write placeholders as {PLACEHOLDER_HELP}")
+            continue
+        expression = getattr(getattr(node, "filter_expression", None), "var", None)
+        plain = isinstance(node, VariableNode) and not node.filter_expression.filters
+        if not plain or not isinstance(expression, Variable) or expression.var not in PLACEHOLDERS:
+            raise TemplateRefusedError(f"use only the placeholders {PLACEHOLDER_HELP}")
+    return template
+
+
+def _render(text: str, candidate: Candidate, clinic: str, html: bool = False) -> str:
     r = candidate.row
-    return text.format(
-        given_name=r.given_name,
-        family_name=r.family_name,
-        indication=candidate.indication_name.split(" (")[0].lower(),
-        due_date=r.due.due.strftime("%-d %B %Y") if r.due.due else "now",
-        clinic=clinic,
-    )
+    values = {
+        "given_name": r.given_name,
+        "family_name": r.family_name,
+        "indication": candidate.indication_name.split(" (")[0].lower(),
+        "due_date": r.due.due.strftime("%-d %B %Y") if r.due.due else "now",
+        "clinic": clinic,
+    }
+    return compile_template(text, html).render(Context(values, autoescape=html))
 
 
 @dataclass(frozen=True)
@@ -298,24 +338,24 @@ def export_csv(
         actor, days=days, indication=indication, injector_id=injector_id, today=today
     )
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csvfiles.writer(out)
     writer.writerow(CSV_COLUMNS)
     for c in found:
         r = c.row
         writer.writerow(
             [
-                _cell(r.record_number),
-                _cell(r.given_name),
-                _cell(r.family_name),
+                r.record_number,
+                r.given_name,
+                r.family_name,
                 r.due.indication,
                 r.due.product,
                 r.due.last_session.isoformat(),
                 r.due.due.isoformat() if r.due.due else "",
                 r.status,
-                _cell(r.injector or ""),
+                r.injector or "",
                 r.contact_method,
-                _cell(r.phone),
-                _cell(r.email),
+                r.phone,
+                r.email,
                 c.last_reminded.isoformat() if c.last_reminded else "",
             ]
         )
@@ -323,8 +363,3 @@ def export_csv(
         for patient_id in dict.fromkeys(c.row.patient_id for c in found):
             trail.record("disclose", "reminder-list-export", patient_id, patient_id)
     return out.getvalue()
-
-
-def _cell(value: str) -> str:
-    """No formula injection when the CSV is opened in a spreadsheet."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -15,6 +15,7 @@ from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.charting.models import ConsentTemplate
 from bontrack.charting.services import consent_forms as forms
+from bontrack.core.csvfiles import content_disposition
 from bontrack.domain.catalog import catalog
 from bontrack.patients import services as patients
 from bontrack.treatments.errors import ServiceError
@@ -95,7 +96,7 @@ def form_pdf(request: HttpRequest, actor: Actor, form_id: UUID) -> HttpResponse:
     stored = forms.read_consent_pdf(actor, form_id)
     response = HttpResponse(stored.data, content_type="application/pdf")
     name = f"consent-{stored.form.signed_at:%Y-%m-%d}-{str(stored.form.id)[:8]}.pdf"
-    response["Content-Disposition"] = f'inline; filename="{name}"'
+    response["Content-Disposition"] = content_disposition(name, "inline")
     response["Cache-Control"] = "private, no-store"
     response["X-Content-SHA256"] = stored.form.pdf_sha256
     response["X-Content-Intact"] = "yes" if stored.intact else "NO: the stored file was altered"

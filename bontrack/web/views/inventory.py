@@ -4,7 +4,6 @@ who received it (with a CSV export). Used, wasted and remaining units are derive
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +15,7 @@ from django.utils import timezone
 from bontrack.accounts.access import access_lot, access_vial
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
+from bontrack.core import csvfiles
 from bontrack.domain.catalog import catalog
 from bontrack.domain.planning import use_by
 from bontrack.inventory import services as inventory
@@ -185,30 +185,25 @@ def lot_recall(request: HttpRequest, actor: Actor, lot_id: UUID) -> HttpResponse
 def lot_exposures_csv(request: HttpRequest, actor: Actor, lot_id: UUID) -> HttpResponse:
     lot = access_lot(actor, lot_id, Perm.INVENTORY_READ)
     found = inventory.exposures(actor, lot.id)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="recall-{lot.lot_number}.csv"'
-    writer = csv.writer(response)
+    response = HttpResponse(content_type=csvfiles.MEDIA_TYPE)
+    response["Content-Disposition"] = csvfiles.content_disposition(f"recall-{lot.lot_number}.csv")
+    writer = csvfiles.writer(response)
     writer.writerow(
         ["record_number", "name", "phone", "email", "administered_on", "session_id", "lot"]
     )
     for e in found:
         writer.writerow(
             [
-                _cell(e.record_number),
-                _cell(e.name),
-                _cell(e.phone),
-                _cell(e.email),
-                e.administered_on.isoformat(),
-                str(e.session_id),
-                _cell(lot.lot_number),
+                e.record_number,
+                e.name,
+                e.phone,
+                e.email,
+                e.administered_on.isoformat() if e.administered_on else "",
+                str(e.session_id) if e.session_id else "",
+                lot.lot_number,
             ]
         )
     return response
-
-
-def _cell(value: str) -> str:
-    """Spreadsheets run a cell that starts with = + - @ as a formula: quote it."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 @clinic_view(Perm.INVENTORY_WRITE, methods=("POST",))

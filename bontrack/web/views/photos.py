@@ -15,6 +15,7 @@ from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.charting.models import TIMEPOINTS
 from bontrack.charting.services import photos as photo_services
+from bontrack.core.csvfiles import content_disposition
 from bontrack.domain.catalog import catalog
 from bontrack.patients import services as patients
 from bontrack.treatments.errors import ServiceError
@@ -136,7 +137,7 @@ def _date(raw: str, default: Any) -> Any:
 
 def _image(data: bytes, name: str) -> HttpResponse:
     response = HttpResponse(data, content_type="image/jpeg")
-    response["Content-Disposition"] = f'inline; filename="{name}"'
+    response["Content-Disposition"] = content_disposition(name, "inline")
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response

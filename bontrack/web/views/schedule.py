@@ -18,6 +18,7 @@ from bontrack.audit.services import Actor
 from bontrack.charting.models import APPOINTMENT_STATUSES
 from bontrack.charting.services import appointments as book
 from bontrack.charting.services import reminders
+from bontrack.core.csvfiles import MEDIA_TYPE, content_disposition
 from bontrack.domain.catalog import catalog
 from bontrack.treatments.errors import ServiceError
 from bontrack.web import present
@@ -208,9 +209,9 @@ def reminder_page(request: HttpRequest, actor: Actor) -> HttpResponse:
 @clinic_view(Perm.CHART_READ)
 def reminder_csv(request: HttpRequest, actor: Actor) -> HttpResponse:
     text = reminders.export_csv(actor, **_filters(request, actor))
-    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response = HttpResponse(text, content_type=MEDIA_TYPE)
     today = present.clinic_today(actor.clinic.time_zone)
-    response["Content-Disposition"] = f'attachment; filename="due-reminders-{today}.csv"'
+    response["Content-Disposition"] = content_disposition(f"due-reminders-{today}.csv")
     return response
 
 

@@ -17,6 +17,7 @@ from bontrack.accounts.access import access_session
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
+from bontrack.core.csvfiles import content_disposition
 from bontrack.domain.catalog import catalog
 from bontrack.domain.planning import reconstitute, use_by, vial_concentration
 from bontrack.domain.quantities import Volume
@@ -280,7 +281,7 @@ def note_pdf(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpRespon
     pdf = HTML(string=html, base_url=None).write_pdf()
     response = HttpResponse(pdf, content_type="application/pdf")
     name = f"procedure-note-{session.plan_date.isoformat()}-{str(session.id)[:8]}.pdf"
-    response["Content-Disposition"] = f'inline; filename="{name}"'
+    response["Content-Disposition"] = content_disposition(name, "inline")
     return response
 
 

@@ -493,21 +493,22 @@ def import_diary(
                 "period": f"{plan.start.isoformat()}/{plan.end.isoformat()}",
                 "source": "diary",
             }
+            reading = {
+                "clinic_id": patient.clinic_id,
+                "patient": patient,
+                "indication": DIARY_INDICATION,
+                "scale": plan.scale,
+                "value_number": Decimal(plan.value),
+                "timepoint": plan.timepoint,
+                "session": plan.session,
+                "period_start": plan.start,
+                "period_end": plan.end,
+                "source": "diary",
+                "recorded_by": actor.membership,
+                "recorded_at": now,
+            }
             if found is None:
-                found = Assessment.objects.create(
-                    clinic_id=patient.clinic_id,
-                    patient=patient,
-                    indication=DIARY_INDICATION,
-                    scale=plan.scale,
-                    value_number=Decimal(plan.value),
-                    timepoint=plan.timepoint,
-                    session=plan.session,
-                    period_start=plan.start,
-                    period_end=plan.end,
-                    source="diary",
-                    recorded_by=actor.membership,
-                    recorded_at=now,
-                )
+                found = Assessment.objects.create(**reading)
                 trail.record("create", "assessment", found.id, patient.id, **detail)
                 continue
             # A newer reading of the period, appended (DESIGN 3.4): the earlier one stays as it
@@ -516,18 +517,7 @@ def import_diary(
             detail["before"] = format_decimal(was) if isinstance(was, Decimal) else was
             detail["supersedes"] = str(found.id)
             newer = Assessment.objects.create(
-                clinic_id=patient.clinic_id,
-                patient=patient,
-                indication=DIARY_INDICATION,
-                scale=plan.scale,
-                value_number=Decimal(plan.value),
-                timepoint=plan.timepoint,
-                session=plan.session,
-                period_start=plan.start,
-                period_end=plan.end,
-                source="diary",
-                recorded_by=actor.membership,
-                recorded_at=now,
+                **reading,
                 revision=found.revision + 1,
                 supersedes=found,
             )

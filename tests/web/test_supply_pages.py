@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from bontrack.inventory.models import VialClosing
 from bontrack.treatments.models import SessionVial
 from bontrack.treatments.services import stored_result_at
 from tests.web.conftest import Pages
@@ -145,3 +146,16 @@ def test_the_signed_record_shows_what_each_vial_gave(pages: Pages):
     assert "<th>Drawn</th>" in page
     assert '<td class="nowrap">200 U</td>' in page
     assert '<td class="nowrap">100 U</td>' in page
+
+
+def test_closing_an_open_vial_from_the_lot_page_wastes_what_it_held(pages: Pages):
+    client = pages.client("nurse_injector")
+    vial = pages.lot.vials.filter(reconstituted_at__isnull=True).first()
+    client.post(f"/inventory/vials/{vial.id}/reconstitute", {"diluent_ml": "2"})
+    closed = client.post(f"/inventory/vials/{vial.id}/close", follow=True)
+    assert "Vial closed: what it still held is recorded as wasted." in closed.content.decode()
+    closing = VialClosing.objects.get(vial=vial)
+    assert not closing.wasted_by_hand
+    again = client.post(f"/inventory/vials/{vial.id}/close", follow=True).content.decode()
+    assert "Not closed:" in again
+    assert VialClosing.objects.filter(vial=vial).count() == 1

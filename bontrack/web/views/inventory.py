@@ -4,6 +4,7 @@ who received it (with a CSV export). Used, wasted and remaining units are derive
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -228,29 +229,47 @@ def vial_reconstitute(request: HttpRequest, actor: Actor, vial_id: UUID) -> Http
     return HttpResponseRedirect(f"/inventory/lots/{vial.lot_id}/")
 
 
-@clinic_view(Perm.INVENTORY_WRITE, methods=("POST",))
-def vial_waste(request: HttpRequest, actor: Actor, vial_id: UUID) -> HttpResponse:
-    """Waste of a vial no session drew: the whole vial, and it is closed (B.30)."""
+def _end_of_vial(
+    request: HttpRequest,
+    actor: Actor,
+    vial_id: UUID,
+    act: Callable[[Actor, UUID], object],
+    done: str,
+    refused: str,
+) -> HttpResponse:
+    """Close a vial one way or another (B.30), then back to its lot's page with what happened."""
     vial = access_vial(actor, vial_id, Perm.INVENTORY_WRITE)
     try:
-        inventory.record_waste(actor, vial.id)
-        messages.success(request, "Waste recorded: the whole vial is wasted and it is closed.")
+        act(actor, vial.id)
+        messages.success(request, done)
     except ServiceError as error:
         if error.status in (403, 404):
             raise
-        messages.error(request, f"Waste not recorded: {error.message}")
+        messages.error(request, f"{refused}: {error.message}")
     return HttpResponseRedirect(f"/inventory/lots/{vial.lot_id}/")
+
+
+@clinic_view(Perm.INVENTORY_WRITE, methods=("POST",))
+def vial_waste(request: HttpRequest, actor: Actor, vial_id: UUID) -> HttpResponse:
+    """Waste of a vial no session drew: the whole vial, and it is closed (B.30)."""
+    return _end_of_vial(
+        request,
+        actor,
+        vial_id,
+        inventory.record_waste,
+        "Waste recorded: the whole vial is wasted and it is closed.",
+        "Waste not recorded",
+    )
 
 
 @clinic_view(Perm.INVENTORY_WRITE, methods=("POST",))
 def vial_close(request: HttpRequest, actor: Actor, vial_id: UUID) -> HttpResponse:
     """Close an open vial now: what it still holds is wasted (B.30)."""
-    vial = access_vial(actor, vial_id, Perm.INVENTORY_WRITE)
-    try:
-        inventory.close_vial(actor, vial.id)
-        messages.success(request, "Vial closed: what it still held is recorded as wasted.")
-    except ServiceError as error:
-        if error.status in (403, 404):
-            raise
-        messages.error(request, f"Not closed: {error.message}")
-    return HttpResponseRedirect(f"/inventory/lots/{vial.lot_id}/")
+    return _end_of_vial(
+        request,
+        actor,
+        vial_id,
+        inventory.close_vial,
+        "Vial closed: what it still held is recorded as wasted.",
+        "Not closed",
+    )

@@ -10,29 +10,48 @@ VAR_DIR := $(or $(BONTRACK_VAR_DIR),var)
 	migrations-check secret-key
 
 $(STAMP): pyproject.toml
+	@echo "[0/4] Python packages: installing into $(VENV) (first run only)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: migrate, load the demo clinic on an empty database, serve on http://127.0.0.1:8000
+# Where `make run` listens: BIND=0.0.0.0 serves the clinic network (docs/operations.md).
+BIND ?= 127.0.0.1
+PORT ?= 8000
+# Source maps serve only a developer's browser tools; production builds keep them for the
+# manifest, which rewrites the files' references to them.
+STATIC_IGNORE := $(if $(filter production,$(BONTRACK_ENV)),,--ignore '*.map')
+
+## run: install, migrate, load the demo clinic on an empty database, serve on http://$(BIND):$(PORT)
+## (make run BIND=0.0.0.0 PORT=8080 for tablets on the clinic network: see docs/operations.md)
 run: $(STAMP) secret-key
+	@echo "[1/4] Database: applying migrations (a minute on a new database)"
 	$(BIN)/python manage.py migrate --noinput --verbosity 0
+	@echo "[2/4] Demo clinic: loaded only into an empty database"
 	$(BIN)/bontrack demo --if-empty
-	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	@echo "Serving http://127.0.0.1:8000 with debug off (Ctrl-C stops): sign in there with a"
-	@echo "demo user and the password printed when the demo was loaded. Or log in to the API:"
-	@echo "  curl -X POST http://127.0.0.1:8000/api/v1/auth/token -H 'Content-Type: application/json' \\"
+	@echo "[3/4] Static files: copying the pages' scripts and styles"
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 $(STATIC_IGNORE)
+	@echo "[4/4] Serving http://$(BIND):$(PORT) with debug off (Ctrl-C stops): sign in there"
+	@echo "  with a demo user and the password printed when the demo was loaded. Or log in to the API:"
+	@echo "  curl -X POST http://$(BIND):$(PORT)/api/v1/auth/token -H 'Content-Type: application/json' \\"
 	@echo "       -d '{\"username\": \"physician\", \"password\": \"...\"}'"
-	@echo "  with a demo user and the password printed when the demo was loaded; docs: /api/v1/docs"
-	@echo "  (physician and admin set up an authenticator app at their first sign-in on the pages,"
-	@echo "  then add \"code\": \"123456\" with the app's current code to that body)"
+	@echo "  docs: /api/v1/docs (physician and admin set up an authenticator app at their first"
+	@echo "  sign-in on the pages, then add \"code\": \"123456\" with the app's current code)"
+	@if [ "$(BIND)" != "127.0.0.1" ] && [ "$(BIND)" != "localhost" ]; then \
+		echo "  Other devices: add this machine's name or address to BONTRACK_ALLOWED_HOSTS"; \
+		echo "  (now: $${BONTRACK_ALLOWED_HOSTS:-127.0.0.1,localhost}). Sign-in, security keys"; \
+		echo "  and secure cookies need HTTPS with the clinic's certificate: docs/operations.md."; \
+	fi
 	@# The task consumer (bulk exports) runs beside gunicorn; Ctrl-C stops both (the trap ends
 	@# the consumer, which a non-interactive shell starts with SIGINT ignored).
 	BONTRACK_DEBUG=0 $(BIN)/python manage.py run_huey & consumer=$$!; \
 	trap 'kill $$consumer 2>/dev/null; wait $$consumer' EXIT INT TERM; \
-	BONTRACK_DEBUG=0 $(BIN)/gunicorn bontrack.wsgi:application --bind 127.0.0.1:8000 \
-		--workers 2 --access-logfile - --no-control-socket
+	BONTRACK_DEBUG=0 $(BIN)/gunicorn bontrack.wsgi:application --bind $(BIND):$(PORT) \
+		--workers 2 --access-logfile - --no-control-socket $(GUNICORN_TLS)
+
+# HTTPS with the clinic's certificate: make run TLS_CERT=/path/cert.pem TLS_KEY=/path/key.pem
+GUNICORN_TLS := $(if $(TLS_CERT),--certfile $(TLS_CERT) --keyfile $(TLS_KEY))
 
 # A random key in $(VAR_DIR)/secret_key (mode 600, never committed) unless SECRET_KEY is set;
 # likewise $(VAR_DIR)/credentials_key unless BONTRACK_CREDENTIALS_KEY is set, and $(VAR_DIR)/audit_key

@@ -23,7 +23,8 @@
   ``var/tasks.sqlite3`` (``BONTRACK_TASK_QUEUE`` names another file). Bulk exports are written
   under ``var/exports/`` (``BONTRACK_EXPORT_DIR``).
 - ``BONTRACK_EMAIL_HOST`` (with ``_PORT``, ``_USER``, ``_PASSWORD``, ``_TLS``): reminders go out by
-  SMTP; unset, they are printed by the console backend. ``BONTRACK_EMAIL_FROM``: the sender.
+  SMTP; unset, they are printed by the console backend. ``BONTRACK_EMAIL_FROM``: the sender,
+  with the clinic's address for patients as Reply-To; unset, reminders come from that address.
 """
 
 from __future__ import annotations
@@ -260,7 +261,14 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # Production: hashed names cached for a year, gzip and Brotli copies made once at build time.
+    # Elsewhere the files are copied as they are: compressing some 900 of them took minutes of a
+    # first start.
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
     # Clinical photos and signed consent forms: local files outside any public URL (served only
     # by views that check access and audit); any storage backend of Django's API may replace it.
     "clinical": {
@@ -399,7 +407,10 @@ EMAIL_HOST_USER = os.environ.get("BONTRACK_EMAIL_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("BONTRACK_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = os.environ.get("BONTRACK_EMAIL_TLS", "1") == "1"
 EMAIL_TIMEOUT = 20
-DEFAULT_FROM_EMAIL = os.environ.get("BONTRACK_EMAIL_FROM", "bontrack <no-reply@localhost>")
+# Reminders come from the clinic's own address for patients (Clinic.contact_email), or from this
+# server-wide sender with the clinic's address as Reply-To; never from an address nobody reads.
+BONTRACK_EMAIL_FROM = os.environ.get("BONTRACK_EMAIL_FROM", "")
+DEFAULT_FROM_EMAIL = BONTRACK_EMAIL_FROM or "webmaster@localhost"
 # Uploads above this go to a temporary file rather than memory (photos are checked for size).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

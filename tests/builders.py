@@ -48,6 +48,9 @@ class Staff:
 
 def staff(name: str = "Clinic A", prefix: str = "a") -> Staff:
     clinic = create_clinic(name, "UTC")
+    # Reminders need a real address for patients to write to (charting/services/reminders.py).
+    clinic.contact_email = f"desk@{prefix}.clinic.test"
+    clinic.save(update_fields=["contact_email"])
     password = secrets.token_urlsafe(16)
     physician = add_member(
         clinic,

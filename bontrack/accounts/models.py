@@ -10,6 +10,12 @@ from django.db import models
 from bontrack.accounts.permissions import Perm, Role, has_perm
 
 
+def default_opening_hours() -> dict[str, list[list[str]]]:
+    """Monday to Friday, 08:00 to 18:00, until the clinic sets its own."""
+    weekdays = {day: [["08:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+    return {**weekdays, "sat": [], "sun": []}
+
+
 class Clinic(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
@@ -17,6 +23,14 @@ class Clinic(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC")
     # Everyone signs in with a second factor, not only prescribers and admins (docs/security.md).
     require_mfa = models.BooleanField(default=False)
+    # {"mon": [["08:00", "18:00"]], ..., "sun": []}: the clinic's local times, one or more
+    # intervals a day (a lunch break splits a day). Appointments outside them need confirming and
+    # the proposed next visit falls within them (bontrack/charting/hours.py).
+    opening_hours = models.JSONField(default=default_opening_hours)
+    # Where patients reach the clinic: reminders go out from (or with a Reply-To of) this address
+    # and give this number, so that nothing invites a reply to an address nobody reads.
+    contact_email = models.EmailField(blank=True)
+    contact_phone = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

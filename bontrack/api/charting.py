@@ -1,5 +1,6 @@
-"""Everyday charting around the treatment: the appointment book and the next visit, reminders
-(read only), clinical photos, signed consent forms, saved plans and repeat last.
+"""Everyday charting around the treatment: the appointment book, the opening hours and the next
+visit, reminders (the list and a preview of the e-mails; sending stays on the page), clinical
+photos, signed consent forms, saved plans and repeat last.
 
 Each route calls the service its page calls (bontrack/charting/services/), with the permission
 the page declares; the services hold the rules, open rows through the access funnels and write
@@ -16,7 +17,7 @@ from uuid import UUID
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
-from ninja import Router, Status
+from ninja import Query, Router, Status
 from pydantic import TypeAdapter, ValidationError
 
 from bontrack.accounts.permissions import Perm
@@ -28,9 +29,12 @@ from bontrack.api.charting_schemas import (
     AppointmentStatusIn,
     ConsentFormOut,
     NextVisitOut,
+    OpeningHoursIn,
+    OpeningHoursOut,
     PhotoOut,
     PlanFromSavedIn,
     ReminderListOut,
+    ReminderPreviewOut,
     RepeatLastIn,
     SavedPlanOut,
 )
@@ -39,6 +43,7 @@ from bontrack.api.perms import needs
 from bontrack.api.schemas import ErrorOut, SessionOut, units_text
 from bontrack.api.sessions import session_out
 from bontrack.audit.services import Actor
+from bontrack.charting import hours
 from bontrack.charting.models import TIMEPOINTS, Appointment, Photo, SavedPlan, SignedConsentForm
 from bontrack.charting.services import appointments as book
 from bontrack.charting.services import consent_forms, photos, plans, reminders
@@ -142,7 +147,9 @@ def patient_appointments(request: HttpRequest, patient_id: UUID) -> Any:
 def book_appointment(request: HttpRequest, patient_id: UUID, body: AppointmentIn) -> Any:
     """Book a visit: indication, `starts_at` with its UTC offset, 5 to 480 minutes, optionally
     the injector (a prescriber or nurse injector of the clinic) and the signed session whose
-    next-visit proposal it takes up."""
+    next-visit proposal it takes up. When the patient or the injector is already booked at an
+    overlapping time, or the time is outside the opening hours, nothing is booked: 409 names
+    each problem, and the same request with `confirm: true` books it anyway."""
     actor = actor_of(request)
     appointment = book.book_appointment(
         actor,
@@ -153,8 +160,52 @@ def book_appointment(request: HttpRequest, patient_id: UUID, body: AppointmentIn
         injector_id=body.injector_id,
         notes=body.notes,
         proposed_by_session_id=body.proposed_by_session_id,
+        confirm=body.confirm,
     )
     return Status(201, appointment_out(appointment, actor.clinic.time_zone))
+
+
+def opening_hours_out(actor: Actor) -> dict[str, Any]:
+    clinic = actor.clinic
+    sender = reminders.sender_of(clinic)
+    return {
+        "time_zone": clinic.time_zone,
+        "opening_hours": {day: clinic.opening_hours.get(day, []) for day in hours.DAYS},
+        "contact_email": clinic.contact_email,
+        "contact_phone": clinic.contact_phone,
+        "reminder_from": sender.from_email if sender else None,
+        "reminder_reply_to": sender.reply_to if sender else None,
+    }
+
+
+@router.get(
+    "/clinic/opening-hours",
+    response={200: OpeningHoursOut, **ERRORS},
+    openapi_extra=needs(Perm.DEMOGRAPHICS_READ),
+)
+def get_opening_hours(request: HttpRequest) -> Any:
+    """The clinic's opening hours (local times, one or two intervals a day; an empty day is
+    closed), which appointments and the proposed next visit keep to, and where patients reach
+    the clinic (the reminders' sender)."""
+    return opening_hours_out(actor_of(request))
+
+
+@router.put(
+    "/clinic/opening-hours",
+    response={200: OpeningHoursOut, **ERRORS},
+    openapi_extra=needs(Perm.USERS_MANAGE),
+)
+def put_opening_hours(request: HttpRequest, body: OpeningHoursIn) -> Any:
+    """Set the opening hours, the e-mail address and the telephone number for patients; a field
+    left out stays as it is. The clinic administrator's."""
+    actor = actor_of(request)
+    book.set_opening_hours(
+        actor,
+        opening_hours=body.opening_hours,
+        contact_email=body.contact_email,
+        contact_phone=body.contact_phone,
+    )
+    return opening_hours_out(actor)
 
 
 @router.post(
@@ -262,6 +313,49 @@ def reminder_list(
             }
             for c in found
         ],
+    }
+
+
+@router.get(
+    "/reminders/preview",
+    response={200: ReminderPreviewOut, **ERRORS},
+    openapi_extra=needs(Perm.CHART_READ, Perm.DEMOGRAPHICS_WRITE),
+)
+def reminder_preview(
+    request: HttpRequest,
+    days: int = 30,
+    indication: str | None = None,
+    injector_id: UUID | None = None,
+    patient_id: list[UUID] | None = Query(None),  # noqa: B008
+) -> Any:
+    """Every reminder e-mail a send would make now (recipient, subject, text), the sender and
+    the Reply-To, and who would not be e-mailed and why; nothing is sent. One read entry per
+    patient shown. `patient_id` (repeatable) narrows it to those patients."""
+    actor = actor_of(request)
+    preview = reminders.preview_reminders(
+        actor,
+        days=days,
+        indication=indication,
+        injector_id=injector_id,
+        patient_ids=set(patient_id) if patient_id else None,
+    )
+    return {
+        "sender": preview.sender.from_email if preview.sender else None,
+        "reply_to": preview.sender.reply_to if preview.sender else None,
+        "messages": [
+            {
+                "patient_id": d.candidate.row.patient_id,
+                "record_number": d.candidate.row.record_number,
+                "indication": d.candidate.row.due.indication,
+                "due": d.candidate.row.due.due,
+                "to": d.to,
+                "subject": d.subject,
+                "body": d.body,
+            }
+            for d in preview.drafts
+        ],
+        "skipped": [{"patient_id": c.row.patient_id, "reason": why} for c, why in preview.skipped],
+        "digest": preview.digest,
     }
 
 

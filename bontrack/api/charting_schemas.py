@@ -26,6 +26,30 @@ class AppointmentIn(In):
     notes: str = ""
     # The signed session whose next-visit proposal this booking takes up.
     proposed_by_session_id: UUID | None = None
+    confirm: bool = Field(
+        default=False,
+        description=(
+            "true books despite the warnings a 409 gave: the patient or the injector already "
+            "booked at an overlapping time, or a time outside the opening hours"
+        ),
+    )
+
+
+class OpeningHoursIn(In):
+    # {"mon": [["08:00", "12:30"], ["13:30", "18:00"]], ..., "sun": []}; a day left out is closed.
+    opening_hours: dict[str, list[list[str]]] | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+
+
+class OpeningHoursOut(Schema):
+    time_zone: str
+    opening_hours: dict[str, list[list[str]]]
+    contact_email: str
+    contact_phone: str
+    # Where reminders come from and where replies go; null while no address is set.
+    reminder_from: str | None
+    reminder_reply_to: str | None
 
 
 class AppointmentStatusIn(In):
@@ -99,6 +123,30 @@ class ReminderRowOut(Schema):
     contactable: bool
     why_not: str
     last_reminded: date | None
+
+
+class ReminderDraftOut(Schema):
+    patient_id: UUID
+    record_number: str
+    indication: str
+    due: date | None
+    to: str
+    subject: str
+    body: str
+
+
+class ReminderSkippedOut(Schema):
+    patient_id: UUID
+    reason: str
+
+
+class ReminderPreviewOut(Schema):
+    sender: str | None
+    reply_to: str | None
+    messages: list[ReminderDraftOut]
+    skipped: list[ReminderSkippedOut]
+    # The Reminders page sends only while the e-mails still match this fingerprint.
+    digest: str
 
 
 class ReminderListOut(Schema):

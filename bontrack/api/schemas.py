@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 from bontrack.core.fields import max_length, nested_problems, text_problem
 from bontrack.patients.models import Patient
 from bontrack.plan_input import AwareDateTime, IsoDate, Number
+from bontrack.treatments.models import TreatmentSession
 
 UnitsText = str  # units leave the API as strings ("155", "2.5"), never floats
 
@@ -185,6 +186,16 @@ class PointIn(In):
     route: Literal["intramuscular", "intradermal", "subcutaneous"] | None = None
 
 
+class TechniqueIn(In):
+    """How the points are placed: guidance ("" while not yet recorded) and the needle's gauge and
+    length as written on its box (at most 40 characters)."""
+
+    limits_from = TreatmentSession
+
+    guidance: Literal["", "none", "emg", "electrical-stimulation", "ultrasound"] = ""
+    needle: str = ""
+
+
 class PlanIn(In):
     patient_id: UUID
     product: str
@@ -195,6 +206,7 @@ class PlanIn(In):
     injector_id: UUID | None = None
     vial_ids: list[UUID] = Field(default_factory=list)
     notes: str = ""
+    technique: TechniqueIn | None = None
 
 
 class PlanPatch(In):
@@ -203,6 +215,8 @@ class PlanPatch(In):
     injector_id: UUID | None = None
     plan_date: IsoDate | None = None
     notes: str | None = None
+    # Replaces the technique as a whole when given.
+    technique: TechniqueIn | None = None
 
 
 class DecisionIn(In):
@@ -257,6 +271,20 @@ class SessionVialOut(Schema):
     drawn_units: UnitsText | None
 
 
+class TechniqueOut(Schema):
+    guidance: str
+    needle: str
+
+
+class WeightUsedOut(Schema):
+    """The weight a weight-based dose rule read at signing (a child's), when it was measured, and
+    the session's current total per kg."""
+
+    kg: UnitsText
+    measured_on: date | None
+    units_per_kg: UnitsText
+
+
 class SessionOut(Schema):
     id: UUID
     patient_id: UUID
@@ -266,6 +294,9 @@ class SessionOut(Schema):
     protocol: str
     plan_date: date
     notes: str
+    technique: TechniqueOut
+    # Signed sessions only: null on a plan, and when no weight-based rule applied.
+    weight_used: WeightUsedOut | None
     injector_id: UUID | None
     total_units: UnitsText
     injections: list[PointOut]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +27,7 @@ from bontrack.api.schemas import (
     ReasonIn,
     SessionOut,
     SignIn,
+    TechniqueIn,
     units_text,
 )
 from bontrack.audit.services import clinical_transaction
@@ -40,6 +42,7 @@ from bontrack.treatments.records import (
     status_of,
     total_units,
 )
+from bontrack.treatments.services import units_per_kg
 
 router = Router(tags=["sessions"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -68,6 +71,20 @@ def _vials_out(session: TreatmentSession, events: list[Any]) -> list[dict[str, A
     ]
 
 
+def _technique(body: TechniqueIn | None) -> services.Technique | None:
+    return services.Technique(body.guidance, body.needle) if body is not None else None
+
+
+def _weight_out(session: TreatmentSession, total: Decimal) -> dict[str, Any] | None:
+    if session.weight_kg is None:
+        return None
+    return {
+        "kg": units_text(Decimal(session.weight_kg)),
+        "measured_on": session.weight_measured_on,
+        "units_per_kg": units_text(units_per_kg(total, Decimal(session.weight_kg))),
+    }
+
+
 def session_out(session: TreatmentSession) -> dict[str, Any]:
     session = (
         TreatmentSession.objects.select_related("patient")
@@ -86,6 +103,8 @@ def session_out(session: TreatmentSession) -> dict[str, Any]:
         "protocol": session.protocol,
         "plan_date": session.plan_date,
         "notes": session.notes,
+        "technique": {"guidance": session.guidance, "needle": session.needle},
+        "weight_used": _weight_out(session, total_units(points)),
         "injector_id": session.injector_id,
         "total_units": units_text(total_units(points)),
         "injections": [_point_out(p) for p in points],
@@ -132,6 +151,7 @@ def plan_session(request: HttpRequest, body: PlanIn) -> Any:
         injector_id=body.injector_id,
         vial_ids=body.vial_ids,
         notes=body.notes,
+        technique=_technique(body.technique),
     )
     return Status(201, session_out(session))
 
@@ -163,6 +183,7 @@ def update_plan(request: HttpRequest, session_id: UUID, body: PlanPatch) -> Any:
         injector_id=body.injector_id,
         plan_date=body.plan_date,
         notes=body.notes,
+        technique=_technique(body.technique),
     )
     return session_out(session)
 

@@ -13,13 +13,26 @@ from typing import Any
 from django.utils import timezone
 from PIL import Image, ImageDraw, ImageFilter
 
+from bontrack.accounts.models import Membership
 from bontrack.audit.services import Actor
 from bontrack.charting.services import appointments, consent_forms, photos, plans
 from bontrack.patients.models import Patient
 from bontrack.patients.services import record_consent, update_patient
 from bontrack.treatments.models import TreatmentSession
 
-FORMS = ("glabellar-lines", "chronic-migraine", "cervical-dystonia", "blepharospasm")
+# A standard form for every indication the demo's patients are treated for or its nurse is
+# privileged for: planning any of them leads to a form to sign, never to a dead end.
+FORMS = (
+    "glabellar-lines",
+    "chronic-migraine",
+    "cervical-dystonia",
+    "blepharospasm",
+    "upper-limb-spasticity",
+    "pediatric-upper-limb-spasticity",
+    "lateral-canthal-lines",
+    "forehead-lines",
+    "axillary-hyperhidrosis",
+)
 
 
 def face(view: str, depth: float, seed: int = 0) -> bytes:
@@ -108,6 +121,12 @@ def build_charting_demo(
     history: Any,
 ) -> None:
     """``patient`` registers a demo patient; ``history`` plans and signs one past session."""
+    admin = Membership.objects.get(clinic_id=doctor.membership.clinic_id, role="clinic-admin")
+    appointments.set_opening_hours(
+        Actor(admin, doctor.address),
+        contact_email="reception@demo-clinic.example",
+        contact_phone="+44 20 7946 0100",
+    )
     for indication in FORMS:
         title, body = consent_forms.standard_wording(indication)
         consent_forms.publish_template(doctor, indication=indication, title=title, body=body)
@@ -149,6 +168,7 @@ def build_charting_demo(
         starts_at=_at(today, 10, 30),
         injector_id=nurse.membership.id,
         notes="Retreatment; her consent needs renewing.",
+        confirm=True,  # the demo's "today" may fall on a day the clinic is closed
     )
 
     # Due within the next month, nothing booked: Grace (e-mails) and Hugo (phone calls only).
@@ -184,4 +204,5 @@ def build_charting_demo(
         indication="chronic-migraine",
         starts_at=_at(today, 14, 0),
         injector_id=doctor.membership.id,
+        confirm=True,
     )

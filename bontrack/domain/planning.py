@@ -6,7 +6,7 @@ point, the number of vials a plan needs and when the solution must be used by.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
@@ -150,3 +150,44 @@ def fill_draws(total: Units, vials: Sequence[Vial]) -> tuple[Units, ...]:
         draws.append(Units(total.product, take))
         wanted -= take
     return tuple(draws)
+
+
+@dataclass(frozen=True)
+class VialCombination:
+    """Whole vials that cover a total: (size, how many) largest size first, and what they hold
+    beyond the total (discarded: a vial serves one patient's session)."""
+
+    vials: tuple[tuple[Units, int], ...]
+    leftover: Units
+
+    @property
+    def count(self) -> int:
+        return sum(n for _, n in self.vials)
+
+
+def vial_combinations(total: Units, stock: Mapping[Units, int]) -> tuple[VialCombination, ...]:
+    """The ways whole vials from ``stock`` (a size and how many of it are at hand) cover
+    ``total``, best first: the least left over, then the fewest vials. Only combinations from
+    which no vial can be left out (the left-over is less than the smallest vial used); none when
+    the stock holds less than the total."""
+    if total.amount <= 0:
+        return ()
+    sizes = sorted((s for s, n in stock.items() if n > 0 and s.amount > 0), reverse=True)
+    found: list[VialCombination] = []
+
+    def cover(index: int, wanted: Decimal, chosen: tuple[tuple[Units, int], ...]) -> None:
+        if wanted <= 0:
+            used = [size.amount for size, _ in chosen]
+            if -wanted < min(used):
+                found.append(VialCombination(chosen, Units(total.product, -wanted)))
+            return
+        if index == len(sizes):
+            return
+        size = sizes[index]
+        most = min(stock[size], vials_needed(Units(total.product, wanted), size))
+        for n in range(most, -1, -1):
+            step = ((size, n),) if n else ()
+            cover(index + 1, wanted - size.amount * n, chosen + step)
+
+    cover(0, total.amount, ())
+    return tuple(sorted(found, key=lambda c: (c.leftover.amount, c.count)))

@@ -14,6 +14,10 @@ from django.db import models
 
 from bontrack.treatments.errors import SignedRecordError
 
+# How the injector localised the muscles: none (anatomical landmarks), EMG, electrical
+# stimulation, ultrasound.
+GUIDANCE = ("none", "emg", "electrical-stimulation", "ultrasound")
+
 
 class TreatmentSession(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -26,6 +30,15 @@ class TreatmentSession(models.Model):
     protocol = models.CharField(max_length=64, blank=True)
     plan_date = models.DateField()
     notes = models.TextField(blank=True)
+    # Technique, structured so that the note prints it and billing reads it (DESIGN 3.4): how the
+    # muscles were localised ("" while not yet recorded) and the needle (gauge and length, as
+    # written on the box: "30 G 13 mm").
+    guidance = models.CharField(max_length=24, blank=True, choices=[(g, g) for g in GUIDANCE])
+    needle = models.CharField(max_length=40, blank=True)
+    # The weight a weight-based dose rule read at signing, and when it was measured: the note of
+    # a child treated by weight shows it with the units per kg (null when no such rule applied).
+    weight_kg = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    weight_measured_on = models.DateField(null=True, blank=True)
     planned_by = models.ForeignKey(
         "accounts.Membership", on_delete=models.PROTECT, related_name="+"
     )

@@ -10,7 +10,7 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -29,13 +29,22 @@ from bontrack.accounts.permissions import Perm
 from bontrack.audit.chain import digest
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.domain.catalog import catalog
+from bontrack.domain.check import requires_weight
 from bontrack.domain.planning import expand_protocol
 from bontrack.patients.models import Consent, Patient
 from bontrack.plan_input import MAX_DECIMALS, MAX_UNITS, has_at_most_decimals
 from bontrack.treatments import supply
-from bontrack.treatments.checking import fingerprint, run_check, stored_result
+from bontrack.treatments.checking import (
+    fingerprint,
+    history_of,
+    patient_values,
+    plan_values,
+    run_check,
+    stored_result,
+)
 from bontrack.treatments.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.treatments.models import (
+    GUIDANCE,
     FindingDecision,
     Injection,
     SessionEvent,
@@ -59,6 +68,70 @@ class PointInput:
     units: Decimal
     route: str | None = None
     source_identifier: str = ""  # an imported administration's identifier ("system|value")
+
+
+MAX_NOTES = 20_000
+MAX_NEEDLE = 40
+
+
+@dataclass(frozen=True)
+class Technique:
+    """How the points were placed (DESIGN 3.4): ``guidance`` one of GUIDANCE ("" not recorded),
+    ``needle`` its gauge and length as written on the box ("30 G 13 mm")."""
+
+    guidance: str = ""
+    needle: str = ""
+
+
+def _checked_note(notes: str | None) -> str | None:
+    if notes is None:
+        return None
+    if len(notes) > MAX_NOTES:
+        raise ServiceError(
+            "notes",
+            f"must be at most {MAX_NOTES:,} characters: shorten the note or add an "
+            "addendum after signing",
+        )
+    return notes.strip()
+
+
+def _checked_technique(technique: Technique | None) -> Technique | None:
+    if technique is None:
+        return None
+    if technique.guidance not in ("", *GUIDANCE):
+        raise ServiceError(
+            "technique.guidance",
+            f"must be one of {', '.join(GUIDANCE)} (or empty while not yet recorded), "
+            f"not {technique.guidance!r}",
+        )
+    needle = " ".join(technique.needle.split())
+    if len(needle) > MAX_NEEDLE:
+        raise ServiceError(
+            "technique.needle",
+            f'must be at most {MAX_NEEDLE} characters: the gauge and length, as "30 G 13 mm"',
+        )
+    return Technique(technique.guidance, needle)
+
+
+def weight_used(
+    session: TreatmentSession, vials: Sequence[Any] | None = None
+) -> tuple[Decimal, date | None] | None:
+    """The weight a weight-based dose rule reads for this session (a child's), with the day it was
+    measured; None when no such rule applies or no weight measured on or before the session's date
+    is known."""
+    patient = patient_values(session.patient, session.plan_date)
+    plan = plan_values(session, vials=vials)
+    if patient.weight_kg is None or not requires_weight(
+        plan, patient, history_of(session.patient, exclude=session)
+    ):
+        return None
+    return Decimal(patient.weight_kg), patient.weight_measured_on
+
+
+def units_per_kg(total: Decimal, kg: Decimal) -> Decimal:
+    """A total per kg of body weight as the note prints it, to 0.01 U/kg (the check itself compares
+    the exact figures)."""
+    return (total / kg).quantize(Decimal("0.01"), ROUND_HALF_UP).normalize()
 
 
 def _validate_points(points: Sequence[PointInput], field: str = "injections") -> list[PointInput]:
@@ -142,8 +215,11 @@ def plan_session(
     injector_id: UUID | str | None = None,
     vial_ids: Sequence[UUID | str] = (),
     notes: str = "",
+    technique: Technique | None = None,
 ) -> TreatmentSession:
     cat = catalog()
+    notes = _checked_note(notes) or ""
+    technique = _checked_technique(technique) or Technique()
     if product not in cat.products:
         raise ServiceError("product", f"unknown product code {product!r}")
     if indication not in cat.indications:
@@ -170,6 +246,8 @@ def plan_session(
             protocol=protocol or "",
             plan_date=plan_date,
             notes=notes,
+            guidance=technique.guidance,
+            needle=technique.needle,
             planned_by=actor.membership,
             injector=_injector(actor, injector_id),
             catalog_version=cat.version,
@@ -257,7 +335,10 @@ def update_plan(
     injector_id: UUID | str | None = None,
     plan_date: date | None = None,
     notes: str | None = None,
+    technique: Technique | None = None,
 ) -> TreatmentSession:
+    notes = _checked_note(notes)
+    technique = _checked_technique(technique)
     points = _validate_points(injections) if injections is not None else None
     if injections is not None and not injections:
         raise ServiceError("injections", "must list at least one injection")
@@ -275,6 +356,8 @@ def update_plan(
             session.plan_date = plan_date
         if notes is not None:
             session.notes = notes
+        if technique is not None:
+            session.guidance, session.needle = technique.guidance, technique.needle
         session.save()
         result = _recheck(session)
         trail.record("update", "session", session.id, session.patient_id, verdict=result["verdict"])
@@ -457,6 +540,8 @@ def sign_session(
             run_check(session, administered_at, vials=settled.values, at_signing=True)
         )
         session.catalog_version = result["catalog_version"]
+        weight = weight_used(session, settled.values)
+        session.weight_kg, session.weight_measured_on = weight if weight else (None, None)
         consent = consent_finding(session, session.plan_date)
         if consent is not None:
             result["findings"].insert(0, consent)
@@ -483,6 +568,8 @@ def sign_session(
             administered_at=session.administered_at,
             catalog_version=session.catalog_version,
             check_result=session.check_result,
+            weight_kg=session.weight_kg,
+            weight_measured_on=session.weight_measured_on,
             signed_at=session.signed_at,
             signed_by=session.signed_by,
             digest=session.digest,
@@ -550,12 +637,13 @@ def _refuse_unresolved(
 def session_document(session: TreatmentSession) -> dict[str, Any]:
     """The canonical content of a signed session, which its digest covers, under the version it
     was signed with (DESIGN 3.4): 1 named the vials; 2 carries ``"canon": 2`` and the units drawn
-    from each vial (B.30); 3 adds each imported administration's source identifier."""
+    from each vial (B.30); 3 adds each imported administration's source identifier; 4 the
+    technique (guidance, needle) and the weight a weight-based rule read, with its date."""
     uses = SessionVial.objects.filter(session_id=session.pk)
     if session.canon == 1:
         vials: list[Any] = sorted(str(v.vial_id) for v in uses)
         version: dict[str, Any] = {}
-    elif session.canon in (2, 3):
+    elif session.canon in (2, 3, 4):
         vials = sorted(
             (
                 {
@@ -598,6 +686,19 @@ def session_document(session: TreatmentSession) -> dict[str, Any]:
         "injector": session.injector_id,
         "signed_by": session.signed_by_id,
         "signed_at": session.signed_at,
+        **(
+            {
+                "technique": {"guidance": session.guidance, "needle": session.needle},
+                "weight": {
+                    "kg": Decimal(session.weight_kg),
+                    "measured_on": session.weight_measured_on,
+                }
+                if session.weight_kg is not None
+                else None,
+            }
+            if session.canon >= 4
+            else {}
+        ),
         # A dose given elsewhere: where, and the document it was read from (treatments/external).
         **(
             {

@@ -43,8 +43,10 @@ from bontrack.plan_input import MAX_DECIMALS, has_at_most_decimals
 from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import SessionEvent, SessionVial, TreatmentSession
 
-# The canonical form new signatures are computed under (DESIGN 3.4): 2 adds the draws.
-CANON = 3
+# The canonical form new signatures are computed under (DESIGN 3.4): 2 adds the draws, 3 each
+# imported administration's source identifier, 4 the technique and the weight a weight-based
+# rule read.
+CANON = 4
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -36,7 +36,66 @@ def _choices(items: dict[str, Any], label: Any) -> list[tuple[str, str]]:
     return [(code, label(item)) for code, item in items.items()]
 
 
+# What a clinician reads beside a field, in place of Django's own sentences ("Ensure this value
+# is greater than or equal to 0.001."): short, lower case, saying what to give instead.
+CLINICAL_MESSAGES = {
+    "required": "fill this in",
+    "invalid_choice": "pick one of the choices offered",
+    "invalid_list": "pick from the choices offered",
+    "min_value": "must be at least %(limit_value)s",
+    "max_value": "must be at most %(limit_value)s",
+    "step_size": "must be a multiple of %(limit_value)s",
+    "max_digits": "is too long: at most %(max)s digits",
+    "max_decimal_places": "has too many decimals: at most %(max)s after the point",
+    "max_whole_digits": "is too large: at most %(max)s digits before the point",
+    "max_length": "is too long: at most %(limit_value)d characters (this has %(show_value)d)",
+    "min_length": "is too short: at least %(limit_value)d characters (this has %(show_value)d)",
+    "missing": "choose a file",
+    "empty": "the file chosen is empty",
+    "contradiction": "choose a file or clear it, not both",
+}
+INVALID_MESSAGES: tuple[tuple[type[forms.Field], str], ...] = (
+    (forms.DateTimeField, "give a date and time, e.g. 2026-11-25 09:30"),
+    (forms.DateField, "give a date, e.g. 2026-11-25"),
+    (forms.TimeField, "give a time, e.g. 09:30"),
+    (forms.DecimalField, "give a number, e.g. 2.5"),
+    (forms.FloatField, "give a number, e.g. 2.5"),
+    (forms.IntegerField, "give a whole number, e.g. 3"),
+    (forms.EmailField, "give an e-mail address, e.g. name@clinic.example"),
+    (forms.UUIDField, "pick one of the choices offered"),
+    (forms.FileField, "choose a file"),
+)
+
+
+def clinical_messages(field: forms.Field) -> dict[str, str]:
+    """A field's error messages in clinical words; a field's own (``clinical_messages``
+    attribute) win."""
+    found = dict(CLINICAL_MESSAGES)
+    for kind, words in INVALID_MESSAGES:
+        if isinstance(field, kind):
+            found["invalid"] = words
+            break
+    found.update(getattr(field, "clinical_messages", {}))
+    return found
+
+
+class ClinicalForm(forms.Form):
+    """Every page form: Django's messages replaced by ``CLINICAL_MESSAGES``. The validators'
+    messages (min_value, max_length) follow too: a field swaps a validator's message for its
+    own of the same code."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.error_messages.update(clinical_messages(field))
+
+
 class UnitsField(forms.DecimalField):
+    clinical_messages: ClassVar[dict[str, str]] = {
+        "min_value": "give more than 0 U",
+        "max_decimal_places": "give at most 3 decimals, e.g. 2.125",
+    }
+
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_digits", 12)
         kwargs.setdefault("decimal_places", 3)
@@ -44,13 +103,20 @@ class UnitsField(forms.DecimalField):
         super().__init__(**kwargs)
 
 
-class PointForm(forms.Form):
+class PointForm(ClinicalForm):
     units = UnitsField(label="Units")
 
 
-class AddPointForm(forms.Form):
+class AddPointForm(ClinicalForm):
     site = forms.ChoiceField(choices=())
-    side = forms.ChoiceField(choices=[("left", "left"), ("right", "right"), ("midline", "midline")])
+    side = forms.ChoiceField(
+        choices=[
+            ("left", "left"),
+            ("right", "right"),
+            ("both", "both sides"),
+            ("midline", "midline"),
+        ]
+    )
     units = UnitsField(label="Units")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -58,13 +124,13 @@ class AddPointForm(forms.Form):
         self.fields["site"].choices = _choices(catalog().sites, lambda s: s.name)
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(ClinicalForm):
     fingerprint = forms.CharField(max_length=64)
     kind = forms.ChoiceField(choices=[("acknowledge", "acknowledge"), ("override", "override")])
     reason = forms.CharField(required=False, max_length=2000)
 
 
-class ConsentForm(forms.Form):
+class ConsentForm(ClinicalForm):
     indication = forms.ChoiceField(choices=())
     signed_on = forms.DateField()
     signed_by = forms.CharField(max_length=200)
@@ -75,7 +141,7 @@ class ConsentForm(forms.Form):
         self.fields["indication"].choices = _choices(catalog().indications, lambda i: i.name)
 
 
-class AdverseEventForm(forms.Form):
+class AdverseEventForm(ClinicalForm):
     term = forms.ChoiceField(choices=())
     onset_date = forms.DateField()
     severity = forms.ChoiceField(choices=[(s, s) for s in SEVERITIES])
@@ -89,15 +155,15 @@ class AdverseEventForm(forms.Form):
         self.fields["term"].choices = _choices(catalog().adverse_event_terms, lambda t: t.name)
 
 
-class ReconstituteForm(forms.Form):
+class ReconstituteForm(ClinicalForm):
     diluent_ml = forms.DecimalField(max_digits=6, decimal_places=3, min_value=Decimal(0))
 
 
-class RecallForm(forms.Form):
+class RecallForm(ClinicalForm):
     reason = forms.CharField(max_length=2000)
 
 
-class LotForm(forms.Form):
+class LotForm(ClinicalForm):
     product = forms.ChoiceField(choices=())
     lot_number = forms.CharField(max_length=64)
     vial_size_units = forms.DecimalField(max_digits=10, decimal_places=3)
@@ -120,7 +186,7 @@ TIMEPOINT_WORDS = {
 }
 
 
-class AssessmentForm(forms.Form):
+class AssessmentForm(ClinicalForm):
     """One result on a scale: a day, or a period (from, to). The service judges the value against
     the scale (range, steps, levels) and the scale against the indication."""
 
@@ -137,17 +203,18 @@ class AssessmentForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if bool(data.get("period_start")) != bool(data.get("period_end")):
-            raise ValidationError("give both ends of the period, or a single day")
+            missing = "period_end" if data.get("period_start") else "period_start"
+            raise ValidationError({missing: "give both ends of the period, or a single day"})
         return data
 
 
-class WearOffForm(forms.Form):
+class WearOffForm(ClinicalForm):
     wore_off_on = forms.DateField()
     reported_on = forms.DateField(required=False)
     notes = forms.CharField(required=False, max_length=2000)
 
 
-class DiaryForm(forms.Form):
+class DiaryForm(ClinicalForm):
     file = forms.FileField()
     mode = forms.ChoiceField(choices=[("dry-run", "dry run"), ("import", "import")])
 

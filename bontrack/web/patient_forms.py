@@ -13,6 +13,7 @@ from bontrack.domain.catalog import catalog
 from bontrack.patients.models import CONTACT_METHODS, SEXES, Patient
 from bontrack.patients.services import CLINICAL_FIELDS
 from bontrack.web import present
+from bontrack.web.forms import ClinicalForm
 
 # An infected-site choice is "site" (every side) or "site:side".
 SIDE_SEPARATOR = ":"
@@ -54,7 +55,7 @@ def infected_site_choices_of(patient: Patient) -> list[str]:
     ]
 
 
-class PatientForm(forms.Form):
+class PatientForm(ClinicalForm):
     record_number = forms.CharField(max_length=40)
     given_name = forms.CharField(max_length=100)
     family_name = forms.CharField(max_length=100)
@@ -138,7 +139,7 @@ class PatientForm(forms.Form):
 EXTERNAL_POINT_ROWS = 6
 
 
-class ExternalDoseForm(forms.Form):
+class ExternalDoseForm(ClinicalForm):
     """A dose given elsewhere, read from a letter or a discharge summary: the total, and each
     site's units when the document gives them."""
 

@@ -20,6 +20,19 @@ VERDICT_WORDS = {
     "warn": "Review the warnings before injecting",
     "block": "Blocked: this plan must not be given as it stands",
 }
+# A plan whose every block a prescriber overrode, or whose every warning was acknowledged, no
+# longer says "Blocked": the findings stay listed with their decisions.
+DECIDED_VERDICT_WORDS = {
+    "block": "Every block was overridden by a prescriber: read the reasons before injecting",
+    "warn": "Every warning was acknowledged",
+}
+GUIDANCE_WORDS = {
+    "": "not recorded",
+    "none": "none (anatomical landmarks)",
+    "emg": "EMG",
+    "electrical-stimulation": "electrical stimulation",
+    "ultrasound": "ultrasound",
+}
 STATUS_WORDS = {
     "plan": "Plan",
     "cancelled": "Cancelled",
@@ -28,6 +41,20 @@ STATUS_WORDS = {
     "amended": "Signed, amended",
     "entered-in-error": "Entered in error",
 }
+
+
+ROLE_WORDS = {
+    "clinic-admin": "clinic administrator",
+    "prescriber": "prescriber",
+    "nurse-injector": "nurse injector",
+    "front-desk": "front desk",
+    "auditor": "auditor",
+    "system-client": "system client",
+}
+
+
+def role_words(code: str) -> str:
+    return ROLE_WORDS.get(code, code)
 
 
 def units(value: Decimal | str | int | None) -> str:

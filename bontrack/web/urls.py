@@ -54,6 +54,8 @@ urlpatterns = [
     path("saved-plans/", saved_plans.saved_list, name="saved-plans"),
     path("patients/<uuid:patient_id>/appointments", schedule.book_appointment, name="book"),
     path("appointments/", schedule.appointment_book, name="appointments"),
+    path("appointments/new", schedule.new_appointment, name="appointment-new"),
+    path("appointments/hours", schedule.opening_hours, name="opening-hours"),
     path(
         "appointments/<uuid:appointment_id>/status",
         schedule.appointment_status,
@@ -93,6 +95,9 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/vials/open", plans.vial_open, name="vial-open"),
     path("sessions/<uuid:session_id>/decisions", plans.decide, name="decide"),
     path("sessions/<uuid:session_id>/sign", plans.sign, name="sign"),
+    path("sessions/<uuid:session_id>/plan-note", plans.plan_note, name="plan-note"),
+    path("sessions/<uuid:session_id>/cancel", plans.cancel, name="cancel-plan"),
+    path("sessions/<uuid:session_id>/aftercare", sessions.aftercare_sheet, name="aftercare"),
     path("sessions/<uuid:session_id>/note", sessions.note, name="note"),
     path("sessions/<uuid:session_id>/note.pdf", sessions.note_pdf, name="note-pdf"),
     path("sessions/<uuid:session_id>/co-sign", sessions.co_sign, name="co-sign"),

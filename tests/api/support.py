@@ -412,6 +412,7 @@ class World:
             indication="chronic-migraine",
             starts_at=self.now + timedelta(days=1),
             injector_id=self.a.physician.id,
+            confirm=True,  # tomorrow at this hour may be outside the opening hours
         )
 
     @cached_property

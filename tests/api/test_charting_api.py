@@ -73,6 +73,7 @@ def test_book_list_change_status_then_sign_and_take_up_the_next_visit(world: Wor
             "minutes": 20,
             "injector_id": str(world.a.physician.id),
             "notes": "Bring the headache diary.",
+            "confirm": True,  # the visit signed below may be at any hour of any day
         },
     )
     assert booked.status_code == 201, booked.content
@@ -128,7 +129,11 @@ def test_book_list_change_status_then_sign_and_take_up_the_next_visit(world: Wor
     assert due["due"] == (plan.plan_date + timedelta(days=84)).isoformat()
     patient_due = world.call("physician", "GET", "/patients/{patient}/due").json()["due"]
     assert due == next(d for d in patient_due if d["indication"] == "chronic-migraine")
-    assert _moment(proposed["suggested_at"]).date().isoformat() == due["due"]
+    # The first open day from the due date (Monday to Friday, 08:00 to 18:00, by default).
+    suggested = _moment(proposed["suggested_at"])
+    assert 0 <= (suggested.date() - date.fromisoformat(due["due"])).days <= 2
+    assert suggested.weekday() < 5
+    assert 8 <= suggested.hour < 18
     assert proposed["booked"] is None  # the completed visit is not the next one
 
     next_booking = world.call(
@@ -519,6 +524,7 @@ def test_reminders_list_who_is_due_with_nothing_booked_as_json_and_csv(world: Wo
             "starts_at": datetime.combine(
                 date.fromisoformat(due_on), datetime.min.time(), tzinfo=UTC
             ).isoformat(),
+            "confirm": True,  # midnight: outside the opening hours
         },
     )
     assert booked.status_code == 201, booked.content
@@ -533,3 +539,100 @@ def test_a_bad_reminder_filter_names_the_field(world: World, query: str, field: 
     response = world.call("physician", "GET", "/reminders" + query)
     assert response.status_code == 400, response.content
     assert [f for f, _ in _errors(response)] == [field]
+
+
+# -- opening hours, warnings before booking, the reminder preview --------------------------------
+
+
+def _next_weekday(weekday: int, hour: int) -> datetime:
+    day = timezone.localdate() + timedelta(days=2)
+    while day.weekday() != weekday:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+def test_the_administrator_sets_the_opening_hours_and_everyone_reads_them(world: World):
+    read = world.call("front_desk", "GET", "/clinic/opening-hours")
+    assert read.status_code == 200, read.content
+    assert read.json()["opening_hours"]["mon"] == [["08:00", "18:00"]]
+    assert read.json()["opening_hours"]["sun"] == []
+    week = {"mon": [["08:00", "12:30"], ["13:30", "18:00"]], "sat": [["09:00", "12:00"]]}
+    put = world.call(
+        "clinic_admin",
+        "PUT",
+        "/clinic/opening-hours",
+        {"opening_hours": week, "contact_email": "desk@clinic.example"},
+    )
+    assert put.status_code == 200, put.content
+    body = put.json()
+    assert body["opening_hours"]["mon"] == week["mon"]
+    assert body["opening_hours"]["tue"] == []  # a day left out is closed
+    assert body["contact_email"] == "desk@clinic.example"
+    assert body["reminder_reply_to"] == f"{world.a.clinic.name} <desk@clinic.example>"
+    bad = world.call(
+        "clinic_admin",
+        "PUT",
+        "/clinic/opening-hours",
+        {"opening_hours": {"mon": [["12:00", "08:00"]]}},
+    )
+    assert bad.status_code == 400, bad.content
+    assert _errors(bad) == [("opening_hours.mon[0]", "closes at 08:00, not after it opens")]
+    unchanged = world.call("front_desk", "GET", "/clinic/opening-hours").json()
+    assert unchanged["opening_hours"]["mon"] == week["mon"]
+
+
+def test_an_overlapping_or_closed_time_is_refused_with_409_until_confirmed(world: World):
+    first = {
+        "indication": "chronic-migraine",
+        "starts_at": _next_weekday(2, 10).isoformat(),
+        "injector_id": str(world.a.physician.id),
+    }
+    assert (
+        world.call("front_desk", "POST", "/patients/{patient}/appointments", first).status_code
+        == 201
+    )
+    overlapping = {**first, "starts_at": _next_weekday(2, 10).replace(minute=15).isoformat()}
+    warned = world.call("front_desk", "POST", "/patients/{patient}/appointments", overlapping)
+    assert warned.status_code == 409, warned.content
+    [(field, message)] = _errors(warned)
+    assert field == "starts_at"
+    assert "already has a visit 10:00–10:30" in message
+    assert message.endswith("choose another time, or confirm to book it anyway")
+    assert Appointment.objects.count() == 1
+    sunday = {**first, "starts_at": _next_weekday(6, 10).isoformat()}
+    closed = world.call("front_desk", "POST", "/patients/{patient}/appointments", sunday)
+    assert closed.status_code == 409
+    assert "outside the opening hours (Sunday: closed)" in _errors(closed)[0][1]
+    confirmed = world.call(
+        "front_desk", "POST", "/patients/{patient}/appointments", {**sunday, "confirm": True}
+    )
+    assert confirmed.status_code == 201, confirmed.content
+
+
+def test_the_reminder_preview_shows_each_email_and_sends_nothing(world: World, mailoutbox):
+    from bontrack.patients.services import update_patient
+
+    world.nurse_signed  # noqa: B018 (patient 2: chronic migraine two weeks ago)
+    update_patient(
+        world.a.actor("physician"),
+        world.patient2.id,
+        timezone.localdate(),
+        contact_agreed=True,
+        contact_method="email",
+        email="pat2@example.org",
+    )
+    seq = _last_seq(world)
+    preview = world.call("nurse_injector", "GET", "/reminders/preview?days=80")
+    assert preview.status_code == 200, preview.content
+    body = preview.json()
+    [mail] = body["messages"]
+    assert mail["to"] == "pat2@example.org"
+    assert mail["subject"] == f"Time to book your next visit at {world.a.clinic.name}"
+    assert "chronic migraine" in mail["body"]
+    assert body["reply_to"].endswith("<desk@a.clinic.test>")
+    assert len(body["digest"]) == 64
+    assert mailoutbox == []
+    assert [(e.action, e.object_type) for e in _audit_after(world, seq)] == [
+        ("read", "reminder-preview")
+    ]
+    assert world.call("auditor", "GET", "/reminders/preview").status_code == 403

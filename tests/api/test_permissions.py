@@ -547,7 +547,15 @@ CASES = [
             "indication": "chronic-migraine",
             "starts_at": (w.now + timedelta(days=2)).isoformat(),
             "minutes": 20,
+            "confirm": True,  # the hour may be outside the opening hours
         },
+    ),
+    Case("GET", "/clinic/opening-hours", EVERYONE),
+    Case(
+        "PUT",
+        "/clinic/opening-hours",
+        ADMIN,
+        body=lambda w, r: {"contact_phone": "+44 20 7946 0100"},
     ),
     Case(
         "POST",
@@ -559,6 +567,8 @@ CASES = [
     Case("GET", "/sessions/{signed}/next-visit", CHART_READ, "signed"),
     Case("GET", "/reminders", CHART_READ),
     Case("GET", "/reminders?format=csv", CHART_READ, label="csv"),
+    # Reading who is due and writing to them: clinicians and the clinic admin.
+    Case("GET", "/reminders/preview", CHART_READ & DEMOGRAPHICS_WRITE),
     Case("GET", "/patients/{patient}/photos", CHART_READ, "patient"),
     Case(
         "POST",

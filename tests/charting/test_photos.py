@@ -164,3 +164,36 @@ def test_compare_puts_the_same_view_of_two_dates_side_by_side_with_the_sessions_
     )
     assert (chosen.earlier.id, chosen.later.id) == (taken[1].id, after.id)
     assert [x.id for x in chosen.between] == [signed[1].id, signed[2].id]
+
+
+def test_one_visits_before_and_after_photos_are_compared_without_picking_anything(world):
+    s, p = world
+    builders.consent(s, p, "glabellar-lines", timezone.localdate() - timedelta(days=250))
+    signed = support.glabellar_session(s, p, support.days_ago(14))
+    before = _upload(s, p, support.jpeg(), taken_on=signed.plan_date, session_id=signed.id)
+    after = _upload(s, p, support.jpeg(), timepoint="after", taken_on=timezone.localdate())
+    found = photos.compare(
+        s.actor("physician"), p.id, indication="glabellar-lines", view="maximal-frown"
+    )
+    assert (found.earlier.id, found.later.id) == (before.id, after.id)
+    assert [x.id for x in found.between] == [signed.id]
+    assert [x.id for x in found.every] == [before.id, after.id]
+    # Picking the after photo alone puts it beside the visit's before photo.
+    picked = photos.compare(
+        s.actor("physician"),
+        p.id,
+        indication="glabellar-lines",
+        view="maximal-frown",
+        second_id=after.id,
+    )
+    assert (picked.earlier.id, picked.later.id) == (before.id, after.id)
+    with pytest.raises(ServiceError) as refused:
+        photos.compare(
+            s.actor("physician"),
+            p.id,
+            indication="glabellar-lines",
+            view="maximal-frown",
+            first_id=after.id,
+            second_id=after.id,
+        )
+    assert "two different photos" in refused.value.message

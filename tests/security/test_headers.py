@@ -163,6 +163,14 @@ def test_no_page_form_sends_patient_data_in_its_address():
     assert problems == []
 
 
+def test_the_booking_pages_patient_search_is_posted(pages: Pages):
+    client = pages.client("front_desk")
+    found = client.post("/appointments/new", {"q": "Doe", "at": ""}).content.decode()
+    assert "Doe, Alex" in found
+    page = client.get("/appointments/new", {"q": "Doe"}).content.decode()
+    assert "Doe, Alex" not in page  # a name in the address is ignored, never echoed
+
+
 def test_the_patient_search_is_posted(pages: Pages):
     client = pages.client("front_desk")
     found = client.post("/patients/", {"q": "Doe"}, HTTP_HX_REQUEST="true").content.decode()

@@ -335,13 +335,14 @@ def test_the_current_draws_follow_amendments_and_entered_in_error():
 
 
 def test_a_signature_covers_the_draws_under_the_current_canonical_form(world):
-    """Form 3: the draws (form 2) and each injection's source identifier (imports)."""
+    """Form 4: the draws (form 2), each injection's source identifier (imports, form 3), and the
+    technique and weight used (tests/services/test_session_notes.py)."""
     s, p = world
     vial = builders.open_vial(s, lot_of(s, 100, "CANON"))
     signed = sign(s, plan(s, p, ["40"], vials=[vial]))
-    assert signed.canon == 3
+    assert signed.canon == 4
     document = services.session_document(signed)
-    assert document["canon"] == 3
+    assert document["canon"] == 4
     assert document["vials"] == [{"vial": str(vial.id), "drawn_units": Decimal(40)}]
     assert [i["source_identifier"] for i in document["injections"]] == [""]
     assert services.verify_digest(TreatmentSession.objects.get(pk=signed.pk))

@@ -168,6 +168,9 @@ def test_photos_consent_on_the_pad_repeat_last_compare_and_reminders(browser, li
     expect(page.locator("#reminder-list")).to_contain_text("Brandt, Hugo")
     expect(page.locator("#reminder-list")).not_to_contain_text("Rossi, Elena")
     shot(page, "27-reminders")
+    page.click("#preview-reminders")
+    expect(page.locator("h1")).to_contain_text("Preview the reminders")
+    assert mail.outbox == []
     page.click("#send-reminders")
     expect(page.locator(".alert.success")).to_contain_text("sent")
     assert "grace.kim@example.org" in {m.to[0] for m in mail.outbox}

@@ -84,12 +84,12 @@ def test_the_main_pages_break_no_content_security_policy(browser, live_server): 
     expect(page.locator("#totals")).to_contain_text("155 U")
     expect(page.locator(".bodymaps .bm-point")).to_have_count(31)
     expect(page.locator('.finding[data-rule="cumulative-dose"]')).to_contain_text("455 U")
-    # The views side by side share one height: each one's flex weight is its width over height.
-    heights = page.locator(".bodymaps .bodymap svg").evaluate_all(
-        "svgs => svgs.map(s => s.getBoundingClientRect().height)"
+    # The editor draws each view at one width (its targets are sized for it), set by app.css.
+    widths = page.locator(".bodymaps .bodymap svg").evaluate_all(
+        "svgs => svgs.map(s => s.getBoundingClientRect().width)"
     )
-    assert len(heights) >= 2
-    assert max(heights) - min(heights) < 1, heights
+    assert len(widths) >= 2
+    assert max(widths) - min(widths) < 1, widths
     shot(page, "31-csp-plan-editor")
     refused += _violations(page)
     # A point's editor comes in through htmx, and the workspace with it. A style set through the
@@ -97,10 +97,10 @@ def test_the_main_pages_break_no_content_security_policy(browser, live_server): 
     page.locator("#add-units").evaluate("input => { input.style.outlineColor = 'red'; }")
     page.locator('.bm-point[data-site="procerus"]').click()
     expect(page.locator("#point-editor")).to_contain_text("Procerus")
-    heights = page.locator(".bodymaps .bodymap svg").evaluate_all(
-        "svgs => svgs.map(s => s.getBoundingClientRect().height)"
+    widths = page.locator(".bodymaps .bodymap svg").evaluate_all(
+        "svgs => svgs.map(s => s.getBoundingClientRect().width)"
     )
-    assert max(heights) - min(heights) < 1, heights
+    assert max(widths) - min(widths) < 1, widths
     refused += _violations(page)
 
     # Maria's last signed session, its printable note and the PDF made from it.

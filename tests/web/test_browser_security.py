@@ -85,7 +85,7 @@ def test_a_prescriber_enrols_an_authenticator_app_and_signs_in_with_it(browser, 
     shot(page, "security-04-activate-totp")
     page.fill("input[name=code]", code_for(secret))
     page.click("main button[type=submit]")
-    expect(page.locator("body")).to_contain_text("Recovery")
+    expect(page.locator("main h1")).to_have_text("Keep your recovery codes")
     shot(page, "security-05-recovery-codes")
     page.goto(f"{base}/")
     expect(page.locator("h1")).to_contain_text("Today")
@@ -199,9 +199,7 @@ def test_a_prescriber_adds_a_security_key_and_signs_in_with_it(browser, live_ser
     # The password, then nothing but the second-factor pages until a key is added there.
     _sign_in(page, base, "a-physician", s.password)
     expect(page).to_have_url(re.compile(r"/accounts/2fa/"))
-    page.locator("section", has=page.locator("h2", has_text="Security Keys")).get_by_role(
-        "link", name="Add"
-    ).click()
+    page.locator("#security-keys").get_by_role("link", name="Add a security key").click()
     expect(page).to_have_url(re.compile(r"/accounts/2fa/webauthn/add/"))
     shot(page, "security-12-add-security-key")
     page.click("#mfa_webauthn_add")

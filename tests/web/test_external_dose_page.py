@@ -67,7 +67,7 @@ def test_each_refusal_names_its_field_and_nothing_is_recorded(pages: Pages):
         ({"given_on": tomorrow, "units": "50"}, "is in the future"),
         ({"given_on": today}, "give the total units, or the injections"),
         ({"given_on": today, "units": "-5"}, "must be greater than 0"),
-        ({"given_on": today, "units": "50", "place": ""}, "This field is required"),
+        ({"given_on": today, "units": "50", "place": ""}, "fill this in"),
         (
             {
                 "given_on": today,

@@ -84,13 +84,13 @@ def test_bad_input_is_shown_beside_its_field_and_nothing_is_saved(pages: Pages):
     before = Patient.objects.count()
     tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
     cases = [
-        ({"birth_date": "9 March"}, "Enter a valid date"),
+        ({"birth_date": "9 March"}, "give a date, e.g. 2026-11-25"),
         ({"birth_date": tomorrow}, "is in the future"),
-        ({"given_name": ""}, "This field is required"),
-        ({"email": "not-an-address"}, "Enter a valid email address"),
+        ({"given_name": ""}, "fill this in"),
+        ({"email": "not-an-address"}, "give an e-mail address, e.g. name@clinic.example"),
         ({"weight_kg": "900"}, "must be between 0 and 500 kg"),
-        ({"weight_kg": "heavy"}, "Enter a number"),
-        ({"conditions": ["leprosy"]}, "Select a valid choice"),
+        ({"weight_kg": "heavy"}, "give a number, e.g. 2.5"),
+        ({"conditions": ["leprosy"]}, "pick one of the choices offered"),
         ({"record_number": pages.patient.record_number}, "another patient of this clinic"),
     ]
     for change, complaint in cases:

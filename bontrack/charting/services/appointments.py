@@ -4,6 +4,7 @@ patient's own wear-off history, ``bontrack.domain.due``)."""
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -18,8 +19,10 @@ from bontrack.accounts.access import (
     access_session,
     require,
 )
+from bontrack.accounts.models import Clinic
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, AuditTrail, clinical_transaction
+from bontrack.charting import hours
 from bontrack.charting.models import APPOINTMENT_STATUSES, Appointment
 from bontrack.domain.catalog import catalog
 from bontrack.domain.due import Due, TreatedSession, due_for
@@ -31,6 +34,74 @@ from bontrack.treatments.records import counts_toward_limits, status_of
 
 OPEN = ("booked", "arrived")  # an appointment still to happen
 INJECTOR_ROLES = ("prescriber", "nurse-injector")
+
+
+class BookingNeedsConfirmError(ConflictError):
+    """A booking the clinician may still confirm: the patient or the injector is already booked
+    at an overlapping time, or the visit lies outside the clinic's opening hours."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        super().__init__(
+            "starts_at",
+            "; ".join(warnings) + ": choose another time, or confirm to book it anyway",
+        )
+        self.warnings = warnings
+
+
+def clinic_hours(clinic: Clinic) -> hours.Hours:
+    return hours.parse(clinic.opening_hours or {})
+
+
+def _span(starts: datetime, minutes: int, tz: str) -> str:
+    local = starts.astimezone(zoneinfo.ZoneInfo(tz))
+    ends = local + timedelta(minutes=minutes)
+    return f"{local:%H:%M}–{ends:%H:%M} on {local:%A %-d %B}"
+
+
+def booking_warnings(
+    clinic: Clinic,
+    patient: Patient,
+    injector: object,
+    starts_at: datetime,
+    minutes: int,
+) -> list[str]:
+    """What a clinician should see before booking: the patient's or the injector's open
+    appointments overlapping the visit, and a visit outside the opening hours."""
+    tz = clinic.time_zone
+    ends_at = starts_at + timedelta(minutes=minutes)
+    found: list[str] = []
+    nearby = (
+        Appointment.objects.filter(
+            clinic_id=clinic.id,
+            status__in=OPEN,
+            starts_at__lt=ends_at,
+            starts_at__gt=starts_at - timedelta(minutes=480),
+        )
+        .select_related("patient", "injector__user")
+        .order_by("starts_at")
+    )
+    for other in nearby:
+        if other.starts_at + timedelta(minutes=other.minutes) <= starts_at:
+            continue
+        what = catalog().indications[other.indication].name.split(" (")[0].lower()
+        when = _span(other.starts_at, other.minutes, tz)
+        if other.patient_id == patient.id:
+            found.append(
+                f"{patient.given_name} {patient.family_name} already has a visit {when} ({what})"
+            )
+        elif injector is not None and other.injector_id == getattr(injector, "id", None):
+            found.append(
+                f"{other.injector.display_name} already sees "
+                f"{other.patient.given_name} {other.patient.family_name} {when}"
+            )
+    local = starts_at.astimezone(zoneinfo.ZoneInfo(tz)).replace(tzinfo=None)
+    week = clinic_hours(clinic)
+    if not hours.within(week, local, minutes):
+        day = dict(hours.describe(week))[f"{local:%A}"]
+        found.append(
+            f"{_span(starts_at, minutes, tz)} is outside the opening hours ({local:%A}: {day})"
+        )
+    return found
 
 
 def _injector(actor: Actor, injector_id: UUID | str | None) -> object:
@@ -52,7 +123,11 @@ def book_appointment(
     injector_id: UUID | str | None = None,
     notes: str = "",
     proposed_by_session_id: UUID | str | None = None,
+    confirm: bool = False,
 ) -> Appointment:
+    """Book a visit. An overlap with the patient's or the injector's open appointments, or a
+    time outside the opening hours, raises ``BookingNeedsConfirmError`` unless ``confirm`` says
+    the clinician has seen it."""
     if indication not in catalog().indications:
         raise ServiceError("indication", f"unknown indication code {indication!r}")
     if timezone.is_naive(starts_at):
@@ -66,10 +141,16 @@ def book_appointment(
             proposed = access_session(actor, proposed_by_session_id, Perm.DEMOGRAPHICS_READ)
             if proposed.patient_id != patient.id:
                 raise ServiceError("proposed_by_session_id", "not a session of this patient")
+        injector = _injector(actor, injector_id)
+        if not confirm:
+            clinic = Clinic.objects.get(id=patient.clinic_id)  # the hours as now set
+            warnings = booking_warnings(clinic, patient, injector, starts_at, minutes)
+            if warnings:
+                raise BookingNeedsConfirmError(warnings)
         appointment = Appointment.objects.create(
             clinic_id=patient.clinic_id,
             patient=patient,
-            injector=_injector(actor, injector_id),
+            injector=injector,
             indication=indication,
             starts_at=starts_at,
             minutes=minutes,
@@ -77,8 +158,51 @@ def book_appointment(
             proposed_by_session=proposed,
             booked_by=actor.membership,
         )
-        trail.record("create", "appointment", appointment.id, patient.id, indication=indication)
+        trail.record(
+            "create",
+            "appointment",
+            appointment.id,
+            patient.id,
+            indication=indication,
+            confirmed_warnings=confirm,
+        )
     return appointment
+
+
+def set_opening_hours(
+    actor: Actor,
+    *,
+    opening_hours: object | None = None,
+    contact_email: str | None = None,
+    contact_phone: str | None = None,
+) -> Clinic:
+    """The clinic administrator sets the week's opening hours and where patients reach the
+    clinic (the reminders' sender and the number they give); what is not given stays."""
+    require(actor, Perm.USERS_MANAGE)
+    changes: dict[str, object] = {}
+    if opening_hours is not None:
+        try:
+            changes["opening_hours"] = hours.validate(opening_hours)
+        except hours.HoursError as refused:
+            raise ServiceError(f"opening_hours.{refused.field}", refused.message) from None
+    if contact_email is not None:
+        email = contact_email.strip()
+        if email and not _EMAIL.fullmatch(email):
+            raise ServiceError("contact_email", "not an e-mail address, e.g. desk@clinic.example")
+        changes["contact_email"] = email
+    if contact_phone is not None:
+        phone = contact_phone.strip()
+        if len(phone) > 40 or (phone and not _PHONE.fullmatch(phone)):
+            raise ServiceError("contact_phone", "write the number with digits, spaces, + ( ) -")
+        changes["contact_phone"] = phone
+    with clinical_transaction(actor) as trail:
+        clinic = Clinic.objects.select_for_update().get(id=actor.membership.clinic_id)
+        for name, value in changes.items():
+            setattr(clinic, name, value)
+        clinic.save(update_fields=[*changes])
+        trail.record("update", "clinic", clinic.id, fields=sorted(changes))
+    actor.membership.clinic = clinic
+    return clinic
 
 
 def set_status(actor: Actor, appointment_id: UUID | str, status: str) -> Appointment:
@@ -92,6 +216,10 @@ def set_status(actor: Actor, appointment_id: UUID | str, status: str) -> Appoint
         appointment.save(update_fields=["status", "updated_at"])
         trail.record("update", "appointment", appointment.id, appointment.patient_id, status=status)
     return appointment
+
+
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+_PHONE = re.compile(r"[0-9+() .\-/]{3,40}")
 
 
 def _day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
@@ -189,7 +317,8 @@ class Proposal:
 
     due: Due | None
     booked: Appointment | None
-    suggested_at: datetime | None  # the due day at the signed session's time of day
+    # The first open day from the due date, within the opening hours (None if it never opens).
+    suggested_at: datetime | None
     # B.32: no visit is proposed while the verdict says stop or non-responder; this says why.
     held_because: str = ""
 
@@ -231,8 +360,10 @@ def propose_next_visit(session: TreatmentSession, now: datetime) -> Proposal | N
     suggested = None
     if due is not None and due.due is not None and not held_because:
         tz = zoneinfo.ZoneInfo(session.clinic.time_zone)
-        at = session.administered_at or now
-        local = at.astimezone(tz)
-        hour = local.hour if 8 <= local.hour <= 17 else 9  # within clinic hours
-        suggested = datetime.combine(due.due, time(hour, 0), tzinfo=tz)
+        local = (session.administered_at or now).astimezone(tz)
+        # The signed visit's time of day (to the half hour) when the clinic is open then, else
+        # the first open day's opening: never a closed day or an hour nobody is there.
+        preferred = time(local.hour, 30 if local.minute >= 30 else 0)
+        found = hours.first_open(clinic_hours(session.clinic), due.due, preferred, 30)
+        suggested = found.replace(tzinfo=tz) if found is not None else None
     return Proposal(due, booked, suggested, held_because)

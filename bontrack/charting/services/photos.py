@@ -170,6 +170,7 @@ class Comparison:
     earlier: Photo | None
     later: Photo | None
     between: list[TreatmentSession]
+    every: list[Photo]  # all the view's photos, oldest first: either side may be any of them
 
 
 def per_visit(photos: list[Photo]) -> list[Photo]:
@@ -217,14 +218,29 @@ def compare(
         starts = [p for p in photos if p.timepoint in BEFORE]
         series = per_visit(starts or photos)
         others = [p for p in photos if p not in series and (starts and p.timepoint not in BEFORE)]
-        if not picked and len(series) >= 2:
-            picked = [series[0], series[-1]]
+        if len(picked) == 2 and picked[0].id == picked[1].id:
+            raise ServiceError("b", "pick two different photos to compare")
+        if not picked:
+            picked = _default_pair(series, others, photos)
         elif len(picked) == 1:
-            other = [p for p in (series[-1:] + series[:1]) if p.id != picked[0].id]
+            # The other side: the last visit's photo, the latest after-treatment photo, or the
+            # first visit's, whichever is not the one picked.
+            pool = series[-1:] + others[-1:] + series[:1] + photos
+            other = [p for p in pool if p.id != picked[0].id]
             picked += other[:1]
         ordered = sorted(picked, key=_order)
         earlier = ordered[0] if ordered else None
         later = ordered[1] if len(ordered) > 1 else None
         between = sessions_between(earlier, later) if earlier and later else []
         trail.record("read", "photo-compare", patient.id, patient.id, view=view)
-    return Comparison(indication, view, series, others, earlier, later, between)
+    return Comparison(indication, view, series, others, earlier, later, between, photos)
+
+
+def _default_pair(series: list[Photo], others: list[Photo], photos: list[Photo]) -> list[Photo]:
+    """The first and the last visit; with a single visit, its photo before treatment and the
+    latest taken after it; else the first and the last photo of the view."""
+    if len(series) >= 2:
+        return [series[0], series[-1]]
+    if series and others:
+        return [series[0], others[-1]]
+    return [photos[0], photos[-1]] if len(photos) >= 2 else []

@@ -10,11 +10,14 @@ every patient e-mailed or exported a disclosure entry.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import math
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from email.utils import formataddr
 from uuid import UUID
 
 from django.conf import settings
@@ -24,6 +27,7 @@ from django.template.base import TextNode, VariableNode
 from django.utils import timezone
 
 from bontrack.accounts.access import access_membership, require
+from bontrack.accounts.models import Clinic
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.charting.models import Appointment, ReminderLog, ReminderTemplate
@@ -32,21 +36,37 @@ from bontrack.core import csvfiles
 from bontrack.domain.catalog import catalog
 from bontrack.outcomes.due import DueRow, compute_due_list
 from bontrack.outcomes.services import clinic_today
-from bontrack.treatments.errors import ServiceError
+from bontrack.treatments.errors import ConflictError, ServiceError
 
 MAX_DAYS = 365
 OVERDUE_WEEKS = 12  # overdue patients are listed too, up to this long
 RESEND_AFTER_DAYS = 7  # a patient reminded for an indication is not reminded again sooner
 
-DEFAULT_SUBJECT = "Time to book your next {{ indication }} treatment at {{ clinic }}"
+# The subject shows on lock screens and in shared inboxes: it names the clinic, never the
+# treatment. The text says how to book through the clinic's own address and number.
+DEFAULT_SUBJECT = "Time to book your next visit at {{ clinic }}"
 DEFAULT_BODY = (
     "Dear {{ given_name }},\n\n"
-    "Your next {{ indication }} treatment at {{ clinic }} is due from {{ due_date }}. Please call "
-    "us or reply to this e-mail to book a visit.\n\n"
+    "Your next {{ indication }} treatment at {{ clinic }} is due from {{ due_date }}. To book a "
+    "visit, call us on {{ clinic_phone }} or write to {{ clinic_email }}.\n\n"
     "If you no longer wish to receive reminders, tell us and we will stop.\n\n"
     "{{ clinic }}"
 )
-PLACEHOLDERS = ("given_name", "family_name", "indication", "due_date", "clinic")
+# Without a clinic telephone number the standard text gives the address alone.
+DEFAULT_BODY_NO_PHONE = DEFAULT_BODY.replace(
+    "call us on {{ clinic_phone }} or write to", "write to"
+)
+PLACEHOLDERS = (
+    "given_name",
+    "family_name",
+    "indication",
+    "due_date",
+    "clinic",
+    "clinic_phone",
+    "clinic_email",
+)
+# Placeholders a subject may not carry: what the patient is treated for.
+CLINICAL_PLACEHOLDERS = ("indication",)
 
 
 @dataclass(frozen=True)
@@ -155,9 +175,27 @@ def reminder_list(
     return found
 
 
-def template_for(clinic_id: UUID, indication: str) -> tuple[str, str]:
-    found = ReminderTemplate.objects.filter(clinic_id=clinic_id, indication=indication).first()
-    return (found.subject, found.body) if found else (DEFAULT_SUBJECT, DEFAULT_BODY)
+def template_for(clinic: Clinic, indication: str) -> tuple[str, str]:
+    """The subject and text a reminder of the indication is written from: the clinic's own,
+    else the standard wording. A subject saved before subjects were kept free of the treatment
+    falls back to the standard subject."""
+    found = ReminderTemplate.objects.filter(clinic_id=clinic.id, indication=indication).first()
+    standard_body = DEFAULT_BODY if clinic.contact_phone else DEFAULT_BODY_NO_PHONE
+    if found is None:
+        return DEFAULT_SUBJECT, standard_body
+    subject = DEFAULT_SUBJECT if names_the_treatment(found.subject) else found.subject
+    return subject, found.body
+
+
+def names_the_treatment(subject: str) -> bool:
+    try:
+        template = compile_template(subject)
+    except TemplateRefusedError:
+        return False
+    return any(
+        isinstance(node, VariableNode) and node.filter_expression.var.var in CLINICAL_PLACEHOLDERS
+        for node in template.nodelist
+    )
 
 
 def save_template(actor: Actor, *, indication: str, subject: str, body: str) -> ReminderTemplate:
@@ -172,6 +210,12 @@ def save_template(actor: Actor, *, indication: str, subject: str, body: str) -> 
             compile_template(text)
         except TemplateRefusedError as refused:
             raise ServiceError(name, str(refused)) from None
+    if names_the_treatment(subject):
+        raise ServiceError(
+            "subject",
+            "the subject shows on lock screens and shared inboxes: leave the treatment out of "
+            "it ({{ indication }} belongs in the text)",
+        )
     with clinical_transaction(actor) as trail:
         template, _ = ReminderTemplate.objects.update_or_create(
             clinic_id=actor.membership.clinic_id,
@@ -224,16 +268,134 @@ def compile_template(text: str, html: bool = False) -> Template:
     return template
 
 
-def _render(text: str, candidate: Candidate, clinic: str, html: bool = False) -> str:
+def _render(text: str, candidate: Candidate, clinic: Clinic, html: bool = False) -> str:
     r = candidate.row
     values = {
         "given_name": r.given_name,
         "family_name": r.family_name,
         "indication": candidate.indication_name.split(" (")[0].lower(),
         "due_date": r.due.due.strftime("%-d %B %Y") if r.due.due else "now",
-        "clinic": clinic,
+        "clinic": clinic.name,
+        "clinic_phone": clinic.contact_phone,
+        "clinic_email": clinic.contact_email,
     }
     return compile_template(text, html).render(Context(values, autoescape=html))
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who a reminder comes from and where a reply goes: the server's configured sender
+    (BONTRACK_EMAIL_FROM) with the clinic's address as Reply-To, or the clinic's address alone."""
+
+    from_email: str
+    reply_to: str
+
+
+def sender_of(clinic: Clinic) -> Sender | None:
+    """None while there is no real address to send from: the clinic's address for patients
+    is not set and the server names no sender."""
+    configured = getattr(settings, "BONTRACK_EMAIL_FROM", "")
+    if not clinic.contact_email:
+        return None
+    named = formataddr((clinic.name, clinic.contact_email))
+    return Sender(configured or named, named)
+
+
+NO_SENDER = (
+    "set the clinic's e-mail address for patients (Appointments, Opening hours and contact) "
+    "first: reminders come from it and replies go to it"
+)
+
+
+@dataclass(frozen=True)
+class Draft:
+    candidate: Candidate
+    to: str
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The e-mails a send would make, exactly as they would go, and who would not get one."""
+
+    sender: Sender | None
+    drafts: list[Draft]
+    skipped: list[tuple[Candidate, str]]
+
+    @property
+    def digest(self) -> str:
+        """A fingerprint of the drafts: the send refuses if they changed after the preview."""
+        text = json.dumps(
+            [[str(d.candidate.row.patient_id), d.to, d.subject, d.body] for d in self.drafts]
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _drafts(
+    actor: Actor,
+    *,
+    days: int,
+    indication: str | None,
+    injector_id: UUID | None,
+    patient_ids: set[UUID] | None,
+    today: date,
+) -> Preview:
+    found = _candidates(
+        actor, days=days, indication=indication, injector_id=injector_id, today=today
+    )
+    # Read afresh: the administrator may have set the address since this actor was loaded.
+    clinic = Clinic.objects.get(id=actor.membership.clinic_id)
+    drafts, skipped = [], []
+    for candidate in found:
+        r = candidate.row
+        if patient_ids is not None and r.patient_id not in patient_ids:
+            continue
+        if not candidate.contactable:
+            skipped.append((candidate, candidate.why_not))
+            continue
+        if candidate.last_reminded and candidate.last_reminded > today - timedelta(
+            days=RESEND_AFTER_DAYS
+        ):
+            skipped.append((candidate, f"reminded on {candidate.last_reminded.isoformat()}"))
+            continue
+        subject_text, body_text = template_for(clinic, r.due.indication)
+        drafts.append(
+            Draft(
+                candidate,
+                r.email,
+                _render(subject_text, candidate, clinic),
+                _render(body_text, candidate, clinic),
+            )
+        )
+    return Preview(sender_of(clinic), drafts, skipped)
+
+
+def preview_reminders(
+    actor: Actor,
+    *,
+    days: int = 30,
+    indication: str | None = None,
+    injector_id: UUID | None = None,
+    patient_ids: set[UUID] | None = None,
+    today: date | None = None,
+) -> Preview:
+    """Every e-mail a send would make (recipient, subject, text) for the clinician to read
+    before confirming; nothing is sent. One read entry per patient shown."""
+    require(actor, Perm.DEMOGRAPHICS_WRITE)
+    today = today or clinic_today(actor)
+    preview = _drafts(
+        actor,
+        days=days,
+        indication=indication,
+        injector_id=injector_id,
+        patient_ids=patient_ids,
+        today=today,
+    )
+    with clinical_transaction(actor) as trail:
+        for patient_id in dict.fromkeys(d.candidate.row.patient_id for d in preview.drafts):
+            trail.record("read", "reminder-preview", patient_id, patient_id)
+    return preview
 
 
 @dataclass(frozen=True)
@@ -251,35 +413,39 @@ def send_reminders(
     injector_id: UUID | None = None,
     patient_ids: set[UUID] | None = None,
     today: date | None = None,
+    previewed: str | None = None,
 ) -> SendReport:
     """E-mail every contactable patient of the list (or of ``patient_ids`` among them) not
-    reminded in the last week; each send is logged and writes a disclosure entry."""
+    reminded in the last week; each send is logged and writes a disclosure entry. With
+    ``previewed`` (a preview's digest), nothing is sent unless the e-mails are still exactly
+    those previewed."""
     require(actor, Perm.DEMOGRAPHICS_WRITE)
     today = today or clinic_today(actor)
-    found = _candidates(
-        actor, days=days, indication=indication, injector_id=injector_id, today=today
+    preview = _drafts(
+        actor,
+        days=days,
+        indication=indication,
+        injector_id=injector_id,
+        patient_ids=patient_ids,
+        today=today,
     )
-    clinic = actor.clinic.name
-    sent, failed, skipped = [], [], []
-    for candidate in found:
-        r = candidate.row
-        if patient_ids is not None and r.patient_id not in patient_ids:
-            continue
-        if not candidate.contactable:
-            skipped.append((candidate, candidate.why_not))
-            continue
-        if candidate.last_reminded and candidate.last_reminded > today - timedelta(
-            days=RESEND_AFTER_DAYS
-        ):
-            skipped.append((candidate, f"reminded on {candidate.last_reminded.isoformat()}"))
-            continue
-        subject_text, body_text = template_for(actor.membership.clinic_id, r.due.indication)
-        subject = _render(subject_text, candidate, clinic)
+    if preview.sender is None:
+        raise ServiceError("sender", NO_SENDER)
+    if previewed is not None and previewed != preview.digest:
+        raise ConflictError(
+            "previewed",
+            "the reminders changed since the preview (a booking, a template or a patient's "
+            "details): preview them again before sending",
+        )
+    sent, failed = [], []
+    for draft in preview.drafts:
+        r = draft.candidate.row
         message = EmailMessage(
-            subject=subject,
-            body=_render(body_text, candidate, clinic),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[r.email],
+            subject=draft.subject,
+            body=draft.body,
+            from_email=preview.sender.from_email,
+            to=[draft.to],
+            reply_to=[preview.sender.reply_to],
         )
         status, error = "sent", ""
         try:
@@ -292,8 +458,8 @@ def send_reminders(
                 patient_id=r.patient_id,
                 indication=r.due.indication,
                 due_on=r.due.due,
-                address=r.email,
-                subject=subject,
+                address=draft.to,
+                subject=draft.subject,
                 status=status,
                 error=error,
                 sent_by=actor.membership,
@@ -303,7 +469,7 @@ def send_reminders(
                 "disclose", "reminder", log.id, r.patient_id, channel="email", status=status
             )
         (sent if status == "sent" else failed).append(log)
-    return SendReport(sent, failed, skipped)
+    return SendReport(sent, failed, preview.skipped)
 
 
 CSV_COLUMNS = (

@@ -183,6 +183,6 @@ def templates(request: HttpRequest, actor: Actor) -> HttpResponse:
             "can_publish": actor.membership.can(Perm.FORMS_MANAGE),
             "next": request.GET.get("next", ""),
             "error": error,
-            "nav": "patients",
+            "nav": "consent-forms",
         },
     )

@@ -28,6 +28,7 @@ from bontrack.web import present
 from bontrack.web.access import clinic_view
 from bontrack.web.forms import AssessmentForm, DiaryForm, WearOffForm, first_error
 from bontrack.web.outcomes import value_field
+from bontrack.web.views.patients import _patient_context
 
 
 def _refused(request: HttpRequest, what: str, error: ServiceError) -> None:
@@ -52,15 +53,73 @@ def _value(scale_code: str, text: str) -> Decimal | str:
     return number
 
 
+# Where a refusal of the result form is shown: beside the field it names. The period's two ends
+# share one message; a refusal naming no field of the form (the indication) heads the form.
+RESULT_FIELDS = {
+    "scale": "scale",
+    "timepoint": "timepoint",
+    "assessed_on": "assessed_on",
+    "period_start": "period",
+    "period_end": "period",
+    "period": "period",
+    "value": "value",
+    "muscle_group": "muscle_group",
+    "session_id": "session_id",
+}
+RESULT_VALUES = (
+    "scale",
+    "timepoint",
+    "assessed_on",
+    "period_start",
+    "period_end",
+    "value",
+    "muscle_group",
+    "session_id",
+)
+
+
+def _result_refused(
+    request: HttpRequest, actor: Actor, patient_id: UUID, errors: dict[str, str]
+) -> HttpResponse:
+    """The patient page again with the result form open where it was: what was typed kept, each
+    problem beside its field (not at the top of the page, where it is missed)."""
+    context = _patient_context(actor, patient_id)
+    indication = request.POST.get("indication", "")
+    section = next((s for s in context.get("outcomes", ()) if s["code"] == indication), None)
+    if section is None:  # no such form on the page: say it where messages are said
+        messages.error(request, f"The result was not recorded: {' '.join(errors.values())}")
+        return HttpResponseRedirect(f"/patients/{patient_id}/")
+    values = {name: request.POST.get(name, "")[:100] for name in RESULT_VALUES}
+    slots: dict[str, str] = {}
+    for field, message in errors.items():
+        slot = RESULT_FIELDS.get(field, "form")
+        slots[slot] = f"{slots[slot]} {message}" if slot in slots else message
+    offered = [code for code, _ in section["scales"]]
+    scale = values["scale"] if values["scale"] in offered else (offered[0] if offered else "")
+    field = value_field(scale, indication)
+    field.update(
+        value=values["value"],
+        muscle_group=values["muscle_group"],
+        error=slots.get("value", ""),
+        muscle_error=slots.get("muscle_group", ""),
+    )
+    section["value_field"] = field
+    section["record"] = {"values": values, "errors": slots}
+    return render(request, "web/patient.html", context, status=422)
+
+
 @clinic_view(Perm.PLAN_WRITE, methods=("POST",))
 def record_assessment(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResponse:
     access_patient(actor, patient_id, Perm.PLAN_WRITE)  # another clinic's id: 404 before all
     form = AssessmentForm(request.POST)
     indication = request.POST.get("indication", "")
-    back = HttpResponseRedirect(f"/patients/{patient_id}/#outcomes-{indication}")
     if not form.is_valid():
-        messages.error(request, f"The result was not recorded: {first_error(form)}")
-        return back
+        return _result_refused(
+            request,
+            actor,
+            patient_id,
+            {field: str(errors[0]) for field, errors in form.errors.items()},
+        )
     data = form.cleaned_data
     period = (data["period_start"], data["period_end"]) if data["period_start"] else None
     try:
@@ -76,11 +135,13 @@ def record_assessment(request: HttpRequest, actor: Actor, patient_id: UUID) -> H
             session_id=data["session_id"],
             muscle_group=data["muscle_group"],
         )
-        scale = catalog().scales[data["scale"]]
-        messages.success(request, f"{scale.name}: {data['value'].strip()} recorded.")
     except ServiceError as error:
-        _refused(request, "The result", error)
-    return back
+        if error.status in (403, 404):
+            raise
+        return _result_refused(request, actor, patient_id, {error.field or "": error.message})
+    scale = catalog().scales[data["scale"]]
+    messages.success(request, f"{scale.name}: {data['value'].strip()} recorded.")
+    return HttpResponseRedirect(f"/patients/{patient_id}/#outcomes-{indication}")
 
 
 @clinic_view(Perm.OVERRIDE, methods=("POST",))

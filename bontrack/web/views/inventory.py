@@ -22,6 +22,7 @@ from bontrack.domain.planning import use_by
 from bontrack.inventory import services as inventory
 from bontrack.inventory.models import Lot, Vial
 from bontrack.treatments.errors import ServiceError
+from bontrack.treatments.models import SessionVial
 from bontrack.treatments.supply import VialState, may_be_open
 from bontrack.web import present
 from bontrack.web.access import clinic_view
@@ -139,13 +140,30 @@ def _lot_context(actor: Actor, lot: Lot) -> dict[str, Any]:
         if lot.recalled_at is not None and actor.membership.can(Perm.DEMOGRAPHICS_READ)
         else []
     )
+    # Which signed session drew what from each vial (the patient is one click away, on the
+    # session, whose read is audited there).
+    uses: dict[Any, list[dict[str, Any]]] = {}
+    for use in (
+        SessionVial.objects.filter(vial__in=vials, session__signed_at__isnull=False)
+        .select_related("session")
+        .order_by("session__administered_at")
+    ):
+        uses.setdefault(use.vial_id, []).append(
+            {
+                "session_id": use.session_id,
+                "on": present.local(use.session.administered_at, tz),
+                "units": present.units(use.drawn_units) if use.drawn_units is not None else "",
+            }
+        )
     return {
         "lot": lot,
         "product": present.product_name(lot.product),
         "size": present.units(lot.vial_size_units),
         "expired": lot.expires_on < day,
         "days_left": (lot.expires_on - day).days,
-        "vials": [_vial_row(v, tz, figures[v.id]) for v in vials],
+        "vials": [
+            {**_vial_row(v, tz, figures[v.id]), "sessions": uses.get(v.id, [])} for v in vials
+        ],
         "dilutions": dilutions,
         "exposures": exposures,
         "recalled_at": present.local(lot.recalled_at, tz),

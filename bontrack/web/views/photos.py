@@ -1,6 +1,7 @@
-"""Clinical photos: the patient's photos per indication and view, upload or capture from a tablet
-camera, each file served through the access funnel with an audit entry, and the comparison of
-one view at two dates (side by side, and as a ghost overlay with an opacity slider)."""
+"""Clinical photos: the patient's photos per indication and view, taken with a tablet's camera or
+picked from its gallery or a clinic camera's files, each file served through the access funnel
+with an audit entry, and the comparison of any two photos of one view (side by side, and as a
+ghost overlay with an opacity slider)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def _photo_row(photo: Any) -> dict[str, Any]:
 @clinic_view(Perm.CHART_READ, methods=("GET", "POST"))
 def photo_page(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResponse:
     """GET: the patient's photos, one row per indication and view, oldest first; the upload form
-    for clinicians. POST: upload (a tablet opens its camera: accept=image/*, capture)."""
+    for clinicians. POST: upload (a tablet offers its camera, its gallery and its files: no
+    ``capture`` attribute, which would force the camera)."""
     day = present.clinic_today(actor.clinic.time_zone)
     if request.method == "POST":
         upload = request.FILES.get("photo")
@@ -211,6 +213,7 @@ def photo_compare(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpR
             else None,
             "later": _photo_row(comparison.later) if comparison and comparison.later else None,
             "between": between,
+            "every": [_photo_row(p) for p in comparison.every] if comparison else [],
             "error": error,
             "nav": "patients",
         },

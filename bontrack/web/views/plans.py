@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -21,11 +23,14 @@ from django.utils import timezone
 from bontrack.accounts.access import access_session
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
+from bontrack.charting.services.consent_forms import current_template
 from bontrack.domain.catalog import catalog
 from bontrack.domain.planning import (
+    VialCombination,
     listed_dilutions,
     reconstitute,
     use_by,
+    vial_combinations,
     vial_concentration,
     vials_needed,
 )
@@ -34,15 +39,16 @@ from bontrack.domain.treatment import Injection
 from bontrack.domain.units import Units
 from bontrack.inventory import services as inventory
 from bontrack.security.reauth import ReauthenticationError, confirm_identity
-from bontrack.treatments import services, supply
+from bontrack.treatments import aftercare, services, supply
 from bontrack.treatments.errors import ServiceError
-from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.models import GUIDANCE, TreatmentSession
 from bontrack.treatments.records import Point, current_points, status_of, total_units
 from bontrack.web import bodymap, present
 from bontrack.web.access import clinic_view
 from bontrack.web.charting import plan_changes
 from bontrack.web.forms import (
     AddPointForm,
+    ClinicalForm,
     DecisionForm,
     PointForm,
     ReconstituteForm,
@@ -139,10 +145,6 @@ def _vial_math(session: TreatmentSession, points: list[Point]) -> dict[str, Any]
         "total": present.units(total.amount),
         "points": len(points),
         "volumes": {},
-        "by_size": [
-            {"size": present.units(size), "vials": vials_needed(total, Units(product.code, size))}
-            for size in product.vial_sizes
-        ],
     }
     if opened:
         vial = opened[0]
@@ -164,6 +166,37 @@ def _vial_math(session: TreatmentSession, points: list[Point]) -> dict[str, Any]
             size = Units(product.code, vial.lot.vial_size_units)
             math.update(vials=vials_needed(total, size), size=present.units(size.amount))
     return math
+
+
+def _vial_counts(vials: Any) -> str:
+    """[(100 U, 1), (50 U, 2)] as "1 × 100 U + 2 × 50 U"."""
+    return " + ".join(f"{n} × {present.units(size.amount)} U" for size, n in vials)
+
+
+def _combination_words(combination: VialCombination) -> dict[str, str]:
+    return {
+        "vials": _vial_counts(combination.vials),
+        "leftover": present.units(combination.leftover.amount),
+    }
+
+
+def _from_stock(product: Any, total: Decimal, lots: Any) -> dict[str, Any]:
+    """Which unopened vials in stock to reconstitute for the plan: one combination recommended
+    (the least discarded, then the fewest vials), the others offered as alternatives. Only sizes
+    the clinic holds, unexpired and not recalled; what it does not hold is said, not listed."""
+    stock: dict[Units, int] = {}
+    for row in lots:
+        size = Units(product.code, Decimal(row["lot"].vial_size_units))
+        stock[size] = stock.get(size, 0) + row["count"]
+    combinations = vial_combinations(Units(product.code, total), stock)
+    held = sum((size.amount * n for size, n in stock.items()), Decimal(0))
+    return {
+        "recommended": _combination_words(combinations[0]) if combinations else None,
+        "alternatives": [_combination_words(c) for c in combinations[1:4]],
+        "in_stock": present.units(held),
+        "short_of_stock": total > 0 and not combinations,
+        "stock_sizes": _vial_counts(sorted(stock.items(), reverse=True)).replace(" + ", ", "),
+    }
 
 
 def _findings(session: TreatmentSession, at: datetime) -> tuple[dict[str, Any], str]:
@@ -256,6 +289,7 @@ def workspace_context(
         listed = listed_dilutions(product, Units(product.code, size))
         row["dilutions"] = [present.units(ml) for ml in listed]
         row["suggested_ml"] = present.units(_suggest_saline(product, size, listed, points))
+    math.update(_from_stock(product, total_units(points), unopened_lots.values()))
     chosen_other = [
         u.vial
         for u in session.session_vials.all()
@@ -276,7 +310,12 @@ def workspace_context(
     ]
     preview = _draw_preview(session, points, at)
     all_unresolved = bool(refusals) or bool(check_error) or bool(preview["draw_error"])
+    verdict = result["verdict"]
+    # Decided findings no longer make the banner say "Blocked" (they stay listed below it).
+    decided = verdict in present.DECIDED_VERDICT_WORDS and not refusals and not check_error
     return {
+        **_consent_links(actor, session, result["findings"]),
+        "weight": _weight_shown(session, points),
         **preview,
         "session": session,
         "status": status_of(session),
@@ -284,8 +323,11 @@ def workspace_context(
         "at": at,
         "at_input": local_input(at, tz),
         "max_input": local_input(timezone.now() + timedelta(minutes=5), tz),
-        "verdict": result["verdict"],
-        "verdict_words": present.VERDICT_WORDS.get(result["verdict"], result["verdict"]),
+        "verdict": verdict,
+        "verdict_class": f"{verdict} decided" if decided else verdict,
+        "verdict_words": present.DECIDED_VERDICT_WORDS[verdict]
+        if decided
+        else present.VERDICT_WORDS.get(verdict, verdict),
         "findings": findings,
         "check_error": check_error,
         "ready": not all_unresolved and bool(points) and bool(preview["draws"]),
@@ -293,7 +335,10 @@ def workspace_context(
         "math": math,
         "points": point_rows,
         "views": bodymap.views(
-            [(p.site, p.side, p.units) for p in points], flagged, ghost_sites=site_codes
+            [(p.site, p.side, p.units) for p in points],
+            flagged,
+            ghost_sites=site_codes,
+            for_touch=True,
         ),
         "opened_vials": opened,
         "unopened_lots": list(unopened_lots.values()),
@@ -313,6 +358,43 @@ def workspace_context(
         "add_form": add_form or AddPointForm(),
         "site_groups": _site_groups(site_codes),
         "last_site": point_rows[-1]["site"] if point_rows else "",
+    }
+
+
+def _consent_links(
+    actor: Actor, session: TreatmentSession, findings: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Where the consent block leads (B.22): the indication's form to sign on screen, or the
+    patient's consents to record a paper one; a clinic with no form for the indication is told
+    who publishes one."""
+    if not any(f["rule"] == "consent" for f in findings):
+        return {"consent_needed": False}
+    here = f"/sessions/{session.id}/"
+    return {
+        "consent_needed": True,
+        "consent_form_url": (
+            f"/patients/{session.patient_id}/consent-form?indication={session.indication}"
+            f"&product={session.product}&next={here}"
+        ),
+        "consent_form_ready": current_template(session.clinic_id, session.indication) is not None,
+        "can_publish_forms": actor.membership.can(Perm.FORMS_MANAGE),
+        "paper_consent_url": f"/patients/{session.patient_id}/#consents",
+    }
+
+
+def _weight_shown(session: TreatmentSession, points: list[Point]) -> dict[str, str] | None:
+    """A child treated by weight: the weight the check reads and the plan's units per kg."""
+    try:
+        found = services.weight_used(session)
+    except ServiceError:
+        return None
+    if found is None:
+        return None
+    kg, measured_on = found
+    return {
+        "kg": present.units(kg),
+        "measured_on": measured_on.strftime("%-d %b %Y") if measured_on else "",
+        "per_kg": present.units(services.units_per_kg(total_units(points), kg)),
     }
 
 
@@ -359,6 +441,7 @@ def _page_context(actor: Actor, session: TreatmentSession, at: datetime) -> dict
         "protocol_name": present.protocol_name(session.protocol) if session.protocol else "",
         "protocols": protocols,
         "nav": "patients",
+        **note_context(session),
         **plan_changes(session),  # issue 9: repeat last shows what changed since, first
     }
 
@@ -439,7 +522,8 @@ def point_change(request: HttpRequest, actor: Actor, session_id: UUID, n: int) -
     points = _points_of(actor, session_id)
     if n >= len(points):
         return _answer(request, actor, session_id, at, error="That point is no longer in the plan.")
-    if request.POST.get("action") == "remove":
+    action = request.POST.get("action")
+    if action == "remove":
         if len(points) == 1:
             return _answer(request, actor, session_id, at, error="A plan keeps at least one point.")
         del points[n]
@@ -451,11 +535,41 @@ def point_change(request: HttpRequest, actor: Actor, session_id: UUID, n: int) -
             )
         old = points[n]
         points[n] = services.PointInput(old.site, old.side, form.cleaned_data["units"], old.route)
+        if action == "mirror":
+            mirrored = _mirrored(points, n)
+            if isinstance(mirrored, str):
+                return _answer(
+                    request, actor, session_id, at, editing=n, edit_form=form, error=mirrored
+                )
+            points = mirrored
     try:
         services.update_plan(actor, session_id, injections=points)
     except ServiceError as error:
         return _answer(request, actor, session_id, at, error=_refused(error))
     return _answer(request, actor, session_id, at)
+
+
+OTHER_SIDE = {"left": "right", "right": "left"}
+
+
+def _mirrored(points: list[services.PointInput], n: int) -> list[services.PointInput] | str:
+    """ "Same on the other side": the other side of point ``n``'s muscle gets the same points
+    (count, units, route) as this side has, replacing what it had; a second click changes
+    nothing. A refusal (a midline point, a muscle with one side) comes back as its message."""
+    this = points[n]
+    other = OTHER_SIDE.get(this.side)
+    site = catalog().sites.get(this.site)
+    if other is None:
+        return "A midline point has no other side: add another point instead."
+    if site is None or other not in site.sides:
+        return f"{bodymap.site_label(this.site, this.side)} has no {other} side in the catalog."
+    copies = [
+        services.PointInput(p.site, other, p.units, p.route)
+        for p in points
+        if p.site == this.site and p.side == this.side
+    ]
+    kept = [p for p in points if not (p.site == this.site and p.side == other)]
+    return kept + copies
 
 
 @clinic_view(Perm.PLAN_WRITE, methods=("POST",))
@@ -465,11 +579,12 @@ def point_add(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpRespo
     if not form.is_valid():
         return _answer(request, actor, session_id, at, add_form=form, error=first_error(form))
     points = _points_of(actor, session_id)
-    points.append(
-        services.PointInput(
-            form.cleaned_data["site"], form.cleaned_data["side"], form.cleaned_data["units"]
+    chosen = form.cleaned_data["side"]
+    # "Both sides" adds the same units on the left and on the right in one step.
+    for side in ("left", "right") if chosen == "both" else (chosen,):
+        points.append(
+            services.PointInput(form.cleaned_data["site"], side, form.cleaned_data["units"])
         )
-    )
     try:
         services.update_plan(actor, session_id, injections=points)
     except ServiceError as error:
@@ -602,6 +717,11 @@ def sign(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
         confirm_identity(request, "sign this session")
     except ReauthenticationError as failed:
         return _reauth_failed(request, actor, session_id, at, failed, sign=True)
+    if "notes" in request.POST:
+        # The note as typed in the note section, saved before the signature covers it.
+        note_error = _save_note(request, actor, session_id)
+        if note_error:
+            return _answer(request, actor, session_id, at, sign_error=note_error)
     try:
         services.sign_session(
             actor,
@@ -618,3 +738,99 @@ def sign(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
         response["HX-Redirect"] = f"/sessions/{session_id}/"
         return response
     return HttpResponseRedirect(f"/sessions/{session_id}/")
+
+
+class NoteForm(ClinicalForm):
+    notes = forms.CharField(required=False, max_length=services.MAX_NOTES, strip=False)
+    guidance = forms.ChoiceField(
+        required=False, choices=[("", "not recorded yet")] + [(g, g) for g in GUIDANCE]
+    )
+    needle = forms.CharField(required=False, max_length=services.MAX_NEEDLE)
+
+
+def note_context(
+    session: TreatmentSession, *, form: NoteForm | None = None, error: str = "", saved: str = ""
+) -> dict[str, Any]:
+    """The plan's note section: the clinical note and the structured technique (DESIGN 3.4)."""
+    return {
+        "session": session,
+        "note_form": form,
+        "note_text": form["notes"].value() if form is not None else session.notes,
+        "note_guidance": form["guidance"].value() if form is not None else session.guidance,
+        "note_needle": form["needle"].value() if form is not None else session.needle,
+        "guidance_choices": list(present.GUIDANCE_WORDS.items()),
+        "note_error": error,
+        "note_saved": saved,
+        "note_template": aftercare.note_template(session.indication),
+    }
+
+
+def _save_note(request: HttpRequest, actor: Actor, session_id: UUID) -> str:
+    """Save the posted note and technique on the plan; the refusal's words, or ""."""
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return first_error(form)
+    try:
+        services.update_plan(
+            actor,
+            session_id,
+            notes=form.cleaned_data["notes"],
+            technique=services.Technique(
+                form.cleaned_data["guidance"], form.cleaned_data["needle"]
+            ),
+        )
+    except ServiceError as error:
+        return _refused(error)
+    return ""
+
+
+@clinic_view(Perm.PLAN_WRITE, methods=("POST",))
+def plan_note(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    """Save the plan's note and technique; ``action=template`` starts an empty note from the
+    indication's headings."""
+    session = services.read_session(actor, session_id, Perm.PLAN_WRITE)
+    form, error, saved = None, "", ""
+    if request.POST.get("action") == "template":
+        if not session.notes.strip():
+            try:
+                services.update_plan(
+                    actor, session_id, notes=aftercare.note_template(session.indication)
+                )
+                saved = "The note starts from this indication's headings: fill them in."
+            except ServiceError as service_error:
+                error = _refused(service_error)
+    else:
+        error = _save_note(request, actor, session_id)
+        if error:
+            form = NoteForm(request.POST)
+        else:
+            saved = "Note saved with the plan."
+    if request.htmx:  # type: ignore[attr-defined]
+        fresh = TreatmentSession.objects.get(pk=session_id)
+        return render(
+            request,
+            "web/partials/plan_note.html",
+            note_context(fresh, form=form, error=error, saved=saved),
+        )
+    if error:
+        messages.error(request, f"The note was not saved: {error}")
+    return HttpResponseRedirect(f"/sessions/{session_id}/#note")
+
+
+@clinic_view(Perm.PLAN_WRITE, methods=("POST",))
+def cancel(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    """Cancel a plan made by mistake or no longer wanted: an appended record (DESIGN 3.4); the
+    plan leaves Today and stays readable on the patient's page."""
+    reason = " ".join(request.POST.get("reason", "").split())[:500]
+    try:
+        session = services.read_session(actor, session_id, Perm.PLAN_WRITE)
+        services.cancel_plan(actor, session_id, reason=reason)
+    except ServiceError as error:
+        messages.error(request, f"Not cancelled: {_refused(error)}")
+        return HttpResponseRedirect(f"/sessions/{session_id}/")
+    messages.success(
+        request,
+        f"The plan for {session.plan_date:%-d %B %Y} was cancelled: it no longer appears on "
+        "Today, and stays readable on this page.",
+    )
+    return HttpResponseRedirect(f"/patients/{session.patient_id}/")

@@ -96,4 +96,4 @@ def saved_list(request: HttpRequest, actor: Actor) -> HttpResponse:
         }
         for s in plans.list_saved_plans(actor)
     ]
-    return render(request, "web/saved_plans.html", {"rows": rows, "nav": "patients"})
+    return render(request, "web/saved_plans.html", {"rows": rows, "nav": "saved-plans"})

@@ -25,7 +25,7 @@ from bontrack.domain.treatment import Injection
 from bontrack.domain.units import Units
 from bontrack.outcomes.services import record_adverse_event
 from bontrack.security.reauth import ReauthenticationError, confirm_identity
-from bontrack.treatments import corrections, services
+from bontrack.treatments import aftercare, corrections, services
 from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import SessionEvent, TreatmentSession
 from bontrack.treatments.records import (
@@ -161,6 +161,7 @@ def record_context(actor: Actor, session_id: UUID | str) -> dict[str, Any]:
         )
     co_signed = [e for e in events if e.kind == "co-signed"]
     day = present.clinic_today(tz)
+    total = total_units(points)
     amended = [e for e in events if e.kind == "amended"]
     return {
         "session": session,
@@ -173,7 +174,9 @@ def record_context(actor: Actor, session_id: UUID | str) -> dict[str, Any]:
         "protocol_name": present.protocol_name(session.protocol) if session.protocol else "",
         "points": points,
         "point_groups": _grouped(points, volumes),
-        "total": present.units(total_units(points)),
+        "total": present.units(total),
+        "guidance_words": present.GUIDANCE_WORDS.get(session.guidance, session.guidance),
+        "weight": _weight_of_record(session, total),
         "views": [
             v for v in bodymap.views([(p.site, p.side, p.units) for p in points]) if v.markers
         ],
@@ -211,6 +214,20 @@ def record_context(actor: Actor, session_id: UUID | str) -> dict[str, Any]:
         "clinic": session.clinic,
         "nav": "patients",
         "printed_at": present.local(timezone.now(), tz),
+    }
+
+
+def _weight_of_record(session: TreatmentSession, total: Any) -> dict[str, str] | None:
+    """The weight a weight-based rule read at signing, and the record's units per kg as it now
+    stands (an amendment's total)."""
+    if session.weight_kg is None:
+        return None
+    return {
+        "kg": present.units(session.weight_kg),
+        "measured_on": session.weight_measured_on.strftime("%-d %b %Y")
+        if session.weight_measured_on
+        else "",
+        "per_kg": present.units(services.units_per_kg(total, session.weight_kg)),
     }
 
 
@@ -258,6 +275,23 @@ def _correction_context(
 def note(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
     session = services.read_session(actor, session_id, action="print")
     return render(request, "web/note.html", {**record_context(actor, session.id), "pdf": False})
+
+
+@clinic_view(Perm.CHART_READ)
+def aftercare_sheet(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
+    """The page the patient takes home: what was done today, what to watch for, whom to call
+    (data/aftercare.toml, each item with its source)."""
+    session = services.read_session(actor, session_id, action="print")
+    context = record_context(actor, session.id)
+    return render(
+        request,
+        "web/aftercare.html",
+        {
+            **context,
+            "sheet": aftercare.sheet(session.indication),
+            "brand": present.brand(session.product),
+        },
+    )
 
 
 def _stylesheet() -> str:

@@ -3,6 +3,8 @@ prescriber, the sessions awaiting their co-signature and the open correction req
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -10,7 +12,8 @@ from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.inventory import services as inventory
 from bontrack.outcomes.due import due_list
-from bontrack.treatments import corrections
+from bontrack.treatments import corrections, services
+from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.schedule import day_plans
 from bontrack.web import present
 from bontrack.web.access import clinic_view
@@ -23,6 +26,26 @@ EXPIRING_WITHIN_DAYS = 60
 # the front desk sees the day's schedule, not the due list.
 DUE_WITHIN_WEEKS = 2
 DUE_SHOWN = 25
+
+
+def _clinical_row(session: TreatmentSession) -> dict[str, Any]:
+    """A plan's treatment and check for clinicians; a plan whose findings are all decided (every
+    block overridden, every warning acknowledged) is shown as such, not as blocked."""
+    verdict = session.check_result.get("verdict", "")
+    findings = session.check_result.get("findings", [])
+    decided = verdict in ("block", "warn") and not services.unresolved_findings(session, findings)
+    return {
+        "indication": present.indication_short(session.indication),
+        "product": present.brand(session.product),
+        "units": session.check_result.get("total_units", ""),
+        "verdict": verdict,
+        "verdict_words": "overridden"
+        if decided and verdict == "block"
+        else "acknowledged"
+        if decided
+        else verdict.upper(),
+        "verdict_class": "warn" if decided and verdict == "block" else "ok" if decided else verdict,
+    }
 
 
 @clinic_view(Perm.DEMOGRAPHICS_READ)
@@ -42,15 +65,14 @@ def today(request: HttpRequest, actor: Actor) -> HttpResponse:
     correction_requests = (
         corrections.list_requests(actor, "open") if actor.membership.can(Perm.CORRECT) else []
     )
+    # The front desk sees who is planned and with whom, never the treatment, product or units
+    # (DESIGN 3.4: no clinical detail).
     plans = [
         {
             "session": s,
             "patient": s.patient,
-            "indication": present.indication_short(s.indication),
-            "product": present.brand(s.product),
-            "units": s.check_result.get("total_units", ""),
-            "verdict": s.check_result.get("verdict", ""),
             "injector": s.injector.display_name if s.injector else "",
+            **(_clinical_row(s) if can_chart else {}),
         }
         for s in day_plans(actor, day)
     ]

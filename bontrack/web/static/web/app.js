@@ -28,10 +28,45 @@
     }
   });
 
+  // The body map from the keyboard: Tab reaches each point and each empty site; Enter or Space
+  // opens a point's editor (or picks a site) and Escape closes the editor. Only these keys: a
+  // key filter in hx-trigger would need the eval that the Content-Security-Policy forbids.
+  var lastPoint = null;
   document.addEventListener("keydown", function (event) {
+    if (!event.target.closest) return;
+    if (event.key === "Escape") {
+      var close = document.querySelector("#point-editor [data-close-editor]");
+      if (close) { event.preventDefault(); close.click(); }
+      return;
+    }
     if (event.key !== "Enter" && event.key !== " ") return;
-    var ghost = event.target.closest && event.target.closest(".bm-ghost");
-    if (ghost) { event.preventDefault(); pickGhost(ghost); }
+    var ghost = event.target.closest(".editable .bm-ghost");
+    if (ghost) { event.preventDefault(); pickGhost(ghost); return; }
+    var point = event.target.closest(".editable .bm-point[hx-get]");
+    if (point) { event.preventDefault(); htmx.trigger(point, "click"); }
+  });
+
+  // After the editor closes (saved, removed or closed), focus goes back to the point it was
+  // opened from, so that a keyboard user goes on from where they were.
+  document.addEventListener("click", function (event) {
+    var point = event.target.closest && event.target.closest(".editable .bm-point[data-point]");
+    if (point) lastPoint = point.getAttribute("data-point");
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (lastPoint === null || document.getElementById("point-editor")) return;
+    var back = document.querySelector('.editable .bm-point[data-point="' + lastPoint + '"]');
+    lastPoint = null;
+    if (back) back.focus();
+  });
+
+  // The Menu button of narrow screens shows and hides the main links.
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest && event.target.closest(".menu-toggle");
+    if (!toggle) return;
+    var nav = document.getElementById(toggle.getAttribute("aria-controls"));
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    if (nav) nav.classList.toggle("open", open);
   });
 
   // Use-by countdowns of reconstituted vials: "5 h 12 min left", ticking once a minute.

@@ -66,6 +66,7 @@ def configure(directory: Path) -> None:
 def build(size: int, today: date, rng: random.Random) -> Any:
     """One clinic: staff and lots through the services, every clinical row in bulk."""
     from django.db import transaction
+    from django.db.models import F
     from django.utils import timezone
 
     from bontrack.accounts.services import add_member, create_clinic
@@ -184,7 +185,6 @@ def build(size: int, today: date, rng: random.Random) -> Any:
                     injector=doctor,
                     catalog_version=cat.version,
                     administered_at=at,
-                    signed_at=at,
                     signed_by=doctor,
                     digest="0" * 64,
                     check_result={"verdict": "ok", "findings": []},
@@ -265,6 +265,11 @@ def build(size: int, today: date, rng: random.Random) -> Any:
             (Assessment, results),
         ):
             model.objects.bulk_create(rows, batch_size=2000)
+        # Signed once their points and draws are written: a signed session's rows are closed to
+        # INSERT (DESIGN 3.4), as signing does it.
+        TreatmentSession.objects.filter(clinic=clinic, signed_at__isnull=True).update(
+            signed_at=F("administered_at")
+        )
     print(
         f"set-up: clinic of {size:,} patients: {len(sessions):,} signed sessions, "
         f"{len(injections):,} injections, {len(results):,} results"

@@ -148,9 +148,10 @@ def test_sign_in_plan_preempt_override_sign_print_and_recall(browser, live_serve
     expect(page.locator('.finding[data-rule="cumulative-dose"] .decided')).to_contain_text(
         "Overridden by Pat Physician"
     )
-    while page.locator("#findings button", has_text="Acknowledge").count():
-        page.locator("#findings button", has_text="Acknowledge").first.click()
-        page.wait_for_load_state("networkidle")
+    acknowledge = page.locator("#findings button", has_text="Acknowledge")
+    while left := acknowledge.count():
+        acknowledge.first.click()
+        expect(acknowledge).to_have_count(left - 1)  # the findings re-rendered
     expect(page.locator("#sign button.go")).to_be_enabled()
     shot(page, "05-plan-ready")
 

@@ -127,9 +127,10 @@ def test_photos_consent_on_the_pad_repeat_last_compare_and_reminders(browser, li
     expect(page.locator("#totals")).to_contain_text("20 U")
     page.locator("#vials form", has_text="Reconstitute").first.locator("button").click()
     expect(page.locator("#vials .vial.chosen")).to_have_count(1)
-    while page.locator("#findings button", has_text="Acknowledge").count():
-        page.locator("#findings button", has_text="Acknowledge").first.click()
-        page.wait_for_load_state("networkidle")
+    acknowledge = page.locator("#findings button", has_text="Acknowledge")
+    while left := acknowledge.count():
+        acknowledge.first.click()
+        expect(acknowledge).to_have_count(left - 1)  # the findings re-rendered
     expect(page.locator("#sign button.go")).to_be_enabled()
     shot(page, "23-repeat-last-plan")
     if page.locator("#sign-confirm").count():  # signing asks for the password again

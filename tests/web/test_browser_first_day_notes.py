@@ -93,9 +93,10 @@ def test_a_note_typed_before_signing_survives_point_changes_and_is_signed(browse
     block.locator("input.confirm").fill(s.password)
     block.locator("button", has_text="Override").click()
     expect(block.locator(".decided")).to_contain_text("Overridden")
-    while page.locator("#findings button", has_text="Acknowledge").count():
-        page.locator("#findings button", has_text="Acknowledge").first.click()
-        page.wait_for_load_state("networkidle")
+    acknowledge = page.locator("#findings button", has_text="Acknowledge")
+    while left := acknowledge.count():
+        acknowledge.first.click()
+        expect(acknowledge).to_have_count(left - 1)  # the findings re-rendered
     verdict = page.locator("#findings .verdict")
     expect(verdict).not_to_contain_text("Blocked")
     expect(verdict).to_contain_text("Every block was overridden by a prescriber")

@@ -112,6 +112,25 @@ class Clinic:
             kwargs["content_type"] = "application/json"
         return getattr(self.api, method.lower())("/api/v1" + path, **kwargs)
 
+    def sign_now(self, role: str, session_id: Any, at: datetime | None = None) -> Any:
+        """POST /sessions/{id}/sign as ``role``, injected at ``at`` (default: now)."""
+        when = at or timezone.now()
+        return self.call(
+            role, "POST", f"/sessions/{session_id}/sign", {"administered_at": when.isoformat()}
+        )
+
+    def preempt_today(self, role: str = "physician") -> TreatmentSession:
+        """A PREEMPT plan for today with a reconstituted vial, through the service."""
+        return sessions.plan_session(
+            self.staff.actor(role),
+            self.patient.id,
+            product="onabotulinumtoxinA",
+            indication="chronic-migraine",
+            plan_date=timezone.localdate(),
+            protocol="preempt-155",
+            vial_ids=[self.vial().id],
+        )
+
     def page(self, role: str) -> Client:
         client = Client()
         client.force_login(getattr(self.staff, role).user)
@@ -179,12 +198,7 @@ def _impossible_plan(clinic: Clinic) -> TreatmentSession:
 def test_1_an_impossible_dose_is_refused_at_signing_through_the_api(clinic: Clinic):
     session = _impossible_plan(clinic)
     before, signs = rows(), signs_recorded()
-    response = clinic.call(
-        "physician",
-        "POST",
-        f"/sessions/{session.id}/sign",
-        {"administered_at": timezone.now().isoformat()},
-    )
+    response = clinic.sign_now("physician", session.id)
     assert response.status_code == 409, response.content
     message = error_text(response)
     assert "supply" in message
@@ -237,15 +251,7 @@ def _blocked_nurse_plan(clinic: Clinic) -> tuple[TreatmentSession, TreatmentSess
         indication="upper-limb-spasticity",
         injections=[sessions.PointInput("biceps-brachii", "left", Decimal(65))] * 6,
     )
-    plan = sessions.plan_session(
-        clinic.staff.actor("nurse"),
-        clinic.patient.id,
-        product="onabotulinumtoxinA",
-        indication="chronic-migraine",
-        plan_date=timezone.localdate(),
-        protocol="preempt-155",
-        vial_ids=[clinic.vial().id],
-    )
+    plan = clinic.preempt_today("nurse")
     assert any(f["rule"] == "cumulative-dose" for f in plan.check_result["findings"])
     return earlier, plan
 
@@ -284,12 +290,7 @@ def test_2_a_nurse_cannot_override_void_or_amend_away_the_history_that_blocks_he
     )
     assert amend.status_code == 403, amend.content
     assert "correction request" in error_text(amend)
-    sign = clinic.call(
-        "nurse",
-        "POST",
-        f"/sessions/{plan.id}/sign",
-        {"administered_at": timezone.now().isoformat()},
-    )
+    sign = clinic.sign_now("nurse", plan.id)
     assert sign.status_code == 409, sign.content
     assert "cumulative-dose" in error_text(sign)
     assert rows() == before
@@ -381,12 +382,7 @@ def test_3_the_same_treatment_twice_in_one_day_is_a_repeat_visit(clinic: Clinic,
     assert "amendment" in repeat[0]["message"]
     clinic.answer(session_id, skip=("repeat-visit",))
     before = rows()
-    sign = clinic.call(
-        "physician",
-        "POST",
-        f"/sessions/{session_id}/sign",
-        {"administered_at": timezone.now().isoformat()},
-    )
+    sign = clinic.sign_now("physician", session_id)
     assert sign.status_code == 409, sign.content
     assert "repeat-visit" in error_text(sign)
     assert rows() == before
@@ -651,21 +647,11 @@ def test_4_a_stop_verdict_reaches_the_plan_the_due_list_and_the_reminders(clinic
 
 
 def test_6_an_injection_time_in_the_future_is_refused_at_signing(clinic: Clinic):
-    plan = sessions.plan_session(
-        clinic.staff.actor("physician"),
-        clinic.patient.id,
-        product="onabotulinumtoxinA",
-        indication="chronic-migraine",
-        plan_date=timezone.localdate(),
-        protocol="preempt-155",
-        vial_ids=[clinic.vial().id],
-    )
+    plan = clinic.preempt_today()
     clinic.answer(plan.id)
     before = rows()
     ahead = timezone.now() + timedelta(minutes=6)
-    response = clinic.call(
-        "physician", "POST", f"/sessions/{plan.id}/sign", {"administered_at": ahead.isoformat()}
-    )
+    response = clinic.sign_now("physician", plan.id, ahead)
     assert response.status_code == 400, response.content  # a value refused (docs/api.md)
     assert response.json()["errors"][0]["field"] == "administered_at"
     assert "the injection time is in the future" in error_text(response)

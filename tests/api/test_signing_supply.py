@@ -28,6 +28,22 @@ def clinic():
     return s, p, stock, client, token(client, "a-physician", s.password)
 
 
+def plan_preempt(client, doctor, p, vials=()) -> dict:
+    """A PREEMPT plan for today over the API, with these vials chosen."""
+    body = {
+        "patient_id": str(p.id),
+        "product": "onabotulinumtoxinA",
+        "indication": "chronic-migraine",
+        "plan_date": timezone.localdate().isoformat(),
+        "protocol": "preempt-155",
+    }
+    if vials:
+        body["vial_ids"] = [str(v.id) for v in vials]
+    planned = api(client, doctor, "post", "/sessions", body)
+    assert planned.status_code == 201, planned.content
+    return planned.json()
+
+
 def decide_everything(client, doctor, session_id, at) -> None:
     session = TreatmentSession.objects.get(pk=session_id)
     from bontrack.treatments.services import stored_result_at
@@ -124,20 +140,7 @@ def test_signing_takes_each_vials_draw_and_the_vial_shows_what_is_left(clinic):
     s, p, stock, client, doctor = clinic
     first = builders.open_vial(s, stock, at=timezone.now() - timedelta(hours=2))
     second = builders.open_vial(s, stock, at=timezone.now() - timedelta(hours=1))
-    planned = api(
-        client,
-        doctor,
-        "post",
-        "/sessions",
-        {
-            "patient_id": str(p.id),
-            "product": "onabotulinumtoxinA",
-            "indication": "chronic-migraine",
-            "plan_date": timezone.localdate().isoformat(),
-            "protocol": "preempt-155",
-            "vial_ids": [str(first.id), str(second.id)],
-        },
-    ).json()
+    planned = plan_preempt(client, doctor, p, [first, second])
     at = timezone.now() - timedelta(minutes=10)
     decide_everything(client, doctor, planned["id"], at)
     signed = api(
@@ -172,19 +175,7 @@ def test_signing_takes_each_vials_draw_and_the_vial_shows_what_is_left(clinic):
 def test_vials_and_vial_ids_together_are_refused(clinic):
     s, p, stock, client, doctor = clinic
     vial = builders.open_vial(s, stock)
-    planned = api(
-        client,
-        doctor,
-        "post",
-        "/sessions",
-        {
-            "patient_id": str(p.id),
-            "product": "onabotulinumtoxinA",
-            "indication": "chronic-migraine",
-            "plan_date": timezone.localdate().isoformat(),
-            "protocol": "preempt-155",
-        },
-    ).json()
+    planned = plan_preempt(client, doctor, p)
     both = api(
         client,
         doctor,
@@ -211,20 +202,7 @@ def test_vials_and_vial_ids_together_are_refused(clinic):
 def test_an_injection_time_more_than_5_minutes_ahead_is_refused(clinic, ahead, accepted):
     s, p, stock, client, doctor = clinic
     vial = builders.open_vial(s, stock)
-    planned = api(
-        client,
-        doctor,
-        "post",
-        "/sessions",
-        {
-            "patient_id": str(p.id),
-            "product": "onabotulinumtoxinA",
-            "indication": "chronic-migraine",
-            "plan_date": timezone.localdate().isoformat(),
-            "protocol": "preempt-155",
-            "vial_ids": [str(vial.id)],
-        },
-    ).json()
+    planned = plan_preempt(client, doctor, p, [vial])
     decide_everything(client, doctor, planned["id"], timezone.now())
     # The server reads its clock after this line: at most this far ahead when it does.
     answer = api(

@@ -37,7 +37,7 @@ _VARIABLE = re.compile(r"\{\{ (" + "|".join(PLACEHOLDERS) + r") \}\}")
 
 def _formatted(text: str) -> str:
     parts = _VARIABLE.split(text)
-    # split() alternates text and captured placeholder names.
+    # split() alternates text and the captured field names.
     return "".join(
         "{" + part + "}" if n % 2 else part.replace("{", "{{").replace("}", "}}")
         for n, part in enumerate(parts)

@@ -238,7 +238,7 @@ class TemplateRefusedError(ValueError):
 # rendered by the autoescaping engine.
 _TEXT_ENGINE = Engine(autoescape=False, libraries={}, builtins=[], loaders=[])
 _HTML_ENGINE = Engine(autoescape=True, libraries={}, builtins=[], loaders=[])
-# A placeholder in the former str.format syntax ("{given_name}"): refused rather than mailed as
+# A field named in the former str.format syntax ("{given_name}"): refused rather than mailed as
 # it stands.
 OLD_PLACEHOLDER = re.compile(r"(?<!\{)\{\s*[A-Za-z_][\w.\[\]]*\s*\}(?!\})")
 PLACEHOLDER_HELP = ", ".join("{{ " + p + " }}" for p in PLACEHOLDERS)

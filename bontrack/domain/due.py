@@ -97,6 +97,16 @@ class Due:
         return self.interval.words if self.interval else None
 
     @property
+    def interval_name(self) -> str:
+        """What sets the earliest date, honestly named (B.36): "the label interval", or
+        "bontrack's interval (policy B.17)" where no label states one (BOTOX in cervical
+        dystonia rests on bontrack's 70 days)."""
+        if self.interval is not None and self.interval.cite.policy_first:
+            first = self.interval.cite.policy_numbers[:1]
+            return f"bontrack's interval (policy {first[0]})" if first else "bontrack's interval"
+        return "the label interval"
+
+    @property
     def interval_source(self) -> str | None:
         """The label interval's source, or the source of "no interval" (strabismus, axillary
         hyperhidrosis)."""
@@ -111,7 +121,8 @@ class Due:
         parts: list[str] = []
         if self.interval is not None and self.earliest is not None:
             parts.append(
-                f"Label interval for {self.indication} with {self.product}: "
+                f"{self.interval_name[0].upper()}{self.interval_name[1:]} for "
+                f"{self.indication} with {self.product}: "
                 f"{_days(self.interval.days)} ({self.interval.words}), so not before "
                 f"{self.earliest.isoformat()}."
             )
@@ -136,7 +147,7 @@ class Due:
         if self.due is None:
             parts.append("No due date: ask the patient to call when the effect wears off.")
         elif self.basis == "both":
-            which = "the label interval" if self.due == self.earliest else "the wear-off history"
+            which = self.interval_name if self.due == self.earliest else "the wear-off history"
             parts.append(f"Due {self.due.isoformat()}: the later of the two ({which}).")
         elif self.basis == "wear-off":
             parts.append(f"Due {self.due.isoformat()}, from the wear-off history alone.")

@@ -134,8 +134,10 @@ NO_BASELINE = {
 def decides(due: Due) -> str:
     """Which date sets the due date, in words (the later of the two when both exist)."""
     if due.basis == "both":
-        which = "the label interval" if due.due == due.earliest else "the wear-off history"
+        which = due.interval_name if due.due == due.earliest else "the wear-off history"
         return f"{which} (the later of the two)"
+    if due.basis == "label":
+        return due.interval_name
     return BASIS_WORDS.get(due.basis, due.basis)
 
 

@@ -198,3 +198,15 @@ def test_a_due_date_is_in_a_window_that_includes_both_ends():
     assert not in_window(due, due.due + timedelta(days=1), due.due + timedelta(days=5))
     none = due_for([session(indication="strabismus")], "strabismus")
     assert not in_window(none, date(2000, 1, 1), date(2100, 1, 1))
+
+
+def test_an_interval_that_is_bontracks_own_is_never_called_the_labels():
+    """B.36: BOTOX in cervical dystonia has no labelled interval; its earliest date rests on
+    bontrack's 70 days (B.17), and the reason says so."""
+    neck = due_for([session(indication="cervical-dystonia")], "cervical-dystonia")
+    assert neck.earliest == LAST + timedelta(days=70)
+    assert neck.interval_name == "bontrack's interval (policy B.17)"
+    assert neck.reason.startswith("Bontrack's interval (policy B.17) for cervical-dystonia")
+    assert "label interval" not in neck.reason
+    migraine = due_for([session()], "chronic-migraine")
+    assert migraine.interval_name == "the label interval"

@@ -6,9 +6,11 @@ schedule and demographics, no chart, no due list, no report; another clinic's id
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -434,3 +436,26 @@ def test_the_session_page_proposes_no_next_visit_while_a_stop_verdict_stands(pag
     assert "stop recommended (NICE TA260)" in page
     assert "No next visit is proposed while this verdict stands" in page
     assert "Book the next visit" not in page
+
+
+def test_a_due_date_set_by_bontracks_own_interval_is_never_called_the_labels(pages):
+    """B.36: BOTOX in cervical dystonia has no labelled interval; its due date rests on bontrack's
+    70 days (B.17), and the Due page says so."""
+    s = pages.staff
+    p = builders.patient(s, record="CD-1", weight_kg=70)
+    when = timezone.now() - timedelta(days=60)
+    builders.consent(s, p, "cervical-dystonia", when.date() - timedelta(days=10))
+    builders.signed_session(
+        s,
+        p,
+        when,
+        builders.open_vial(s, builders.lot(s, number="CD-LOT"), at=when - timedelta(hours=1)),
+        indication="cervical-dystonia",
+        injections=[builders.sessions.PointInput("splenius-capitis", "left", Decimal(50))],
+    )
+    page = html.unescape(pages.client("physician").get("/due/?weeks=4").content.decode())
+    row = page[page.index("CD-1") :]
+    row = row[: row.index("</tr>")]
+    assert "+70 days" in row
+    assert "set by bontrack's interval (policy B.17)" in row
+    assert "label interval" not in row

@@ -309,7 +309,7 @@ if BONTRACK_HTTPS:
     if os.environ.get("BONTRACK_PROXY_SSL_HEADER", "") == "1":
         # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips the client's).
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Reverse proxies in front of the app that append to X-Forwarded-For (security/addresses.py).
+# Reverse proxies in front of the app that append to X-Forwarded-For (core/addresses.py).
 BONTRACK_TRUSTED_PROXIES = int(os.environ.get("BONTRACK_TRUSTED_PROXIES", "0"))
 
 # Content-Security-Policy (django-csp 4): scripts and styles from the app itself or carrying the
@@ -375,7 +375,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("BONTRACK_LOCKOUT_MINUT
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "bontrack.security.lockout.locked_out_response"
-AXES_CLIENT_IP_CALLABLE = "bontrack.security.addresses.client_ip"
+AXES_CLIENT_IP_CALLABLE = "bontrack.core.addresses.client_ip"
 AXES_USERNAME_CALLABLE = "bontrack.security.lockout.username_of"
 AXES_VERBOSE = False
 

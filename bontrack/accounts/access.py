@@ -23,10 +23,10 @@ from bontrack.charting.models import (
     SavedPlan,
     SignedConsentForm,
 )
+from bontrack.core.errors import ForbiddenError, NotFoundError
 from bontrack.inventory.models import Lot, Vial
 from bontrack.outcomes.models import AdverseEvent, Assessment
 from bontrack.patients.models import Consent, Diagnosis, Patient
-from bontrack.treatments.errors import ForbiddenError, NotFoundError
 from bontrack.treatments.models import CorrectionRequest, SessionEvent, TreatmentSession
 
 Row = TypeVar("Row", bound=Model)

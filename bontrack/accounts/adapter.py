@@ -44,7 +44,7 @@ class AccountAdapter(DefaultAccountAdapter):
         return bool(super().is_reauthentication_required(app=app, **kwargs))
 
     def get_client_ip(self, request: HttpRequest) -> str:
-        from bontrack.security.addresses import client_ip
+        from bontrack.core.addresses import client_ip
 
         return client_ip(request)
 

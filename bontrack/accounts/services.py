@@ -14,8 +14,8 @@ from bontrack.accounts.access import access_membership, require
 from bontrack.accounts.models import Clinic, Membership
 from bontrack.accounts.permissions import ROLE_CREDENTIALS, Perm, Role
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.domain.catalog import catalog
-from bontrack.treatments.errors import ConflictError, ServiceError
 
 
 def create_clinic(name: str, time_zone: str = "UTC") -> Clinic:

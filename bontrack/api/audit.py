@@ -15,11 +15,11 @@ from ninja import Router
 from bontrack.accounts.access import require
 from bontrack.accounts.permissions import Perm
 from bontrack.api.auth import actor_of
-from bontrack.api.followup import csv_response
 from bontrack.api.perms import needs
 from bontrack.api.schemas import AuditOut, ChainOut, ErrorOut
 from bontrack.api.security_schemas import BreakGlassOut
 from bontrack.audit.services import verify_clinic_chain
+from bontrack.core.csvfiles import csv_response
 from bontrack.security import services
 
 router = Router(tags=["audit"])

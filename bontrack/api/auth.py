@@ -17,15 +17,10 @@ from ninja.security import HttpBearer, SessionAuth
 from bontrack.accounts.models import ApiToken, Membership
 from bontrack.accounts.permissions import may_write
 from bontrack.audit.services import Actor
-from bontrack.treatments.errors import ForbiddenError
+from bontrack.core.addresses import client_ip
+from bontrack.core.errors import ForbiddenError
 
 TOKEN_PREFIX = "bt_"
-
-
-def client_address(request: HttpRequest) -> str:
-    from bontrack.security.addresses import client_ip
-
-    return client_ip(request)
 
 
 def hash_token(token: str) -> str:
@@ -63,7 +58,7 @@ class TokenAuth(HttpBearer):
         if found.scopes:
             # Membership.can answers for this token's scopes only, in this request.
             found.membership.token_scopes = frozenset(found.scopes)  # type: ignore[attr-defined]
-        request.actor = Actor(found.membership, client_address(request))  # type: ignore[attr-defined]
+        request.actor = Actor(found.membership, client_ip(request))  # type: ignore[attr-defined]
         return found.membership
 
 
@@ -104,7 +99,7 @@ class ClinicSessionAuth(SessionAuth):
             membership = only[0] if len(only) == 1 else None
         if membership is None:
             return None
-        request.actor = Actor(membership, client_address(request))  # type: ignore[attr-defined]
+        request.actor = Actor(membership, client_ip(request))  # type: ignore[attr-defined]
         return membership
 
 

@@ -48,10 +48,10 @@ from bontrack.charting.models import TIMEPOINTS, Appointment, Photo, SavedPlan, 
 from bontrack.charting.services import appointments as book
 from bontrack.charting.services import consent_forms, photos, plans, reminders
 from bontrack.core.csvfiles import content_disposition
+from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.outcomes.services import clinic_today
 from bontrack.plan_input import IsoDate
 from bontrack.treatments import services as sessions
-from bontrack.treatments.errors import ConflictError, ServiceError
 
 router = Router(tags=["charting"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}

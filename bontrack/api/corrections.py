@@ -31,8 +31,8 @@ from bontrack.api.correction_schemas import (
 )
 from bontrack.api.perms import SIGNED_IN, needs
 from bontrack.api.schemas import ErrorOut
+from bontrack.core.errors import ServiceError
 from bontrack.treatments import corrections, services, supply
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import CorrectionRequest
 
 router = Router(tags=["corrections"])

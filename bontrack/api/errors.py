@@ -9,8 +9,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from bontrack.accounts.access import flush_refusal
+from bontrack.core.errors import NotFoundError, ServiceError, SignedRecordError
 from bontrack.plan_input import GENERIC_MESSAGES, field_path
-from bontrack.treatments.errors import NotFoundError, ServiceError, SignedRecordError
 
 
 def error_body(field: str | None, message: str) -> dict[str, Any]:

@@ -5,7 +5,6 @@ domain."""
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -21,7 +20,8 @@ from bontrack.api.auth import actor_of
 from bontrack.api.perms import needs
 from bontrack.api.schemas import ErrorOut, In
 from bontrack.cli import outcome_json
-from bontrack.core.csvfiles import MEDIA_TYPE, content_disposition, csv_text
+from bontrack.core.csvfiles import csv_response
+from bontrack.core.errors import ServiceError
 from bontrack.domain.due import Due
 from bontrack.domain.outcomes import Reading
 from bontrack.domain.units import format_decimal
@@ -31,7 +31,6 @@ from bontrack.outcomes import reports, services, verdicts
 from bontrack.outcomes.diary import MAX_BYTES
 from bontrack.outcomes.models import Assessment, WearOffReport
 from bontrack.plan_input import IsoDate, Number
-from bontrack.treatments.errors import ServiceError
 
 router = Router(tags=["follow-up"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -373,17 +372,6 @@ def due_row_out(r: due_service.DueRow) -> dict[str, Any]:
         "injector_id": r.injector_id,
         "injector": r.injector,
     }
-
-
-def csv_response(
-    filename: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
-) -> HttpResponse:
-    """A CSV download through the one writer (bontrack/core/csvfiles.py): formula cells quoted,
-    a file name that no record number can break."""
-    response = HttpResponse(csv_text(columns, rows), content_type=MEDIA_TYPE)
-    response["Content-Disposition"] = content_disposition(filename)
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 # --- Assessments and wear-off reports ----------------------------------------------------------

@@ -19,12 +19,12 @@ from bontrack.api.schemas import ErrorOut, In, PointIn, SessionOut, units_text
 from bontrack.api.sessions import session_out
 from bontrack.core import csvfiles
 from bontrack.core.csvfiles import content_disposition
+from bontrack.core.errors import ServiceError
 from bontrack.interop import csv_io, smart
 from bontrack.interop.fhir import record_number_system
 from bontrack.interop.fhir_import import Chart, read_bundle
 from bontrack.plan_input import IsoDate, Number
 from bontrack.treatments import external
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.services import PointInput
 
 router = Router(tags=["interoperability"])

@@ -31,9 +31,9 @@ from bontrack.api.schemas import (
     units_text,
 )
 from bontrack.audit.services import clinical_transaction
+from bontrack.core.errors import ConflictError
 from bontrack.outcomes.services import record_adverse_event
 from bontrack.treatments import services, supply
-from bontrack.treatments.errors import ConflictError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import (
     Point,

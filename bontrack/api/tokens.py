@@ -20,13 +20,14 @@ from ninja import Router, Status
 from bontrack.accounts.access import _refused
 from bontrack.accounts.models import ApiToken, Membership
 from bontrack.accounts.permissions import ROLE_PERMISSIONS, Perm, Role
-from bontrack.api.auth import actor_of, client_address, issue_token
+from bontrack.api.auth import actor_of, issue_token
 from bontrack.api.perms import PUBLIC, SIGNED_IN, needs
 from bontrack.api.schemas import ErrorOut, TokenIn, TokenOut
 from bontrack.api.security_schemas import TokenInfo
 from bontrack.audit.services import record_security_event
+from bontrack.core.addresses import client_ip
+from bontrack.core.errors import ForbiddenError, ServiceError
 from bontrack.security.policy import has_second_factor, mfa_required, verify_code
-from bontrack.treatments.errors import ForbiddenError, ServiceError
 
 router = Router(tags=["auth"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
@@ -48,7 +49,7 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: Error
 def create_token(request: HttpRequest, body: TokenIn) -> Status[TokenOut]:
     """A bearer token for one of the user's memberships. 429: too many failed sign-ins, the
     account or the address is locked out for a while."""
-    address = client_address(request)
+    address = client_ip(request)
     user = authenticate(request, username=body.username, password=body.password)
     if user is None:
         record_security_event("sign-in-failed", username=body.username[:150], address=address)

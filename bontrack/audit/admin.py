@@ -16,9 +16,9 @@ from django.http import HttpRequest, HttpResponse
 
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
-from bontrack.api.auth import client_address
 from bontrack.audit.models import AuditEntry, SecurityEvent
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.core.addresses import client_ip
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -66,7 +66,7 @@ class PatientDataAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 for m in memberships_with(request, self.read_perm)
                 if m.clinic_id == obj.clinic_id  # type: ignore[attr-defined]
             )
-            with clinical_transaction(Actor(membership, client_address(request))) as trail:
+            with clinical_transaction(Actor(membership, client_ip(request))) as trail:
                 trail.record("read", self.object_type, obj.pk, self.patient_id_of(obj))
         return super().change_view(request, object_id, form_url, extra_context)
 

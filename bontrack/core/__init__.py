@@ -1,2 +1,3 @@
-"""Small kernels every edge shares (the one CSV writer, the field checks); they import nothing of
-bontrack's, so any layer may use them."""
+"""The kernel every layer may import, and which imports nothing of bontrack's: the service
+errors (``errors``), the client's address (``addresses``), the one CSV writer and CSV responses
+(``csvfiles``), and what every edge checks of a text (``fields``)."""

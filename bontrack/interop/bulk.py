@@ -36,13 +36,13 @@ from bontrack.accounts.access import _refused, access_clinic, require
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.core.errors import ForbiddenError, ServiceError
 from bontrack.interop import fhir
 from bontrack.interop.fhir_reads import EVERYTHING, UNOWNED, ClinicRecords
 from bontrack.interop.fhir_search import SearchError
 from bontrack.interop.models import ExportJob, SystemClient
 from bontrack.interop.smart import Grant
 from bontrack.patients.models import Patient
-from bontrack.treatments.errors import ForbiddenError, ServiceError
 from bontrack.treatments.models import Injection, SessionEvent, SessionVial, TreatmentSession
 from bontrack.treatments.records import Point, amended_points
 from bontrack.treatments.services import local_date

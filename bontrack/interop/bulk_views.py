@@ -25,12 +25,12 @@ from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
 from bontrack.accounts.access import flush_refusal
-from bontrack.api.auth import client_address
 from bontrack.audit.services import Actor
+from bontrack.core.addresses import client_ip
+from bontrack.core.errors import NotFoundError, ServiceError
 from bontrack.interop import bulk, fhir, smart
 from bontrack.interop.fhir_search import SearchError
 from bontrack.interop.fhir_views import authenticate, fhir_response, operation_outcome
-from bontrack.treatments.errors import NotFoundError, ServiceError
 
 View = Callable[..., HttpResponse]
 
@@ -203,7 +203,7 @@ def token(request: HttpRequest) -> HttpResponse:
         return response
     try:
         body: dict[str, Any] = smart.issue_token(
-            request.POST.dict(), request.build_absolute_uri(request.path), client_address(request)
+            request.POST.dict(), request.build_absolute_uri(request.path), client_ip(request)
         )
         status_code = 200
     except smart.TokenError as error:

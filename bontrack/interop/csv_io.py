@@ -28,12 +28,12 @@ from bontrack.accounts.access import require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core import csvfiles
+from bontrack.core.errors import ServiceError
 from bontrack.core.fields import max_length
 from bontrack.domain.catalog import catalog
 from bontrack.patients.models import SEXES, Patient
 from bontrack.patients.services import _validate as validate_patient_values
 from bontrack.plan_input import MAX_DECIMALS, MAX_UNITS, MAX_YEAR, MIN_YEAR, has_at_most_decimals
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.external import (
     OTHER_INDICATION,
     ExternalDose,

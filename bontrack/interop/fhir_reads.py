@@ -36,12 +36,12 @@ from bontrack.accounts.access import (
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
+from bontrack.core.errors import NotFoundError
 from bontrack.interop import fhir
 from bontrack.interop.fhir_search import Search
 from bontrack.inventory.models import Lot
 from bontrack.outcomes.models import AdverseEvent, Assessment
 from bontrack.patients.models import Consent, Diagnosis, Patient
-from bontrack.treatments.errors import NotFoundError
 from bontrack.treatments.models import Injection, SessionEvent, TreatmentSession
 from bontrack.treatments.records import amended_points
 from bontrack.treatments.services import local_date

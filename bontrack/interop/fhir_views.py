@@ -23,11 +23,12 @@ from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
 from bontrack.accounts.access import flush_refusal
-from bontrack.api.auth import ClinicSessionAuth, TokenAuth, actor_of, client_address
+from bontrack.api.auth import ClinicSessionAuth, TokenAuth, actor_of
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.core.addresses import client_ip
+from bontrack.core.errors import ForbiddenError, NotFoundError, ServiceError
 from bontrack.interop import definitions, fhir, fhir_reads, smart
 from bontrack.interop.fhir_search import JSON_FORMATS, SEARCHES, SearchError, parse_search
-from bontrack.treatments.errors import ForbiddenError, NotFoundError, ServiceError
 from bontrack.treatments.services import local_date
 
 CONTENT_TYPE = f"{fhir.MEDIA_TYPE}; charset=utf-8"
@@ -79,7 +80,7 @@ def authenticate(request: HttpRequest) -> Actor | None:
     request.system_client = None  # type: ignore[attr-defined]
     if bearer:
         access = smart.authenticate_token(
-            token.strip(), client_address(request), request.method or "", request.get_full_path()
+            token.strip(), client_ip(request), request.method or "", request.get_full_path()
         )
         if access is not None:
             request.actor = access.actor  # type: ignore[attr-defined]

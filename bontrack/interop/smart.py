@@ -29,9 +29,9 @@ from bontrack.accounts.access import require
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm, Role
 from bontrack.audit.services import Actor, clinical_transaction, record_security_event
+from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.interop.fhir_search import SEARCHES
 from bontrack.interop.models import SystemClient, SystemToken, UsedAssertion
-from bontrack.treatments.errors import ConflictError, ServiceError
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = ("RS384", "ES384")

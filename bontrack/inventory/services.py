@@ -15,11 +15,11 @@ from django.utils import timezone
 from bontrack.accounts.access import access_lot, access_vial, chart_open_to, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.units import format_decimal
 from bontrack.inventory.models import Lot, Vial, VialClosing
 from bontrack.patients.models import Patient
-from bontrack.treatments.errors import ConflictError, ServiceError
 from bontrack.treatments.models import SessionVial
 from bontrack.treatments.supply import VialState, closing_words, may_be_open, vial_states
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
+from bontrack.core.errors import ServiceError
 from bontrack.plan_input import has_at_most_decimals
-from bontrack.treatments.errors import ServiceError
 
 DIARY_INDICATION = "chronic-migraine"
 MONTH_SCALE = "headache-days-month"

@@ -37,13 +37,13 @@ from bontrack.accounts.access import access_membership, access_patient, require
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.due import Due, DueRules, TreatedSession, due_per_indication, in_window
 from bontrack.outcomes.models import WearOffReport
 from bontrack.outcomes.services import clinic_today
 from bontrack.outcomes.verdicts import ClinicVerdicts
 from bontrack.patients.models import Patient
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import SessionEvent, TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, status_of
 

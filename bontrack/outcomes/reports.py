@@ -24,13 +24,13 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from bontrack.accounts.access import require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.treatment import Patient as PatientValues
 from bontrack.domain.units import format_decimal
 from bontrack.outcomes.due import counting_sessions
 from bontrack.outcomes.models import SEVERITIES, AdverseEvent
 from bontrack.outcomes.services import clinic_today
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import SessionEvent, TreatmentSession
 from bontrack.treatments.records import current_points, total_units
 from bontrack.treatments.services import local_date

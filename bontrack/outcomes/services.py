@@ -20,6 +20,7 @@ from django.utils import timezone
 from bontrack.accounts.access import access_patient, access_session
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.units import format_decimal
 from bontrack.outcome_input import (
@@ -48,7 +49,6 @@ from bontrack.outcomes.models import (
     WearOffReport,
 )
 from bontrack.patients.models import Patient
-from bontrack.treatments.errors import ConflictError, ServiceError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, status_of
 from bontrack.treatments.services import local_date, recheck_open_plans

@@ -36,6 +36,7 @@ from django.utils import timezone
 from bontrack.accounts.access import access_patient
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.outcomes import (
     STOPPING,
@@ -49,7 +50,6 @@ from bontrack.domain.outcomes import (
 from bontrack.domain.treatment import Verdict
 from bontrack.outcomes.models import Assessment, ContinueDespiteVerdict
 from bontrack.patients.models import Patient
-from bontrack.treatments.errors import ConflictError, ServiceError
 from bontrack.treatments.models import SessionEvent, TreatmentSession
 
 MAX_REASON = 2000

@@ -11,12 +11,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from bontrack.accounts.permissions import Perm
-from bontrack.api.auth import client_address
 from bontrack.audit.admin import PatientDataAdmin, memberships_with
 from bontrack.audit.services import Actor
+from bontrack.core.addresses import client_ip
+from bontrack.core.errors import ServiceError
 from bontrack.patients.models import Patient
 from bontrack.patients.services import DEMOGRAPHIC_FIELDS, update_patient
-from bontrack.treatments.errors import ServiceError
 
 
 @admin.register(Patient)
@@ -57,7 +57,7 @@ class PatientAdmin(PatientDataAdmin):
             return
         try:
             update_patient(
-                Actor(membership, client_address(request)), obj.pk, timezone.localdate(), **values
+                Actor(membership, client_ip(request)), obj.pk, timezone.localdate(), **values
             )
         except ServiceError as refused:
             request.bontrack_refused = True  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from django.utils import timezone
 from bontrack.accounts.access import access_consent, access_patient, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.patients.models import (
     CONTACT_METHODS,
@@ -23,7 +24,6 @@ from bontrack.patients.models import (
     Diagnosis,
     Patient,
 )
-from bontrack.treatments.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.services import recheck_open_plans
 

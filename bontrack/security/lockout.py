@@ -47,7 +47,7 @@ def refused_before_trying(request: HttpRequest) -> HttpResponse | None:
 
     if request.method == "POST" and not AxesProxyHandler.is_allowed(request):
         from bontrack.audit.services import record_security_event
-        from bontrack.security.addresses import client_ip
+        from bontrack.core.addresses import client_ip
 
         record_security_event(
             "sign-in-refused",

@@ -19,8 +19,8 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 
-from bontrack.api.auth import client_address
 from bontrack.audit.services import record_security_event
+from bontrack.core.addresses import client_ip
 from bontrack.security.policy import has_second_factor, mfa_required
 
 SIGNED_IN_AT = "bontrack.signed_in_at"
@@ -63,7 +63,7 @@ class SessionLifetimeMiddleware:
                     "session-expired",
                     username=user.get_username(),
                     user_id=user.pk,
-                    address=client_address(request),
+                    address=client_ip(request),
                     hours=settings.BONTRACK_SESSION_HOURS,
                 )
                 logout(request)

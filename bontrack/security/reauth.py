@@ -12,8 +12,8 @@ from __future__ import annotations
 from django.contrib.auth import logout
 from django.http import HttpRequest
 
-from bontrack.api.auth import client_address
 from bontrack.audit.services import record_security_event
+from bontrack.core.addresses import client_ip
 from bontrack.security.policy import verify_secret
 
 FIELD = "confirm"
@@ -41,7 +41,7 @@ def confirm_identity(request: HttpRequest, what: str) -> None:
             "reauthenticated",
             username=user.get_username(),
             user_id=user.pk,
-            address=client_address(request),
+            address=client_ip(request),
             purpose=what,
         )
         return
@@ -50,7 +50,7 @@ def confirm_identity(request: HttpRequest, what: str) -> None:
         "reauthentication-failed",
         username=user.get_username(),
         user_id=user.pk,
-        address=client_address(request),
+        address=client_ip(request),
         purpose=what,
         failures=failures,
     )
@@ -59,7 +59,7 @@ def confirm_identity(request: HttpRequest, what: str) -> None:
             "signed-out",
             username=user.get_username(),
             user_id=user.pk,
-            address=client_address(request),
+            address=client_ip(request),
             reason="too many failed re-authentications",
         )
         logout(request)

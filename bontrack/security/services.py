@@ -27,9 +27,9 @@ from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.models import ACTIONS, AuditEntry, SecurityEvent
 from bontrack.audit.services import Actor, clinical_transaction, record_security_event
+from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.patients.models import Patient
 from bontrack.security.models import AmendmentDecision, AmendmentRequest, BreakGlassAccess
-from bontrack.treatments.errors import ConflictError, ServiceError
 
 MIN_REASON = 10
 

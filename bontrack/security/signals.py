@@ -19,7 +19,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from bontrack.audit.services import record_security_event
-from bontrack.security.addresses import client_ip
+from bontrack.core.addresses import client_ip
 from bontrack.security.middleware import SIGNED_IN_AT
 
 

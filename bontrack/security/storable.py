@@ -11,8 +11,8 @@ from typing import Any
 from django.db import models
 from django.db.models.signals import pre_save
 
+from bontrack.core.errors import ServiceError
 from bontrack.core.fields import instance_problems
-from bontrack.treatments.errors import ServiceError
 
 
 class UnstorableTextError(ServiceError):

@@ -25,15 +25,15 @@ from django.views.decorators.http import require_http_methods
 from bontrack.accounts.access import access_patient
 from bontrack.accounts.models import ApiToken
 from bontrack.accounts.permissions import Perm
-from bontrack.api.auth import client_address
-from bontrack.api.followup import csv_response
 from bontrack.audit.models import ACTIONS
 from bontrack.audit.services import Actor, clinical_transaction, record_security_event
+from bontrack.core.addresses import client_ip
+from bontrack.core.csvfiles import csv_response
+from bontrack.core.errors import ServiceError
 from bontrack.patients.services import read_patient
 from bontrack.security import services
 from bontrack.security.policy import has_second_factor, mfa_required
 from bontrack.security.routes import PUBLIC, SIGNED_IN, declare
-from bontrack.treatments.errors import ServiceError
 from bontrack.web import present
 from bontrack.web.access import clinic_time, clinic_view, current_membership
 from bontrack.web.forms import parse_local
@@ -51,7 +51,7 @@ def signed_in_view(methods: tuple[str, ...] = ("GET",)) -> Callable[[View], View
                 return redirect_to_login(request.get_full_path())
             membership = current_membership(request)
             if membership is not None:  # the navigation of the clinic the user is acting in
-                request.actor = Actor(membership, client_address(request))  # type: ignore[attr-defined]
+                request.actor = Actor(membership, client_ip(request))  # type: ignore[attr-defined]
             with clinic_time(membership):
                 return view(request, *args, **kwargs)
 
@@ -109,7 +109,7 @@ def end_session(request: HttpRequest, session_id: int) -> HttpResponse:
             "session-ended",
             username=request.user.get_username(),
             user_id=request.user.pk,
-            address=client_address(request),
+            address=client_ip(request),
             session=found.pk,
             ip=found.ip,
         )
@@ -132,7 +132,7 @@ def revoke_token(request: HttpRequest, token_id: UUID) -> HttpResponse:
             username=request.user.get_username(),
             user_id=request.user.pk,
             clinic_id=found.membership.clinic_id,
-            address=client_address(request),
+            address=client_ip(request),
             token=found.prefix,
         )
         messages.success(request, f"The token {found.name} is revoked.")

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bontrack.accounts.models import Membership
 from bontrack.check_output import finding_json, result_json
+from bontrack.core.errors import ServiceError
 from bontrack.domain.check import CheckResult, evaluate, requires_weight
 from bontrack.domain.rules.findings import Finding
 from bontrack.domain.treatment import (
@@ -25,7 +26,6 @@ from bontrack.domain.units import Units
 from bontrack.outcomes.verdicts import check_verdicts
 from bontrack.patients.models import Patient as PatientRow
 from bontrack.treatments import supply
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, current_points, status_of, total_units
 

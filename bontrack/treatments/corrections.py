@@ -20,8 +20,8 @@ from django.utils import timezone
 from bontrack.accounts.access import access_correction_request, access_session, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.treatments import services, supply
-from bontrack.treatments.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.treatments.models import CorrectionDecision, CorrectionRequest, TreatmentSession
 from bontrack.treatments.records import current_digest, status_of
 

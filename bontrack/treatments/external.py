@@ -27,10 +27,10 @@ from bontrack.accounts.access import access_patient, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.chain import digest
 from bontrack.audit.services import Actor, AuditTrail, clinical_transaction
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.patients.models import Patient
 from bontrack.plan_input import MAX_DECIMALS, MAX_UNITS, has_at_most_decimals
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import Injection, TreatmentSession
 from bontrack.treatments.services import (
     PointInput,

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import models
 
-from bontrack.treatments.errors import SignedRecordError
+from bontrack.core.errors import SignedRecordError
 
 # How the injector localised the muscles: none (anatomical landmarks), EMG, electrical
 # stimulation, ultrasound.

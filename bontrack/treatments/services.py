@@ -28,6 +28,7 @@ from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.chain import digest
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.check import requires_weight
 from bontrack.domain.planning import expand_protocol
@@ -42,7 +43,6 @@ from bontrack.treatments.checking import (
     run_check,
     stored_result,
 )
-from bontrack.treatments.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.treatments.models import (
     GUIDANCE,
     FindingDecision,

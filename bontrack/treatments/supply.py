@@ -34,13 +34,13 @@ from django.utils import timezone
 from bontrack.accounts.access import access_vial
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.planning import fill_draws, use_by
 from bontrack.domain.treatment import Vial as VialValue
 from bontrack.domain.units import Units, format_decimal
 from bontrack.inventory.models import Lot, Vial, VialClosing
 from bontrack.plan_input import MAX_DECIMALS, has_at_most_decimals
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import SessionEvent, SessionVial, TreatmentSession
 
 # The canonical form new signatures are computed under (DESIGN 3.4): 2 adds the draws, 3 each

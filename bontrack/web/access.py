@@ -24,9 +24,9 @@ from bontrack.accounts.access import RestrictedChartError, flush_refusal, requir
 from bontrack.accounts.access import _refused as refuse_outside_clinic
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
-from bontrack.api.auth import client_address
 from bontrack.audit.services import Actor
-from bontrack.treatments.errors import ForbiddenError, NotFoundError
+from bontrack.core.addresses import client_ip
+from bontrack.core.errors import ForbiddenError, NotFoundError
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -112,7 +112,7 @@ def clinic_view(perm: Perm, methods: Sequence[str] = ("GET",)) -> Callable[[View
                 return HttpResponseRedirect(
                     "/clinic/?" + urlencode({"next": request.get_full_path()})
                 )
-            actor = Actor(membership, client_address(request))
+            actor = Actor(membership, client_ip(request))
             request.actor = actor  # type: ignore[attr-defined]
             try:
                 require(actor, perm)

@@ -12,7 +12,7 @@ from bontrack.audit.services import record_security_event
 
 
 def _address(request: HttpRequest | None) -> str:
-    from bontrack.security.addresses import client_ip
+    from bontrack.core.addresses import client_ip
 
     return client_ip(request) if request is not None else ""
 

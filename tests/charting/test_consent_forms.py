@@ -13,10 +13,10 @@ from bontrack.audit.models import AuditEntry
 from bontrack.charting.models import SignedConsentForm
 from bontrack.charting.services import consent_forms as forms
 from bontrack.charting.services.storage import clinical_storage
+from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.patients.models import Consent
 from bontrack.patients.services import withdraw_consent
 from bontrack.treatments import services as sessions
-from bontrack.treatments.errors import ConflictError, ForbiddenError, ServiceError
 from tests import builders
 from tests.charting import support
 

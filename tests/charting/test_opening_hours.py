@@ -15,7 +15,7 @@ from django.utils import timezone
 from bontrack.charting import hours
 from bontrack.charting.models import Appointment, ReminderLog, ReminderTemplate
 from bontrack.charting.services import appointments, reminders
-from bontrack.treatments.errors import ConflictError, ForbiddenError, ServiceError
+from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
 from tests import builders
 from tests.charting import support
 from tests.charting.test_schedule import due_world  # noqa: F401  (a fixture)

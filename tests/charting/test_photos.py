@@ -14,7 +14,7 @@ from PIL import ExifTags, Image
 from bontrack.audit.models import AuditEntry
 from bontrack.charting.models import Photo
 from bontrack.charting.services import photos
-from bontrack.treatments.errors import ServiceError
+from bontrack.core.errors import ServiceError
 from tests import builders
 from tests.charting import support
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from bontrack.charting.models import PlanOrigin
 from bontrack.charting.services import plans
+from bontrack.core.errors import ForbiddenError, ServiceError
 from bontrack.patients.services import update_patient
-from bontrack.treatments.errors import ForbiddenError, ServiceError
 from bontrack.treatments.records import current_points, total_units
 from tests import builders
 from tests.charting import support

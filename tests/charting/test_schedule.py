@@ -15,9 +15,9 @@ from django.utils import timezone
 from bontrack.audit.models import AuditEntry
 from bontrack.charting.models import ReminderLog
 from bontrack.charting.services import appointments, reminders
+from bontrack.core.errors import ForbiddenError, ServiceError
 from bontrack.inventory.services import recall_lot, usable_vials
 from bontrack.patients.services import register_patient, update_patient
-from bontrack.treatments.errors import ForbiddenError, ServiceError
 from bontrack.treatments.models import SessionVial
 from bontrack.treatments.supply import vial_states
 from tests import builders

@@ -401,8 +401,8 @@ def test_scopes_limit_what_a_client_reads_and_exports(now: World):
 
 
 def test_registration_refuses_private_keys_and_is_for_clinic_admins(now: World):
+    from bontrack.core.errors import ForbiddenError, ServiceError
     from bontrack.interop.smart import register_client
-    from bontrack.treatments.errors import ForbiddenError, ServiceError
 
     key = rsa_key()
     with pytest.raises(ServiceError, match="private key"):

@@ -13,7 +13,7 @@ from django.test import override_settings
 
 from bontrack.accounts.passwords import breached_passwords
 from bontrack.accounts.services import add_member, create_clinic
-from bontrack.treatments.errors import ServiceError
+from bontrack.core.errors import ServiceError
 
 pytestmark = pytest.mark.django_db
 

@@ -8,11 +8,11 @@ import pytest
 from django.utils import timezone
 
 from bontrack.audit.models import AuditEntry
+from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.outcomes import services as followup
 from bontrack.outcomes.models import Assessment, WearOffReport
 from bontrack.outcomes.verdicts import patient_verdicts
 from bontrack.treatments import services as sessions
-from bontrack.treatments.errors import ConflictError, ForbiddenError, ServiceError
 from tests import builders
 from tests.services.followup import NECK, migraine_patient, signed
 

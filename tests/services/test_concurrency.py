@@ -32,8 +32,8 @@ from django.utils import timezone
 from bontrack.accounts.models import Membership
 from bontrack.accounts.services import add_member
 from bontrack.audit.services import Actor, verify_clinic_chain
+from bontrack.core.errors import ConflictError
 from bontrack.treatments import services as sessions
-from bontrack.treatments.errors import ConflictError
 from bontrack.treatments.models import TreatmentSession
 from tests import builders
 

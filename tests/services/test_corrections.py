@@ -14,9 +14,9 @@ from django.utils import timezone
 from bontrack.accounts.services import add_member, set_supervisors
 from bontrack.audit.models import AuditEntry
 from bontrack.audit.services import Actor
+from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.patients.services import record_consent, register_patient, update_patient
 from bontrack.treatments import corrections, services
-from bontrack.treatments.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.treatments.models import (
     CorrectionDecision,
     CorrectionRequest,

@@ -10,13 +10,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bontrack.audit.models import AuditEntry
+from bontrack.core.errors import ForbiddenError, ServiceError
 from bontrack.outcomes import services as followup
 from bontrack.outcomes.models import Assessment
 from bontrack.outcomes.reports import adverse_event_export, adverse_event_report, pseudonym
 from bontrack.outcomes.services import record_adverse_event
 from bontrack.outcomes.verdicts import patient_verdicts
 from bontrack.treatments import services as sessions
-from bontrack.treatments.errors import ForbiddenError, ServiceError
 from tests import builders
 from tests.services.followup import NECK, migraine_patient, signed
 

@@ -10,11 +10,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bontrack.audit.models import AuditEntry
+from bontrack.core.errors import ForbiddenError, NotFoundError, ServiceError
 from bontrack.outcomes import services as followup
 from bontrack.outcomes.due import due_list, export_due_list, patient_due
 from bontrack.patients.services import update_patient
 from bontrack.treatments import services as sessions
-from bontrack.treatments.errors import ForbiddenError, NotFoundError, ServiceError
 from tests import builders
 from tests.builders import signed_session
 from tests.services.followup import NECK, at, migraine_patient, signed

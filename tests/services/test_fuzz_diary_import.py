@@ -37,11 +37,11 @@ from hypothesis import strategies as st
 from bontrack.api.auth import issue_token
 from bontrack.audit.models import AuditEntry
 from bontrack.audit.services import Actor
+from bontrack.core.errors import ServiceError
 from bontrack.outcomes import diary
 from bontrack.outcomes import services as followup
 from bontrack.outcomes.models import Assessment
 from bontrack.patients.models import Patient
-from bontrack.treatments.errors import ServiceError
 from tests import builders, csv_fuzz
 from tests.csv_fuzz import OVER_CSV_FIELD_LIMIT, rolled_back
 from tests.services.followup import migraine_patient

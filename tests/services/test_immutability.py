@@ -28,6 +28,7 @@ from bontrack.audit.services import (
 from bontrack.audit.triggers import MESSAGE, PROTECTED, installed_triggers, trigger_names
 from bontrack.charting.services import consent_forms
 from bontrack.cli import main
+from bontrack.core.errors import SignedRecordError
 from bontrack.inventory.services import close_vial
 from bontrack.outcomes.services import record_adverse_event
 from bontrack.outcomes.verdicts import continue_despite
@@ -35,7 +36,6 @@ from bontrack.patients.services import update_patient, withdraw_consent
 from bontrack.security import services as security_services
 from bontrack.treatments import corrections
 from bontrack.treatments import services as sessions
-from bontrack.treatments.errors import SignedRecordError
 from bontrack.treatments.models import Injection, SessionEvent, TreatmentSession
 from bontrack.treatments.records import current_digest
 from tests import builders

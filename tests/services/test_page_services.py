@@ -12,13 +12,13 @@ import pytest
 from django.utils import timezone
 
 from bontrack.audit.models import AuditEntry
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.treatment import HistoryEntry
 from bontrack.domain.units import Units
 from bontrack.inventory import services as inventory
 from bontrack.treatments import services
 from bontrack.treatments.cumulative import cumulative_series
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.schedule import day_plans
 from tests import builders
 

@@ -12,8 +12,8 @@ from django.test import Client
 from django.utils import timezone
 
 from bontrack.audit.chain import digest
+from bontrack.core.errors import ServiceError
 from bontrack.treatments import aftercare, services
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import SessionEvent, TreatmentSession
 from bontrack.treatments.schedule import day_plans
 from bontrack.treatments.services import PointInput, Technique

@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from bontrack.audit.models import AuditEntry
 from bontrack.audit.services import verify_clinic_chain
+from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.patients.models import Consent, ConsentWithdrawal
 from bontrack.treatments import services
-from bontrack.treatments.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.treatments.records import status_of
 from bontrack.treatments.services import PointInput
 from tests import builders

@@ -21,6 +21,7 @@ from django.utils import timezone
 from bontrack.audit.models import AuditEntry
 from bontrack.charting.services import reminders
 from bontrack.charting.services.appointments import propose_next_visit
+from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.domain.treatment import Verdict
 from bontrack.inventory.models import Lot
 from bontrack.outcomes import services as followup
@@ -29,7 +30,6 @@ from bontrack.outcomes.models import ContinueDespiteVerdict
 from bontrack.outcomes.verdicts import check_verdicts, continue_despite, patient_verdicts
 from bontrack.patients.services import update_patient
 from bontrack.treatments import services as sessions
-from bontrack.treatments.errors import ConflictError, ForbiddenError, ServiceError
 from tests import builders
 from tests.services.followup import Migraine, migraine_patient
 

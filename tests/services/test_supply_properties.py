@@ -14,9 +14,9 @@ from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bontrack.core.errors import ConflictError
 from bontrack.inventory.services import close_vial
 from bontrack.treatments import services
-from bontrack.treatments.errors import ConflictError
 from bontrack.treatments.models import SessionVial
 from bontrack.treatments.services import PointInput
 from bontrack.treatments.supply import DrawInput, vial_states

@@ -13,10 +13,10 @@ from django.db import connection
 from django.utils import timezone
 
 from bontrack.audit.chain import digest
+from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.inventory.models import Vial
 from bontrack.inventory.services import close_vial, receive_lot, record_waste, usable_vials
 from bontrack.treatments import services
-from bontrack.treatments.errors import ConflictError, ServiceError
 from bontrack.treatments.models import SessionEvent, SessionVial, TreatmentSession
 from bontrack.treatments.services import PointInput
 from bontrack.treatments.supply import DrawInput, session_draws, vial_states

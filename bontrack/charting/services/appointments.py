@@ -24,11 +24,11 @@ from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, AuditTrail, clinical_transaction
 from bontrack.charting import hours
 from bontrack.charting.models import APPOINTMENT_STATUSES, Appointment
+from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.due import Due, TreatedSession, due_for
 from bontrack.outcomes.verdicts import stopping_of, verdicts_of
 from bontrack.patients.models import Patient
-from bontrack.treatments.errors import ConflictError, ServiceError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, status_of
 

@@ -28,9 +28,9 @@ from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.charting.images import ImageRejectedError, signature_png
 from bontrack.charting.models import ConsentTemplate, SignedConsentForm
 from bontrack.charting.services import storage
+from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.patients.services import record_consent
-from bontrack.treatments.errors import ConflictError, ServiceError
 from bontrack.treatments.services import local_date
 
 SIGNER_ROLES = ("patient", "guardian")

@@ -14,8 +14,8 @@ from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.charting.images import ImageRejectedError, clean_photo
 from bontrack.charting.models import TIMEPOINTS, Photo
 from bontrack.charting.services import storage
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, status_of
 

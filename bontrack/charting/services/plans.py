@@ -26,10 +26,10 @@ from bontrack.accounts.permissions import Perm
 from bontrack.audit.models import AuditEntry
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.charting.models import PlanOrigin, SavedPlan
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.patients.services import CLINICAL_FIELDS
 from bontrack.treatments import services as sessions
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, current_points, status_of, total_units
 

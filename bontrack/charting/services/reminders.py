@@ -33,10 +33,10 @@ from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.charting.models import Appointment, ReminderLog, ReminderTemplate
 from bontrack.charting.services.appointments import OPEN
 from bontrack.core import csvfiles
+from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.outcomes.due import DueRow, compute_due_list
 from bontrack.outcomes.services import clinic_today
-from bontrack.treatments.errors import ConflictError, ServiceError
 
 MAX_DAYS = 365
 OVERDUE_WEEKS = 12  # overdue patients are listed too, up to this long

@@ -16,9 +16,9 @@ from bontrack.audit.services import Actor
 from bontrack.charting.models import ConsentTemplate
 from bontrack.charting.services import consent_forms as forms
 from bontrack.core.csvfiles import content_disposition
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.patients import services as patients
-from bontrack.treatments.errors import ServiceError
 from bontrack.web import present
 from bontrack.web.access import clinic_view
 from bontrack.web.views.patients import plan_choices

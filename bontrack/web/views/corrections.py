@@ -20,10 +20,10 @@ from django.shortcuts import render
 
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
+from bontrack.core.errors import ForbiddenError, ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.security.reauth import ReauthenticationError, confirm_identity
 from bontrack.treatments import corrections, services
-from bontrack.treatments.errors import ForbiddenError, ServiceError
 from bontrack.treatments.models import CorrectionRequest, TreatmentSession
 from bontrack.treatments.records import (
     Point,

@@ -14,9 +14,9 @@ from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm, Role
 from bontrack.api.followup import due_csv
 from bontrack.audit.services import Actor
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.outcomes import due as due_service
-from bontrack.treatments.errors import ServiceError
 from bontrack.web import present
 from bontrack.web.access import clinic_view
 from bontrack.web.outcomes import due_view

@@ -13,8 +13,8 @@ from django.shortcuts import render
 
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
+from bontrack.core.errors import ServiceError
 from bontrack.treatments import external
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.services import PointInput
 from bontrack.web import present
 from bontrack.web.access import clinic_view

@@ -15,13 +15,13 @@ from django.shortcuts import render
 from bontrack.accounts.access import access_patient, access_session
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.outcomes import services as followup
 from bontrack.outcomes import verdicts
 from bontrack.outcomes.diary import MAX_BYTES
 from bontrack.outcomes.models import WearOffReport
 from bontrack.patients import services as patients
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, status_of
 from bontrack.web import present

@@ -17,11 +17,11 @@ from bontrack.accounts.access import access_lot, access_vial
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.core import csvfiles
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.planning import use_by
 from bontrack.inventory import services as inventory
 from bontrack.inventory.models import Lot, Vial
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import SessionVial
 from bontrack.treatments.supply import VialState, may_be_open
 from bontrack.web import present

@@ -12,11 +12,11 @@ from django.shortcuts import render
 
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.patients import services as patients
 from bontrack.treatments import services as sessions
 from bontrack.treatments.cumulative import patient_series
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import current_points, status_of, total_units
 from bontrack.web import present

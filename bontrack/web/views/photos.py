@@ -17,9 +17,9 @@ from bontrack.audit.services import Actor
 from bontrack.charting.models import TIMEPOINTS
 from bontrack.charting.services import photos as photo_services
 from bontrack.core.csvfiles import content_disposition
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.patients import services as patients
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import TreatmentSession
 from bontrack.web import present
 from bontrack.web.access import clinic_view

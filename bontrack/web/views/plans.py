@@ -24,6 +24,7 @@ from bontrack.accounts.access import access_session
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.charting.services.consent_forms import current_template
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.planning import (
     VialCombination,
@@ -40,7 +41,6 @@ from bontrack.domain.units import Units
 from bontrack.inventory import services as inventory
 from bontrack.security.reauth import ReauthenticationError, confirm_identity
 from bontrack.treatments import aftercare, services, supply
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import GUIDANCE, TreatmentSession
 from bontrack.treatments.records import Point, current_points, status_of, total_units
 from bontrack.web import bodymap, present

@@ -13,8 +13,8 @@ from django.shortcuts import render
 
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
+from bontrack.core.errors import ServiceError
 from bontrack.patients import services as patients
-from bontrack.treatments.errors import ServiceError
 from bontrack.web import present
 from bontrack.web.access import clinic_view
 from bontrack.web.patient_forms import PatientForm

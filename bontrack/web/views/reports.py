@@ -11,12 +11,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
 from bontrack.accounts.permissions import Perm
-from bontrack.api.followup import csv_response
 from bontrack.audit.services import Actor
+from bontrack.core.csvfiles import csv_response
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.outcomes import reports
 from bontrack.outcomes.models import SEVERITIES
-from bontrack.treatments.errors import ServiceError
 from bontrack.web import present
 from bontrack.web.access import clinic_view
 

@@ -12,7 +12,7 @@ from django.shortcuts import render
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.charting.services import plans
-from bontrack.treatments.errors import ServiceError
+from bontrack.core.errors import ServiceError
 from bontrack.web import present
 from bontrack.web.access import clinic_view
 

@@ -21,9 +21,9 @@ from bontrack.charting.models import APPOINTMENT_STATUSES
 from bontrack.charting.services import appointments as book
 from bontrack.charting.services import reminders
 from bontrack.core.csvfiles import MEDIA_TYPE, content_disposition
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.patients import services as patients
-from bontrack.treatments.errors import ServiceError
 from bontrack.web import present
 from bontrack.web.access import clinic_view
 from bontrack.web.charting import wall

@@ -18,6 +18,7 @@ from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.core.csvfiles import content_disposition
+from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.planning import reconstitute, use_by, vial_concentration
 from bontrack.domain.quantities import Volume
@@ -26,7 +27,6 @@ from bontrack.domain.units import Units
 from bontrack.outcomes.services import record_adverse_event
 from bontrack.security.reauth import ReauthenticationError, confirm_identity
 from bontrack.treatments import aftercare, corrections, services
-from bontrack.treatments.errors import ServiceError
 from bontrack.treatments.models import SessionEvent, TreatmentSession
 from bontrack.treatments.records import (
     Point,

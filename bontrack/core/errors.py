@@ -1,4 +1,4 @@
-"""Errors the treatment services raise; the API turns each into a 4xx with the field named."""
+"""Errors every service raises; the API and the pages turn each into a 4xx with the field named."""
 
 from typing import Any
 

@@ -371,6 +371,27 @@ def _drafts(
     return Preview(sender_of(clinic), drafts, skipped)
 
 
+def _drafts_for_sending(
+    actor: Actor,
+    days: int,
+    indication: str | None,
+    injector_id: UUID | None,
+    patient_ids: set[UUID] | None,
+    today: date | None,
+) -> Preview:
+    """The e-mails a send would make, for whoever may send them: the preview and the send read
+    the same list, so that what is sent is what was previewed."""
+    require(actor, Perm.DEMOGRAPHICS_WRITE)
+    return _drafts(
+        actor,
+        days=days,
+        indication=indication,
+        injector_id=injector_id,
+        patient_ids=patient_ids,
+        today=today or clinic_today(actor),
+    )
+
+
 def preview_reminders(
     actor: Actor,
     *,
@@ -382,16 +403,7 @@ def preview_reminders(
 ) -> Preview:
     """Every e-mail a send would make (recipient, subject, text) for the clinician to read
     before confirming; nothing is sent. One read entry per patient shown."""
-    require(actor, Perm.DEMOGRAPHICS_WRITE)
-    today = today or clinic_today(actor)
-    preview = _drafts(
-        actor,
-        days=days,
-        indication=indication,
-        injector_id=injector_id,
-        patient_ids=patient_ids,
-        today=today,
-    )
+    preview = _drafts_for_sending(actor, days, indication, injector_id, patient_ids, today)
     with clinical_transaction(actor) as trail:
         for patient_id in dict.fromkeys(d.candidate.row.patient_id for d in preview.drafts):
             trail.record("read", "reminder-preview", patient_id, patient_id)
@@ -419,16 +431,7 @@ def send_reminders(
     reminded in the last week; each send is logged and writes a disclosure entry. With
     ``previewed`` (a preview's digest), nothing is sent unless the e-mails are still exactly
     those previewed."""
-    require(actor, Perm.DEMOGRAPHICS_WRITE)
-    today = today or clinic_today(actor)
-    preview = _drafts(
-        actor,
-        days=days,
-        indication=indication,
-        injector_id=injector_id,
-        patient_ids=patient_ids,
-        today=today,
-    )
+    preview = _drafts_for_sending(actor, days, indication, injector_id, patient_ids, today)
     if preview.sender is None:
         raise ServiceError("sender", NO_SENDER)
     if previewed is not None and previewed != preview.digest:

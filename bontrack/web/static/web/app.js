@@ -36,7 +36,9 @@
     if (!event.target.closest) return;
     if (event.key === "Escape") {
       var close = document.querySelector("#point-editor [data-close-editor]");
-      if (close) { event.preventDefault(); close.click(); }
+      // An editor just swapped in may not be wired by htmx yet (it settles a moment later):
+      // wire its Close button first (idempotent), so that an early Escape is never lost.
+      if (close) { event.preventDefault(); htmx.process(close); close.click(); }
       return;
     }
     if (event.key !== "Enter" && event.key !== " ") return;

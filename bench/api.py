@@ -149,7 +149,7 @@ def with_history(
     (the counts do not depend on the points; this keeps the set-up quick)."""
     from django.utils import timezone
 
-    from bontrack.accounts.demo import sign_with_decisions
+    from bontrack.ops.demo import sign_with_decisions
     from bontrack.treatments import services
 
     now = timezone.now().replace(microsecond=0)

@@ -72,8 +72,8 @@ def shared_patient(bench: Any) -> tuple[str, list[str]]:
 
     from django.utils import timezone
 
-    from bontrack.accounts.demo import sign_with_decisions
     from bontrack.inventory.services import reconstitute_vial
+    from bontrack.ops.demo import sign_with_decisions
     from bontrack.patients.services import record_consent, register_patient
     from bontrack.treatments import services
 

@@ -453,8 +453,8 @@ def _django() -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     _django()
-    from bontrack.accounts.demo import build_demo
     from bontrack.accounts.models import Clinic
+    from bontrack.ops.demo import build_demo
 
     if args.if_empty and Clinic.objects.exists():
         print("The database already has clinics: the demo was not loaded again.")

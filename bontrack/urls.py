@@ -4,19 +4,19 @@ from django.urls import include, path
 
 from bontrack.api.main import api
 from bontrack.interop.bulk_views import smart_configuration
-from bontrack.security.views import password_reset_by_admin
 from bontrack.web.errors import page_not_found, permission_denied, server_error
 from bontrack.web.views.auth import SignInView
+from bontrack.web.views.security import password_reset_by_admin
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     # Sign-in, second factor (TOTP, WebAuthn, recovery codes), password: django-allauth. No reset
-    # by e-mail: the clinic's admin sets a new password (security/views.py).
+    # by e-mail: the clinic's admin sets a new password (web/views/security.py).
     path("accounts/password/reset/", password_reset_by_admin, name="account_reset_password"),
     path("accounts/login/", SignInView.as_view(), name="account_login"),
     path("accounts/", include("allauth.urls")),
     # Your account, break-glass, audit reports, disclosures, requests to amend.
-    path("", include("bontrack.security.urls")),
+    path("", include("bontrack.web.security_urls")),
     path("api/v1/", api.urls),
     path("fhir/", include("bontrack.interop.urls")),
     # SMART discovery at the root too, for clients that look for it there.

@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Status
 
-from bontrack.accounts.access import _refused
+from bontrack.access import refuse_outside_clinic
 from bontrack.accounts.models import ApiToken, Membership
 from bontrack.accounts.permissions import ROLE_PERMISSIONS, Perm, Role
 from bontrack.api.auth import actor_of, issue_token
@@ -160,7 +160,7 @@ def revoke_token(request: HttpRequest, token_id: UUID) -> Any:
         .first()
     )
     if found is None:
-        raise _refused(actor, "token", token_id)
+        raise refuse_outside_clinic(actor, "token", token_id)
     own = found.membership.user_id == actor.membership.user_id
     if not own and not actor.membership.can(Perm.USERS_MANAGE):
         raise ForbiddenError(None, "this token is another member's")

@@ -1,11 +1,11 @@
 """Bulk Data $export (HL7 FHIR Bulk Data Access IG 2.0): kick-off, status, cancel, files.
 
-A kick-off records an ``ExportJob`` and enqueues ``tasks.run_export`` once its transaction has
-committed; the task (in the huey consumer, never in the request) writes one NDJSON file per
-resource type under ``EXPORT_DIR/<job id>/<Type>.ndjson``. It reads the clinic's patients in
-batches (their ids streamed with ``.iterator(chunk_size)``), maps each batch with the same
-functions as the read API (``fhir.py`` through ``fhir_reads.ClinicRecords``) and writes line by
-line, so that memory does not grow with the clinic. One export runs at a time per clinic (a
+A kick-off (``kickoff.py``) records an ``ExportJob`` and enqueues ``tasks.run_export`` once its
+transaction has committed; the task (in the huey consumer, never in the request) writes one
+NDJSON file per resource type under ``EXPORT_DIR/<job id>/<Type>.ndjson``. It reads the clinic's
+patients in batches (their ids streamed with ``.iterator(chunk_size)``), maps each batch with the
+same functions as the read API (``fhir.py`` through ``fhir_reads.ClinicRecords``) and writes line
+by line, so that memory does not grow with the clinic. One export runs at a time per clinic (a
 partial unique index): a second kick-off gets 429 with Retry-After.
 
 Only the member (a system client is one) that asked may poll, cancel or download; anyone else
@@ -29,19 +29,17 @@ from typing import IO, Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from bontrack.accounts.access import _refused, access_clinic, require
+from bontrack.access import refuse_outside_clinic
 from bontrack.accounts.models import Membership
-from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
-from bontrack.core.errors import ForbiddenError, ServiceError
+from bontrack.core.errors import ServiceError
 from bontrack.interop import fhir
 from bontrack.interop.fhir_reads import EVERYTHING, UNOWNED, ClinicRecords
 from bontrack.interop.fhir_search import SearchError
-from bontrack.interop.models import ExportJob, SystemClient
-from bontrack.interop.smart import Grant
+from bontrack.interop.models import ExportJob
 from bontrack.patients.models import Patient
 from bontrack.treatments.models import Injection, SessionEvent, SessionVial, TreatmentSession
 from bontrack.treatments.records import Point, amended_points
@@ -142,81 +140,13 @@ def fail_stale_exports(now: datetime | None = None, clinic_id: UUID | None = Non
     )
 
 
-def kick_off(
-    actor: Actor,
-    request: ExportRequest,
-    *,
-    level: str,
-    request_url: str,
-    group_id: str | None = None,
-    grant: Grant | None = None,
-    client: SystemClient | None = None,
-) -> ExportJob:
-    """Record the export and enqueue its task once the transaction has committed."""
-    require(actor, Perm.CHART_READ)
-    # A scope of its own: a token limited to reading charts does not copy the whole clinic.
-    require(actor, Perm.BULK_EXPORT)
-    if level == "group":
-        access_clinic(actor, group_id or "")
-    default = ALL_TYPES if level == "system" else COMPARTMENT
-    if request.types is None:
-        types = [t for t in default if grant is None or grant.allows(t)]
-    else:
-        refused = [t for t in request.types if grant is not None and not grant.allows(t)]
-        if refused:
-            raise ForbiddenError("_type", f"the token's scopes do not cover {', '.join(refused)}")
-        types = [t for t in ALL_TYPES if t in request.types]
-    if not types:
-        raise ForbiddenError("_type", "the token's scopes cover no resource type to export")
-    now = timezone.now()
-    fail_stale_exports(now, actor.membership.clinic_id)
-    with clinical_transaction(actor) as trail:
-        try:
-            with transaction.atomic():
-                job = ExportJob.objects.create(
-                    clinic_id=actor.membership.clinic_id,
-                    membership=actor.membership,
-                    client=client,
-                    level=level,
-                    types=types,
-                    since=request.since,
-                    request_url=request_url,
-                    address=actor.address,
-                    status="queued",
-                    progress="queued",
-                    transaction_time=now,
-                    heartbeat_at=now,
-                )
-        except IntegrityError:
-            raise ExportBusyError(BUSY_SECONDS) from None
-        trail.record(
-            "export",
-            "bulk-export",
-            job.id,
-            None,
-            level=level,
-            types=types,
-            since=request.since.isoformat() if request.since else None,
-            client=str(client.id) if client else None,
-        )
-        job_id = str(job.id)
-        transaction.on_commit(lambda: _enqueue(job_id))
-    return job
-
-
-def _enqueue(job_id: str) -> None:
-    from bontrack.interop.tasks import run_export
-
-    run_export(job_id)
-
-
 def access_job(actor: Actor, job_id: UUID | str) -> ExportJob:
     """An export of the caller's clinic that the caller itself asked for; any other answers 404
     and is logged as a refused access (files are served only to the client that asked)."""
     fail_stale_exports(clinic_id=actor.membership.clinic_id)
     job = ExportJob.objects.filter(clinic_id=actor.membership.clinic_id, id=job_id).first()
     if job is None or job.membership_id != actor.membership.id:
-        raise _refused(actor, "export", job_id)
+        raise refuse_outside_clinic(actor, "export", job_id)
     return job
 
 
@@ -225,7 +155,7 @@ def cancel(actor: Actor, job_id: UUID | str) -> ExportJob:
     with clinical_transaction(actor) as trail:
         job = access_job(actor, job_id)
         if job.status in ("cancelled", "expired"):
-            raise _refused(actor, "export", job_id)
+            raise refuse_outside_clinic(actor, "export", job_id)
         job.status = "cancelled"
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "finished_at"])

@@ -24,11 +24,11 @@ from django.utils import timezone
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
-from bontrack.accounts.access import flush_refusal
+from bontrack.access import flush_refusal
 from bontrack.audit.services import Actor
 from bontrack.core.addresses import client_ip
 from bontrack.core.errors import NotFoundError, ServiceError
-from bontrack.interop import bulk, fhir, smart
+from bontrack.interop import bulk, fhir, kickoff, smart
 from bontrack.interop.fhir_search import SearchError
 from bontrack.interop.fhir_views import authenticate, fhir_response, operation_outcome
 
@@ -79,7 +79,7 @@ def _kick_off(request: HttpRequest, actor: Actor, level: str, group_id: str | No
     if not any(a in accept for a in (fhir.MEDIA_TYPE, "application/json", "*/*")):
         return operation_outcome(406, "Accept application/fhir+json", "not-supported")
     wanted = bulk.parse_kickoff(request.GET.lists())
-    job = bulk.kick_off(
+    job = kickoff.kick_off(
         actor,
         wanted,
         level=level,

@@ -24,7 +24,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bontrack.accounts.access import require
+from bontrack.access import require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core import csvfiles
@@ -32,7 +32,7 @@ from bontrack.core.errors import ServiceError
 from bontrack.core.fields import max_length
 from bontrack.domain.catalog import catalog
 from bontrack.patients.models import SEXES, Patient
-from bontrack.patients.services import _validate as validate_patient_values
+from bontrack.patients.services import validate_patient_values
 from bontrack.plan_input import MAX_DECIMALS, MAX_UNITS, MAX_YEAR, MIN_YEAR, has_at_most_decimals
 from bontrack.treatments.external import (
     OTHER_INDICATION,
@@ -43,7 +43,7 @@ from bontrack.treatments.external import (
 )
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import current_points, status_of, total_units
-from bontrack.treatments.services import PointInput, _lock_patient
+from bontrack.treatments.services import PointInput, lock_patient
 
 PATIENT_COLUMNS = (
     "record_number",
@@ -461,7 +461,7 @@ def import_csv(actor: Actor, content: bytes, *, dry_run: bool = False) -> Import
             patients[number] = patient
         for dose, external, points in checked:
             patient = patients[dose.record_number]
-            _lock_patient(patient.id)
+            lock_patient(patient.id)
             write_external(actor, trail, patient, external, points)
     return result
 

@@ -25,7 +25,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bontrack.accounts.access import require
+from bontrack.access import refuse_outside_clinic, require
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm, Role
 from bontrack.audit.services import Actor, clinical_transaction, record_security_event
@@ -154,15 +154,13 @@ def register_client(
 
 def access_client(actor: Actor, client_id: UUID | str) -> SystemClient:
     """A client of the caller's clinic; another clinic's id answers 404 and is logged."""
-    from bontrack.accounts.access import _refused
-
     found = (
         SystemClient.objects.select_related("membership")
         .filter(clinic_id=actor.membership.clinic_id, id=client_id)
         .first()
     )
     if found is None:
-        raise _refused(actor, "system client", client_id)
+        raise refuse_outside_clinic(actor, "system client", client_id)
     require(actor, Perm.USERS_MANAGE)
     return found
 

@@ -1,1 +1,1 @@
-"""Operations: backup and restore of a bontrack installation."""
+"""Operations on a whole bontrack installation: backup, restore and the demo clinic."""

@@ -97,7 +97,9 @@ def snapshot_facts(
     }
 
 
-def _media_root() -> Path:
+def media_root() -> Path:
+    """Where the clinical files are stored (``MEDIA_ROOT``, else ``var/media``): what a backup
+    copies and a restore brings back."""
     return Path(getattr(settings, "MEDIA_ROOT", "") or settings.VAR_DIR / "media")
 
 
@@ -115,7 +117,7 @@ def file_storages() -> tuple[dict[str, Path], list[str]]:
         if not isinstance(storage, FileSystemStorage):
             elsewhere.append(alias)
         elif alias == "default":
-            folders[alias] = _media_root()  # never the working directory of an unset MEDIA_ROOT
+            folders[alias] = media_root()  # never the working directory of an unset MEDIA_ROOT
         else:
             folders[alias] = Path(storage.location)
     return folders, elsewhere
@@ -171,7 +173,9 @@ def _backup_sqlite(target: Path) -> dict[str, Any]:
         copy.close()
 
 
-def _postgres_url() -> str:
+def postgres_url() -> str:
+    """The PostgreSQL database of the settings as a connection URL, for ``pg_dump`` and
+    ``pg_restore``."""
     db = settings.DATABASES["default"]
     user = db.get("USER") or "postgres"
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
@@ -183,7 +187,7 @@ def _postgres_url() -> str:
 def _backup_postgres(target: Path) -> dict[str, Any]:
     import psycopg
 
-    with psycopg.connect(_postgres_url(), autocommit=False) as conn:
+    with psycopg.connect(postgres_url(), autocommit=False) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()
         assert snapshot is not None
@@ -200,7 +204,7 @@ def _backup_postgres(target: Path) -> dict[str, Any]:
                 "--format=custom",
                 f"--snapshot={snapshot[0]}",
                 f"--file={target}",
-                _postgres_url(),
+                postgres_url(),
             ],
             capture_output=True,
             text=True,

@@ -27,10 +27,10 @@ from bontrack.ops.backup import (
     POSTGRES_FILE,
     SQLITE_FILE,
     BackupError,
-    _media_root,
-    _postgres_url,
     bontrack_tables,
     file_storages,
+    media_root,
+    postgres_url,
     sha256_of,
     snapshot_facts,
 )
@@ -153,7 +153,7 @@ def _restore_files(folder: Path, manifest: dict[str, Any]) -> None:
     if not files.exists():
         return
     if manifest.get("format", 1) == 1:
-        shutil.copytree(files, _media_root(), dirs_exist_ok=True)
+        shutil.copytree(files, media_root(), dirs_exist_ok=True)
         return
     folders, _ = file_storages()
     for alias in manifest.get("storages", []):
@@ -173,7 +173,7 @@ def _restore_postgres(dump: Path) -> None:
         cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     connection.close()
     done = subprocess.run(
-        ["pg_restore", "--no-owner", "--exit-on-error", f"--dbname={_postgres_url()}", str(dump)],
+        ["pg_restore", "--no-owner", "--exit-on-error", f"--dbname={postgres_url()}", str(dump)],
         capture_output=True,
         text=True,
         check=False,

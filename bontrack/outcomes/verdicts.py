@@ -14,8 +14,9 @@ A series without a baseline has no verdict; it is listed as such.
 
 A ``stop`` or ``non-responder`` verdict reaches the next plan, the due list, the reminders and
 the proposed next visit (B.32) until a newer follow-up changes it or a prescriber records
-"continue despite this verdict" with a reason (``ContinueDespiteVerdict``, appended). Such a
-decision stands while every follow-up after the verdict it was taken on still gives that verdict.
+"continue despite this verdict" with a reason (``ContinueDespiteVerdict``, appended by
+``outcomes/decisions.py``). Such a decision stands while every follow-up after the verdict it
+was taken on still gives that verdict.
 Reading every verdict costs three queries, for one patient or for a whole clinic: the
 assessments, the counting sessions' days, the decisions.
 """
@@ -31,12 +32,10 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
 
-from bontrack.accounts.access import access_patient
+from bontrack.access import PATIENT, access
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
-from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.outcomes import (
     STOPPING,
@@ -50,9 +49,7 @@ from bontrack.domain.outcomes import (
 from bontrack.domain.treatment import Verdict
 from bontrack.outcomes.models import Assessment, ContinueDespiteVerdict
 from bontrack.patients.models import Patient
-from bontrack.treatments.models import SessionEvent, TreatmentSession
-
-MAX_REASON = 2000
+from bontrack.treatments.models import SessionEvent, SessionEventKind, TreatmentSession
 
 
 @dataclass(frozen=True)
@@ -96,7 +93,9 @@ class Counted:
 
 def counted_sessions(scope: Q) -> list[Counted]:
     """One query: the signed sessions within ``scope`` that are not entered in error."""
-    wrong = SessionEvent.objects.filter(session_id=OuterRef("pk"), kind="entered-in-error")
+    wrong = SessionEvent.objects.filter(
+        session_id=OuterRef("pk"), kind=SessionEventKind.ENTERED_IN_ERROR
+    )
     rows = (
         TreatmentSession.objects.filter(scope, signed_at__isnull=False)
         .exclude(Exists(wrong))
@@ -335,93 +334,10 @@ def patient_verdicts(
 ) -> PatientVerdicts:
     """Every series' verdict for the patient (one indication, or all); one read entry."""
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.CHART_READ)
+        patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
         found = verdicts_of(patient, indication)
         trail.record("read", "outcome-verdicts", patient.id, patient.id)
     return found
-
-
-def continue_despite(
-    actor: Actor,
-    patient_id: UUID | str,
-    *,
-    indication: str,
-    scale: str,
-    muscle_group: str = "",
-    reason: str,
-) -> ContinueDespiteVerdict:
-    """A prescriber's "continue despite this verdict" with a written reason (B.32), appended and
-    audited. Refused for a series whose verdict is not stop or non-responder, or when such a
-    decision already stands."""
-    reason = reason.strip()
-    with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.OVERRIDE)
-        if not reason:
-            raise ServiceError(
-                "reason", "give the clinical reason to continue despite this verdict"
-            )
-        if len(reason) > MAX_REASON:
-            raise ServiceError("reason", f"must be at most {MAX_REASON} characters")
-        found = verdicts_of(patient, indication).verdicts
-        series = next(
-            (
-                v
-                for v in found
-                if (v.verdict.scale, v.verdict.muscle_group or "") == (scale, muscle_group.strip())
-            ),
-            None,
-        )
-        if series is None or series.verdict.as_of is None:
-            raise ServiceError(
-                "scale",
-                f"the patient has no verdict on {scale} for {indication}"
-                + (f" ({muscle_group.strip()})" if muscle_group.strip() else "")
-                + ": record the baseline and a follow-up first",
-            )
-        word = series.verdict.verdict
-        if word not in STOPPING:
-            raise ConflictError(
-                "scale",
-                f"the verdict on {scale} is {word}, not stop or non-responder: treatment "
-                "continues without a decision",
-            )
-        if series.continued is not None:
-            when = series.continued.decided_at.date().isoformat()
-            raise ConflictError(
-                "scale",
-                f"a decision to continue despite this verdict already stands (recorded on {when})",
-            )
-        decision = ContinueDespiteVerdict.objects.create(
-            clinic_id=patient.clinic_id,
-            patient=patient,
-            indication=indication,
-            scale=scale,
-            muscle_group=muscle_group.strip(),
-            verdict=word,
-            as_of=series.verdict.as_of,
-            summary=series.verdict.summary[:200],
-            reason=reason,
-            decided_by=actor.membership,
-            decided_at=timezone.now(),
-        )
-        trail.record(
-            "create",
-            "continue-despite-verdict",
-            decision.id,
-            patient.id,
-            indication=indication,
-            scale=scale,
-            muscle_group=decision.muscle_group,
-            verdict=word,
-            as_of=decision.as_of.isoformat(),
-            reason=reason,
-        )
-        # The open plans' stored checks drop the series' response warning (B.32). Imported
-        # here: the records service's check reads this module.
-        from bontrack.treatments.services import recheck_open_plans
-
-        recheck_open_plans(patient.id, trail)
-    return decision
 
 
 def decision_out(d: ContinueDespiteVerdict) -> dict[str, Any]:

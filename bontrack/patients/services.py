@@ -11,7 +11,7 @@ from uuid import UUID
 from django.db import IntegrityError
 from django.utils import timezone
 
-from bontrack.accounts.access import access_consent, access_patient, require
+from bontrack.access import CONSENT, PATIENT, access, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
@@ -88,7 +88,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _validate(values: dict[str, Any], today: date) -> None:
+def validate_patient_values(values: dict[str, Any], today: date) -> None:
+    """Check a patient's values as registering or changing the patient does: sex, contact
+    method, birth date, weight and the day it was measured, the catalog's codes of conditions,
+    medications, allergies and infected sites. The first problem is raised as a ``ServiceError``
+    naming its field. The CSV import checks its rows with it, so an imported patient is judged
+    the same way."""
     cat = catalog()
     if "sex" in values and values["sex"] not in SEXES:
         raise ServiceError("sex", f"must be one of {', '.join(SEXES)}")
@@ -144,7 +149,7 @@ def register_patient(actor: Actor, today: date, **values: Any) -> Patient:
     }
     if clinical and not actor.membership.can(Perm.PLAN_WRITE):
         raise ServiceError(next(iter(clinical)), "your role records demographics only")
-    _validate(values, today)
+    validate_patient_values(values, today)
     with clinical_transaction(actor) as trail:
         if Patient.objects.filter(
             clinic_id=actor.membership.clinic_id, record_number=values["record_number"]
@@ -166,9 +171,9 @@ def update_patient(actor: Actor, patient_id: UUID | str, today: date, **values: 
         raise ServiceError(sorted(unknown)[0], "unknown field")
     clinical = set(values) & (set(CLINICAL_FIELDS) | {"restricted"})
     perm = Perm.PLAN_WRITE if clinical else Perm.DEMOGRAPHICS_WRITE
-    _validate(values, today)
+    validate_patient_values(values, today)
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, perm)
+        patient = access(actor, PATIENT, patient_id, perm)
         if "restricted" in values:
             if not actor.membership.can(Perm.OVERRIDE):
                 raise ServiceError("restricted", "only a prescriber marks a chart restricted")
@@ -225,7 +230,7 @@ def update_patient(actor: Actor, patient_id: UUID | str, today: date, **values: 
 def read_patient(actor: Actor, patient_id: UUID | str) -> Patient:
     with clinical_transaction(actor) as trail:
         perm = Perm.CHART_READ if actor.membership.can(Perm.CHART_READ) else Perm.DEMOGRAPHICS_READ
-        patient = access_patient(actor, patient_id, perm)
+        patient = access(actor, PATIENT, patient_id, perm)
         trail.record("read", "patient", patient.id, patient.id)
     return patient
 
@@ -272,7 +277,7 @@ def record_consent(
     if expiry <= signed_on:
         raise ServiceError("expires_on", "must be after the signing date")
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.PLAN_WRITE)
+        patient = access(actor, PATIENT, patient_id, Perm.PLAN_WRITE)
         consent = Consent.objects.create(
             clinic_id=patient.clinic_id,
             patient=patient,
@@ -288,7 +293,7 @@ def record_consent(
 
 def withdraw_consent(actor: Actor, consent_id: UUID | str, *, on: date, reason: str) -> Consent:
     with clinical_transaction(actor) as trail:
-        consent = access_consent(actor, consent_id, Perm.PLAN_WRITE)
+        consent = access(actor, CONSENT, consent_id, Perm.PLAN_WRITE)
         if ConsentWithdrawal.objects.filter(consent=consent).exists():
             raise ConflictError(
                 None,
@@ -327,7 +332,7 @@ def add_diagnosis(
             "icd10", f"not an ICD-10-CM code of {indication} in the catalog ({codes})"
         )
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.PLAN_WRITE)
+        patient = access(actor, PATIENT, patient_id, Perm.PLAN_WRITE)
         diagnosis = Diagnosis.objects.create(
             clinic_id=patient.clinic_id,
             patient=patient,

@@ -2,8 +2,8 @@
 and fails on any route that does not.
 
 - Pages: ``clinic_view(Perm.X)`` (web/access.py) sets ``view.permission`` to the permission;
-  ``signed_in_view`` (security/views.py) to ``SIGNED_IN``; ``declare(PUBLIC)`` marks the few pages
-  anyone may open (sign-in, sign-out).
+  ``signed_in_view`` (web/views/security.py) to ``SIGNED_IN``; ``declare(PUBLIC)`` marks the
+  few pages anyone may open (sign-in, sign-out).
 - The API (``/api/v1/``): each operation's ``openapi_extra["x-permission"]`` (api/perms.py),
   checked against the permission matrix in tests/api/test_permissions.py.
 - The libraries' own pages are declared here by URL prefix, with what guards them.

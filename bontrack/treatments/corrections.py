@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -17,15 +18,32 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from bontrack.accounts.access import access_correction_request, access_session, require
-from bontrack.accounts.permissions import Perm
+from bontrack.access import CORRECTION_REQUEST, SESSION, access, require
+from bontrack.accounts.permissions import Perm, Role
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.treatments import services, supply
-from bontrack.treatments.models import CorrectionDecision, CorrectionRequest, TreatmentSession
-from bontrack.treatments.records import current_digest, status_of
+from bontrack.treatments.models import (
+    CorrectionDecision,
+    CorrectionKind,
+    CorrectionOutcome,
+    CorrectionRequest,
+    SessionEventKind,
+    TreatmentSession,
+)
+from bontrack.treatments.records import SessionStatus, current_digest, status_of
 
-STATUSES = ("open", "accepted", "declined", "withdrawn")
+
+class RequestStatus(StrEnum):
+    """Where a correction request stands: open until decided, then its decision's outcome."""
+
+    OPEN = "open"
+    ACCEPTED = CorrectionOutcome.ACCEPTED.value
+    DECLINED = CorrectionOutcome.DECLINED.value
+    WITHDRAWN = CorrectionOutcome.WITHDRAWN.value
+
+
+STATUSES = tuple(RequestStatus)
 MIN_REASON = 5
 MAX_NOTES = 4000
 STALE = "the session changed since the request: review it again"
@@ -43,7 +61,7 @@ class Proposal:
     toxin_given: bool | None = None
 
     def as_data(self) -> dict[str, Any]:
-        if self.kind == "entered-in-error":
+        if self.kind == CorrectionKind.ENTERED_IN_ERROR:
             return {"toxin_given": bool(self.toxin_given)}
         data: dict[str, Any] = {
             "injections": [
@@ -75,11 +93,11 @@ class Proposal:
 def proposal_of(request: CorrectionRequest) -> Proposal:
     """A stored request's proposal, as the services take it."""
     data = request.proposed
-    if request.kind == "entered-in-error":
-        return Proposal("entered-in-error", toxin_given=bool(data.get("toxin_given")))
+    if request.kind == CorrectionKind.ENTERED_IN_ERROR:
+        return Proposal(CorrectionKind.ENTERED_IN_ERROR, toxin_given=bool(data.get("toxin_given")))
     vials = data.get("vials")
     return Proposal(
-        "amend",
+        CorrectionKind.AMEND,
         tuple(
             services.PointInput(r["site"], r["side"], Decimal(r["units"]), r.get("route"))
             for r in data.get("injections", [])
@@ -100,9 +118,9 @@ def proposal_of(request: CorrectionRequest) -> Proposal:
 def validated(proposal: Proposal) -> Proposal:
     """The proposal with its points checked as an amendment's are, else a ServiceError naming
     the field (``proposed.…``)."""
-    if proposal.kind not in CorrectionRequest.KINDS:
+    if proposal.kind not in CorrectionKind.values:
         raise ServiceError("kind", "must be amend or entered-in-error")
-    if proposal.kind == "entered-in-error":
+    if proposal.kind == CorrectionKind.ENTERED_IN_ERROR:
         if proposal.toxin_given is None:
             raise ServiceError(
                 "proposed.toxin_given",
@@ -120,7 +138,7 @@ def validated(proposal: Proposal) -> Proposal:
     for n, v in enumerate(proposal.vials or ()):
         if v.drawn_units is not None and (not v.drawn_units.is_finite() or v.drawn_units <= 0):
             raise ServiceError(f"proposed.vials[{n}].drawn_units", "must be greater than 0")
-    points = services._validate_points(proposal.injections, "proposed.injections")
+    points = services.validate_points(proposal.injections, "proposed.injections")
     return Proposal(proposal.kind, tuple(points), proposal.notes, proposal.vials)
 
 
@@ -131,9 +149,9 @@ def _reason(reason: str, what: str) -> str:
     return text
 
 
-def status_of_request(request: CorrectionRequest) -> str:
+def status_of_request(request: CorrectionRequest) -> RequestStatus:
     decision = getattr(request, "decision", None)
-    return "open" if decision is None else decision.outcome
+    return RequestStatus.OPEN if decision is None else RequestStatus(decision.outcome)
 
 
 def file_request(
@@ -148,7 +166,7 @@ def file_request(
     text = _reason(reason, "say what is wrong in the record")
     checked = validated(proposal)
     with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, Perm.SIGN)
+        session = access(actor, SESSION, session_id, Perm.SIGN)
         services.locked_signed_session(session)
         if corrects_digest.strip().lower() != current_digest(session):
             raise ConflictError(
@@ -156,7 +174,7 @@ def file_request(
                 "this is not the session's current digest: it changed since you opened it, "
                 "review it again",
             )
-        if checked.kind == "amend":
+        if checked.kind == CorrectionKind.AMEND:
             # The proposal must be one a prescriber could accept as it stands (B.30): its draws
             # are settled and checked as the amendment's would be, then rolled back.
             with transaction.atomic():
@@ -198,7 +216,11 @@ def _still_open(request: CorrectionRequest) -> None:
 
 
 def _decide(
-    actor: Actor, request: CorrectionRequest, outcome: str, reason: str, event: Any = None
+    actor: Actor,
+    request: CorrectionRequest,
+    outcome: CorrectionOutcome,
+    reason: str,
+    event: Any = None,
 ) -> CorrectionDecision:
     return CorrectionDecision.objects.create(
         clinic_id=request.clinic_id,
@@ -216,17 +238,17 @@ def withdraw_request(
 ) -> CorrectionDecision:
     """The nurse who filed a request withdraws it while it is open."""
     with clinical_transaction(actor) as trail:
-        request = access_correction_request(actor, request_id, Perm.SIGN)
+        request = access(actor, CORRECTION_REQUEST, request_id, Perm.SIGN)
         _still_open(request)
         if request.by_id != actor.membership.id:
             raise ForbiddenError(None, "only the one who filed a correction request withdraws it")
-        decision = _decide(actor, request, "withdrawn", reason.strip())
+        decision = _decide(actor, request, CorrectionOutcome.WITHDRAWN, reason.strip())
         trail.record(
             "update",
             "correction-request",
             request.id,
             request.session.patient_id,
-            outcome="withdrawn",
+            outcome=CorrectionOutcome.WITHDRAWN,
         )
     return decision
 
@@ -235,16 +257,16 @@ def decline_request(actor: Actor, request_id: UUID | str, *, reason: str) -> Cor
     """A prescriber declines a request, saying why; the record stays as it is."""
     text = _reason(reason, "say why the correction is declined")
     with clinical_transaction(actor) as trail:
-        request = access_correction_request(actor, request_id, Perm.CHART_READ)
+        request = access(actor, CORRECTION_REQUEST, request_id, Perm.CHART_READ)
         services.require_correct(actor, "declines a correction request")
         _still_open(request)
-        decision = _decide(actor, request, "declined", text)
+        decision = _decide(actor, request, CorrectionOutcome.DECLINED, text)
         trail.record(
             "update",
             "correction-request",
             request.id,
             request.session.patient_id,
-            outcome="declined",
+            outcome=CorrectionOutcome.DECLINED,
             reason=text,
         )
     return decision
@@ -262,7 +284,7 @@ def accept_request(
     request named its digest."""
     checked = validated(edited) if edited is not None else None
     with clinical_transaction(actor) as trail:
-        request = access_correction_request(actor, request_id, Perm.CHART_READ)
+        request = access(actor, CORRECTION_REQUEST, request_id, Perm.CHART_READ)
         services.require_correct(actor, "accepts a correction request")
         _still_open(request)
         session = services.locked_signed_session(
@@ -276,7 +298,7 @@ def accept_request(
                 "kind", f"this request proposes {request.kind}: decline it and correct directly"
             )
         why = reason.strip() or request.reason
-        if proposal.kind == "entered-in-error":
+        if proposal.kind == CorrectionKind.ENTERED_IN_ERROR:
             event = services.append_entered_in_error(
                 actor, trail, session, reason=why, toxin_given=bool(proposal.toxin_given)
             )
@@ -290,13 +312,13 @@ def accept_request(
                 notes=proposal.notes,
                 vials=proposal.vials,
             )
-        decision = _decide(actor, request, "accepted", reason.strip(), event)
+        decision = _decide(actor, request, CorrectionOutcome.ACCEPTED, reason.strip(), event)
         trail.record(
             "update",
             "correction-request",
             request.id,
             session.patient_id,
-            outcome="accepted",
+            outcome=CorrectionOutcome.ACCEPTED,
             edited=edited is not None,
             digest=event.digest,
         )
@@ -310,7 +332,7 @@ def _requests(actor: Actor) -> QuerySet[CorrectionRequest]:
 
 
 def list_requests(
-    actor: Actor, status: str = "open", session_id: UUID | str | None = None
+    actor: Actor, status: str = RequestStatus.OPEN, session_id: UUID | str | None = None
 ) -> list[CorrectionRequest]:
     """The clinic's correction requests by status (``all``: every one), newest first; one read
     entry per patient shown."""
@@ -319,9 +341,9 @@ def list_requests(
         raise ServiceError("status", f"must be one of {', '.join((*STATUSES, 'all'))}")
     rows = _requests(actor)
     if session_id is not None:
-        session = access_session(actor, session_id, Perm.CHART_READ)
+        session = access(actor, SESSION, session_id, Perm.CHART_READ)
         rows = rows.filter(session=session)
-    if status == "open":
+    if status == RequestStatus.OPEN:
         rows = rows.filter(decision__isnull=True)
     elif status != "all":
         rows = rows.filter(decision__outcome=status)
@@ -342,7 +364,7 @@ def _may_open(actor: Actor, request: CorrectionRequest) -> bool:
 
 def read_request(actor: Actor, request_id: UUID | str) -> CorrectionRequest:
     with clinical_transaction(actor) as trail:
-        request = access_correction_request(actor, request_id, Perm.CHART_READ)
+        request = access(actor, CORRECTION_REQUEST, request_id, Perm.CHART_READ)
         trail.record("read", "correction-request", request.id, request.session.patient_id)
     return _requests(actor).get(pk=request.pk)
 
@@ -357,7 +379,7 @@ def open_request_count(actor: Actor) -> int:
 def stale(request: CorrectionRequest) -> bool:
     """Whether the session changed since the request named its digest (accepting is refused)."""
     session = request.session
-    return status_of(session) == "entered-in-error" or current_digest(session) != (
+    return status_of(session) == SessionStatus.ENTERED_IN_ERROR or current_digest(session) != (
         request.corrects_digest
     )
 
@@ -386,9 +408,9 @@ def awaiting_my_co_signature(actor: Actor, limit: int = 50) -> list[AwaitingCoSi
             clinic_id=actor.membership.clinic_id,
             signed_at__isnull=False,
             external=False,
-            signed_by__role="nurse-injector",
+            signed_by__role=Role.NURSE_INJECTOR,
         )
-        .exclude(events__kind__in=("co-signed", "entered-in-error"))
+        .exclude(events__kind__in=(SessionEventKind.CO_SIGNED, SessionEventKind.ENTERED_IN_ERROR))
         .select_related("patient", "signed_by__user", "injector__user")
         .prefetch_related("events")
         .order_by("signed_at")
@@ -396,7 +418,7 @@ def awaiting_my_co_signature(actor: Actor, limit: int = 50) -> list[AwaitingCoSi
     )
     found = []
     for session in candidates:
-        if status_of(session) != "awaiting-co-signature" or (
+        if status_of(session) != SessionStatus.AWAITING_CO_SIGNATURE or (
             session.patient.restricted and not _may_open_session(actor, session)
         ):
             continue
@@ -413,7 +435,7 @@ def awaiting_my_co_signature(actor: Actor, limit: int = 50) -> list[AwaitingCoSi
 
 def _may_open_session(actor: Actor, session: TreatmentSession) -> bool:
     try:
-        access_session(actor, session.id, Perm.CHART_READ)
+        access(actor, SESSION, session.id, Perm.CHART_READ)
     except ServiceError:
         return False
     return True

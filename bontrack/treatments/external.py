@@ -23,7 +23,7 @@ from uuid import UUID
 
 from django.utils import timezone
 
-from bontrack.accounts.access import access_patient, require
+from bontrack.access import PATIENT, access, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.chain import digest
 from bontrack.audit.services import Actor, AuditTrail, clinical_transaction
@@ -34,10 +34,10 @@ from bontrack.plan_input import MAX_DECIMALS, MAX_UNITS, has_at_most_decimals
 from bontrack.treatments.models import Injection, TreatmentSession
 from bontrack.treatments.services import (
     PointInput,
-    _lock_patient,
-    _validate_points,
     local_date,
+    lock_patient,
     session_document,
+    validate_points,
 )
 from bontrack.treatments.supply import CANON
 
@@ -88,7 +88,7 @@ def validate_external(dose: ExternalDose, today: date, prefix: str = "") -> list
             _valid_total(p.units, f"{prefix}injections")
         sited = [p for p in dose.injections if p.site]
         points = [
-            *_validate_points(sited, f"{prefix}injections"),
+            *validate_points(sited, f"{prefix}injections"),
             *(PointInput("", "", p.units, "", p.source_identifier) for p in unsited),
         ]
         total = sum((p.units for p in points), Decimal(0))
@@ -196,7 +196,7 @@ def check_patient(actor: Actor, patient_id: UUID | str) -> Patient:
     dry run: one read entry."""
     require(actor, Perm.SIGN)
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.SIGN)
+        patient = access(actor, PATIENT, patient_id, Perm.SIGN)
         trail.record("read", "external-doses", patient.id, patient.id)
     return patient
 
@@ -219,6 +219,6 @@ def record_external_doses(
         for n, dose in enumerate(doses)
     ]
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.SIGN)
-        _lock_patient(patient.id)
+        patient = access(actor, PATIENT, patient_id, Perm.SIGN)
+        lock_patient(patient.id)
         return [write_external(actor, trail, patient, dose, points) for dose, points in checked]

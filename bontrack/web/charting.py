@@ -1,6 +1,7 @@
 """What the patient, session, plan and Today pages show of the charting app (photos, consent
-forms, saved plans, repeat last, appointments, the next visit). Each function is called by a page
-that has already opened the patient through the funnel and written its read entry."""
+forms, saved plans, repeat last, appointments, the next visit, the injectors one books with).
+Each function given a patient is called by a page that has already opened the patient through
+the funnel and written its read entry."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 
 from django.db.models import Count
 
-from bontrack.accounts.permissions import Perm
+from bontrack.accounts.models import Membership
+from bontrack.accounts.permissions import INJECTOR_ROLES, Perm
 from bontrack.audit.services import Actor
 from bontrack.charting.models import Appointment, Photo, SignedConsentForm
 from bontrack.charting.services import appointments as book
@@ -22,6 +24,16 @@ from bontrack.treatments.records import counts_toward_limits, current_points, st
 from bontrack.web import present
 
 
+def injectors(actor: Actor) -> list[Membership]:
+    """The clinic's active members who inject (prescribers and nurse injectors), by name: whom an
+    appointment may be booked with and the Due list filters by, on every page that offers them."""
+    return list(
+        Membership.objects.select_related("user")
+        .filter(clinic_id=actor.membership.clinic_id, active=True, role__in=INJECTOR_ROLES)
+        .order_by("user__last_name", "user__first_name", "user__username")
+    )
+
+
 def wall(moment: datetime | None, tz: str) -> datetime | None:
     """The clinic's wall-clock time, naive: Django's ``date`` filter would turn an aware value
     back into the server's time zone (UTC)."""
@@ -32,8 +44,6 @@ def wall(moment: datetime | None, tz: str) -> datetime | None:
 def patient_charting(actor: Actor, patient: Patient, day: date) -> dict[str, Any]:
     """The patient page's card: appointments for everyone at the desk; photos, consent forms,
     repeat last and saved plans for clinicians."""
-    from bontrack.web.views.schedule import injectors
-
     m = actor.membership
     tz = actor.clinic.time_zone
     appointments = [

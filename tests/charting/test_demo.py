@@ -8,10 +8,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from bontrack.accounts.demo import build_demo
 from bontrack.audit.services import Actor
 from bontrack.charting.models import Appointment, Photo, SavedPlan
 from bontrack.charting.services import reminders
+from bontrack.ops.demo import build_demo
 from bontrack.patients.models import Patient
 from bontrack.treatments import services as sessions
 

@@ -14,9 +14,9 @@ from django.test import Client
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
-from bontrack.accounts.demo import build_demo
 from bontrack.audit.services import Actor
 from bontrack.interop import fhir
+from bontrack.ops.demo import build_demo
 from bontrack.patients.models import Patient
 from bontrack.patients.services import register_patient
 from bontrack.treatments import services as sessions

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from bontrack.accounts.demo import build_demo
 from bontrack.audit.services import Actor
+from bontrack.ops.demo import build_demo
 from bontrack.outcomes.due import due_list
 from bontrack.outcomes.verdicts import patient_verdicts
 from bontrack.patients.models import Patient

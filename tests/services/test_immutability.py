@@ -30,8 +30,8 @@ from bontrack.charting.services import consent_forms
 from bontrack.cli import main
 from bontrack.core.errors import SignedRecordError
 from bontrack.inventory.services import close_vial
+from bontrack.outcomes.decisions import continue_despite
 from bontrack.outcomes.services import record_adverse_event
-from bontrack.outcomes.verdicts import continue_despite
 from bontrack.patients.services import update_patient, withdraw_consent
 from bontrack.security import services as security_services
 from bontrack.treatments import corrections

@@ -192,8 +192,8 @@ def test_every_note_template_names_the_aftercare_sheet_and_every_item_cites_a_so
 
 
 def test_the_demo_clinic_has_a_consent_form_for_every_indication_it_treats_or_plans():
-    from bontrack.accounts.demo import build_demo
     from bontrack.charting.services.consent_forms import current_template
+    from bontrack.ops.demo import build_demo
     from bontrack.patients.models import Consent
 
     demo = build_demo()

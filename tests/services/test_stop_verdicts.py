@@ -25,9 +25,10 @@ from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.domain.treatment import Verdict
 from bontrack.inventory.models import Lot
 from bontrack.outcomes import services as followup
+from bontrack.outcomes.decisions import continue_despite
 from bontrack.outcomes.due import due_list, export_due_list
 from bontrack.outcomes.models import ContinueDespiteVerdict
-from bontrack.outcomes.verdicts import check_verdicts, continue_despite, patient_verdicts
+from bontrack.outcomes.verdicts import check_verdicts, patient_verdicts
 from bontrack.patients.services import update_patient
 from bontrack.treatments import services as sessions
 from tests import builders

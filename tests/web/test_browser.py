@@ -225,7 +225,7 @@ def test_outcome_charts_and_the_due_page_of_the_demo_clinic(browser, live_server
     Ashworth per muscle group (by rank), and the Due page. Screenshots: 14 to 17."""
     from playwright.sync_api import expect
 
-    from bontrack.accounts.demo import build_demo
+    from bontrack.ops.demo import build_demo
     from bontrack.patients.models import Patient
 
     demo = build_demo()

@@ -31,8 +31,8 @@ def serious_violations(page) -> list[str]:
 def test_no_main_page_has_a_serious_accessibility_violation(browser, live_server):  # noqa: F811
     from playwright.sync_api import expect
 
-    from bontrack.accounts.demo import build_demo
     from bontrack.inventory.models import Lot
+    from bontrack.ops.demo import build_demo
     from bontrack.patients.models import Patient
     from bontrack.treatments.models import TreatmentSession
 

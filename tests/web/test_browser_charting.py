@@ -14,8 +14,8 @@ import pytest
 from django.core import mail
 
 from bontrack.audit.services import verify_clinic_chain
-from bontrack.charting.demo import face
 from bontrack.charting.models import Photo, SignedConsentForm
+from bontrack.ops.demo_charting import face
 from bontrack.treatments.models import TreatmentSession
 from tests.web.test_browser import SHOTS, browser, shot  # noqa: F401 (the browser fixture)
 
@@ -64,7 +64,7 @@ def _sign_on(page, selector: str) -> None:
 def test_photos_consent_on_the_pad_repeat_last_compare_and_reminders(browser, live_server):  # noqa: F811
     from playwright.sync_api import expect
 
-    from bontrack.accounts.demo import build_demo
+    from bontrack.ops.demo import build_demo
     from bontrack.patients.models import Patient
 
     demo = build_demo()

@@ -45,7 +45,7 @@ def _violations(page) -> list[str]:
 def test_the_main_pages_break_no_content_security_policy(browser, live_server):  # noqa: F811
     from playwright.sync_api import expect
 
-    from bontrack.accounts.demo import build_demo
+    from bontrack.ops.demo import build_demo
     from bontrack.patients.models import Patient
 
     demo = build_demo()

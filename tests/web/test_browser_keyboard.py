@@ -35,7 +35,7 @@ def focused(page) -> str:
 def test_a_preempt_plan_is_made_and_signed_from_the_keyboard_alone(browser, live_server):  # noqa: F811
     from playwright.sync_api import expect
 
-    from bontrack.accounts.demo import build_demo
+    from bontrack.ops.demo import build_demo
     from bontrack.patients.models import Patient
     from bontrack.treatments.models import TreatmentSession
 

@@ -54,7 +54,7 @@ def _no_sideways_scroll(page) -> None:
 def test_photos_compare_any_after_photo_beside_a_before_photo_on_a_tablet(browser, live_server):  # noqa: F811
     from playwright.sync_api import expect
 
-    from bontrack.accounts.demo import build_demo
+    from bontrack.ops.demo import build_demo
     from bontrack.patients.models import Patient
 
     demo = build_demo()
@@ -95,7 +95,7 @@ def test_photos_compare_any_after_photo_beside_a_before_photo_on_a_tablet(browse
 def test_book_from_a_free_slot_and_be_warned_before_double_booking(browser, live_server):  # noqa: F811
     from playwright.sync_api import expect
 
-    from bontrack.accounts.demo import build_demo
+    from bontrack.ops.demo import build_demo
 
     demo = build_demo()
     page = _sign_in(browser, live_server.url, "frontdesk", demo.passwords["frontdesk"])
@@ -141,7 +141,7 @@ def test_book_from_a_free_slot_and_be_warned_before_double_booking(browser, live
 def test_reminders_are_previewed_then_sent_from_the_clinics_address(browser, live_server):  # noqa: F811
     from playwright.sync_api import expect
 
-    from bontrack.accounts.demo import build_demo
+    from bontrack.ops.demo import build_demo
 
     demo = build_demo()
     mail.outbox.clear()

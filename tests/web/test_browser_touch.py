@@ -97,7 +97,7 @@ def _plan(page, base: str, patient_id, indication: str, protocol: str | None) ->
 
 @pytest.fixture
 def demo(live_server):
-    from bontrack.accounts.demo import build_demo
+    from bontrack.ops.demo import build_demo
     from bontrack.patients.models import Patient
 
     built = build_demo()

@@ -13,9 +13,9 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from bontrack.security.lockout import refused_before_trying
 from bontrack.security.routes import PUBLIC, SIGNED_IN, declare
 from bontrack.web.access import active_memberships
+from bontrack.web.lockout import refused_before_trying
 
 
 def _safe_next(request: HttpRequest, fallback: str = "/") -> str:

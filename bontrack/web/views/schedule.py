@@ -13,7 +13,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
-from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.charting import hours
@@ -26,21 +25,9 @@ from bontrack.domain.catalog import catalog
 from bontrack.patients import services as patients
 from bontrack.web import present
 from bontrack.web.access import clinic_view
-from bontrack.web.charting import wall
+from bontrack.web.charting import injectors, wall
 from bontrack.web.forms import parse_local
 from bontrack.web.views.consent_forms import local_path
-
-
-def injectors(actor: Actor) -> list[Membership]:
-    return list(
-        Membership.objects.select_related("user")
-        .filter(
-            clinic_id=actor.membership.clinic_id,
-            active=True,
-            role__in=("prescriber", "nurse-injector"),
-        )
-        .order_by("user__last_name", "user__username")
-    )
 
 
 def _day(raw: str, default: date) -> date:

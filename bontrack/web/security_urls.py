@@ -1,8 +1,11 @@
-"""The pages of issue 8 (``views.py``). Patients and requests are named by UUID only."""
+"""The addresses of the pages of issue 8 (``views/security.py``): your account, break-glass, the
+audit report and the security log, a patient's disclosures and requests to amend. Included at
+the root without a namespace, so their URL names stay as they are. Patients and requests are
+named by UUID only."""
 
 from django.urls import path
 
-from bontrack.security import views
+from bontrack.web.views import security as views
 
 urlpatterns = [
     path("account/", views.account, name="account"),

@@ -1,7 +1,7 @@
-"""The demo clinic's charting (``bontrack demo``): consent forms, a glabellar patient with three
-visits' photos drawn with Pillow, a saved plan, appointments, and patients due next month with
-nothing booked (the reminders page and its CSV). Built through the services, like the rest of
-the demo."""
+"""The demo clinic's charting (``bontrack demo``, ``demo.py``): consent forms, a glabellar
+patient with three visits' photos drawn with Pillow, a saved plan, appointments, and patients
+due next month with nothing booked (the reminders page and its CSV). Built through the services,
+like the rest of the demo."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
-"""A demo clinic: one user per role, stock, and patients with realistic histories.
+"""`bontrack demo`: a demo clinic, with one user per role, stock, and patients with realistic
+histories.
 
 Everything is created through the services, exactly as a clinic would create it; passwords are
-random and printed once.
+random and printed once. An operation on a whole installation, like backup and restore: it calls
+every app's services, so it sits above all the apps and none of them imports it.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from django.utils import timezone
 from bontrack.accounts.models import Clinic, Membership
 from bontrack.accounts.services import add_member, create_clinic
 from bontrack.audit.services import Actor
-from bontrack.charting.demo import build_charting_demo
 from bontrack.domain.planning import vials_needed
 from bontrack.domain.units import Units
 from bontrack.inventory.models import Lot
 from bontrack.inventory.services import receive_lot, reconstitute_vial
+from bontrack.ops.demo_charting import build_charting_demo
 from bontrack.outcomes.services import record_assessment, record_wear_off
 from bontrack.patients.models import Patient
 from bontrack.patients.services import record_consent, register_patient, update_patient
@@ -51,7 +53,8 @@ class DemoClinic:
     members: dict[str, Membership]
 
 
-def _password() -> str:
+def demo_password() -> str:
+    """A random password for one of the demo's members, printed once by ``bontrack demo``."""
     return secrets.token_urlsafe(12)
 
 
@@ -88,7 +91,7 @@ def build_demo(today: date | None = None) -> DemoClinic:
     today = today or timezone.localdate()
     clinic = create_clinic("Demo Neurology & Aesthetics Clinic", "Europe/London")
     passwords = {
-        name: _password() for name in ("admin", "physician", "nurse", "frontdesk", "auditor")
+        name: demo_password() for name in ("admin", "physician", "nurse", "frontdesk", "auditor")
     }
     physician = add_member(
         clinic,
@@ -453,7 +456,7 @@ def _patients(doctor: Actor, nurse: Actor, lots: dict[str, Lot], today: date) ->
     )
 
     # Issue 9: consent forms, a glabellar patient with three visits' photos, a saved plan,
-    # appointments, and patients due next month with nothing booked (bontrack/charting/demo.py).
+    # appointments, and patients due next month with nothing booked (ops/demo_charting.py).
     build_charting_demo(
         doctor,
         nurse,

@@ -2,7 +2,8 @@
 audit report with its CSV, a patient's accounting of disclosures, and requests to amend.
 
 Every view declares what it needs: ``clinic_view(Perm.X)`` (web/access.py) or ``signed_in_view``
-(a signed-in user, whatever their clinic: one's own account)."""
+(a signed-in user, whatever their clinic: one's own account). The break-glass form itself is
+``web/break_glass.py``, which every page shows for a restricted chart."""
 
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from bontrack.accounts.access import access_patient
+from bontrack.access import AMENDMENT_REQUEST, access
 from bontrack.accounts.models import ApiToken
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.models import ACTIONS
-from bontrack.audit.services import Actor, clinical_transaction, record_security_event
+from bontrack.audit.services import Actor, record_security_event
 from bontrack.core.addresses import client_ip
 from bontrack.core.csvfiles import csv_response
 from bontrack.core.errors import ServiceError
@@ -34,8 +35,10 @@ from bontrack.patients.services import read_patient
 from bontrack.security import services
 from bontrack.security.policy import has_second_factor, mfa_required
 from bontrack.security.routes import PUBLIC, SIGNED_IN, declare
+from bontrack.treatments.models import SessionEvent, TreatmentSession
 from bontrack.web import present
 from bontrack.web.access import clinic_time, clinic_view, current_membership
+from bontrack.web.break_glass import break_glass_form
 from bontrack.web.forms import parse_local
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -140,29 +143,6 @@ def revoke_token(request: HttpRequest, token_id: UUID) -> HttpResponse:
 
 
 # --- Break-glass -------------------------------------------------------------------------------
-
-
-def break_glass_form(
-    request: HttpRequest, actor: Actor, patient_id: UUID, error: str = "", status: int = 200
-) -> HttpResponse:
-    # The name on the form is a demographics read (the chart itself stays closed).
-    with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.DEMOGRAPHICS_READ)
-        trail.record("read", "patient", patient.id, patient.id, restricted=True)
-    day = present.clinic_today(actor.clinic.time_zone)
-    return render(
-        request,
-        "security/break_glass.html",
-        {
-            "banner": present.patient_banner(patient, day, False),
-            "patient": patient,
-            "error": error,
-            "reason": request.POST.get("reason", ""),
-            "can_break": actor.membership.can(Perm.CHART_READ),
-            "nav": "patients",
-        },
-        status=status,
-    )
 
 
 @clinic_view(Perm.CHART_READ, methods=("GET", "POST"))
@@ -366,8 +346,6 @@ def amendments(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResp
     found = services.amendment_requests(actor, patient_id)
     patient = read_patient(actor, patient_id)
     day = present.clinic_today(actor.clinic.time_zone)
-    from bontrack.treatments.models import SessionEvent, TreatmentSession
-
     return render(
         request,
         "security/amendments.html",
@@ -393,7 +371,7 @@ def amendments(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResp
 
 @clinic_view(Perm.CORRECT, methods=("POST",))
 def decide_amendment(request: HttpRequest, actor: Actor, request_id: UUID) -> HttpResponse:
-    found = services.access_amendment_request(actor, request_id, Perm.CORRECT)
+    found = access(actor, AMENDMENT_REQUEST, request_id, Perm.CORRECT)
     amendment = request.POST.get("amendment_id", "").strip() or None
     try:
         services.decide_amendment_request(

@@ -1,6 +1,6 @@
 """Who may do what: roles and their permissions, as data (DESIGN.md 3.4).
 
-Every view and API operation names the permission it needs; ``access.py`` enforces it together
+Every view and API operation names the permission it needs; ``bontrack/access.py`` enforces it
 with the clinic boundary.
 """
 
@@ -18,6 +18,10 @@ class Role(StrEnum):
     # A registered SMART backend-services client (bontrack/interop/smart.py): reads the clinic's
     # records through /fhir with a short-lived token; it never signs in and never writes.
     SYSTEM_CLIENT = "system-client"
+
+
+# The roles that inject: a plan's injector, the signer of a session, an appointment's injector.
+INJECTOR_ROLES: frozenset[Role] = frozenset({Role.PRESCRIBER, Role.NURSE_INJECTOR})
 
 
 class Perm(StrEnum):

@@ -10,7 +10,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from bontrack.accounts.access import access_membership, require
+from bontrack.access import MEMBER, access, require
 from bontrack.accounts.models import Clinic, Membership
 from bontrack.accounts.permissions import ROLE_CREDENTIALS, Perm, Role
 from bontrack.audit.services import Actor, clinical_transaction
@@ -98,7 +98,7 @@ def set_supervisors(
     """The clinic admin sets a nurse injector's supervising prescribers (DESIGN 3.4): one or
     more prescribers of the clinic; her sessions are co-signed by one of them."""
     with clinical_transaction(actor) as trail:
-        member = access_membership(actor, membership_id)
+        member = access(actor, MEMBER, membership_id)
         require(actor, Perm.USERS_MANAGE)
         if not supervisor_ids:
             raise ServiceError(
@@ -108,9 +108,7 @@ def set_supervisors(
             raise ServiceError(
                 None, "only a nurse injector has supervisors: a prescriber works unsupervised"
             )
-        chosen = [
-            access_membership(actor, i) for i in dict.fromkeys(str(i) for i in supervisor_ids)
-        ]
+        chosen = [access(actor, MEMBER, i) for i in dict.fromkeys(str(i) for i in supervisor_ids)]
         _check_supervisors(member.clinic, chosen)
         before = sorted(str(i) for i in member.supervisors.values_list("id", flat=True))
         member.supervisors.set(chosen)

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router
 
-from bontrack.accounts.access import require
+from bontrack.access import require
 from bontrack.accounts.permissions import Perm
 from bontrack.api.auth import actor_of
 from bontrack.api.perms import needs

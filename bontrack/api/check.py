@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from bontrack.accounts.access import require
+from bontrack.access import require
 from bontrack.accounts.permissions import Perm
 from bontrack.api.auth import actor_of
 from bontrack.api.perms import needs

@@ -13,7 +13,7 @@ from uuid import UUID
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
-from bontrack.accounts.access import access_correction_request
+from bontrack.access import CORRECTION_REQUEST, access
 from bontrack.accounts.permissions import Perm
 from bontrack.accounts.services import set_supervisors
 from bontrack.api.auth import FRESH_CREDENTIAL, actor_of
@@ -158,7 +158,7 @@ def accept(request: HttpRequest, request_id: UUID, body: AcceptIn) -> Any:
     actor = actor_of(request)
     edited = None
     if body.proposed is not None:
-        kind = access_correction_request(actor, request_id, Perm.CHART_READ).kind
+        kind = access(actor, CORRECTION_REQUEST, request_id, Perm.CHART_READ).kind
         edited = proposal(kind, body.proposed)
     corrections.accept_request(actor, request_id, edited=edited, reason=body.reason)
     return request_out(_fresh(request_id))

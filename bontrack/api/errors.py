@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from bontrack.accounts.access import flush_refusal
+from bontrack.access import flush_refusal
 from bontrack.core.errors import NotFoundError, ServiceError, SignedRecordError
 from bontrack.plan_input import GENERIC_MESSAGES, field_path
 

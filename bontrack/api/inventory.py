@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Status
 
-from bontrack.accounts.access import access_lot, access_vial, require
+from bontrack.access import LOT, VIAL, access, require
 from bontrack.accounts.permissions import Perm
 from bontrack.api.auth import actor_of
 from bontrack.api.perms import needs
@@ -110,7 +110,7 @@ def receive_lot(request: HttpRequest, body: LotIn) -> Any:
     openapi_extra=needs(Perm.INVENTORY_READ),
 )
 def read_lot(request: HttpRequest, lot_id: UUID) -> Any:
-    return lot_out(access_lot(actor_of(request), lot_id, Perm.INVENTORY_READ))
+    return lot_out(access(actor_of(request), LOT, lot_id, Perm.INVENTORY_READ))
 
 
 @router.post(
@@ -220,4 +220,5 @@ def close(request: HttpRequest, vial_id: UUID, body: CloseVialIn) -> Any:
     openapi_extra=needs(Perm.INVENTORY_READ),
 )
 def read_vial(request: HttpRequest, vial_id: UUID) -> Any:
-    return vial_out(actor_of(request), access_vial(actor_of(request), vial_id, Perm.INVENTORY_READ))
+    actor = actor_of(request)
+    return vial_out(actor, access(actor, VIAL, vial_id, Perm.INVENTORY_READ))

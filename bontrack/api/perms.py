@@ -4,7 +4,7 @@
 
 ``x-permission`` lists the permissions a caller's role must hold (DESIGN 3.4); ``public`` marks
 the routes that answer without credentials and ``signed-in`` those about the caller themself.
-The services enforce them (accounts/access.py); tests/api/test_permissions.py proves every route
+The services enforce them (bontrack/access.py); tests/api/test_permissions.py proves every route
 declares one and that the matrix of roles it lets through matches the declaration.
 """
 

@@ -14,7 +14,24 @@ import uuid
 from django.db import models
 
 TIMEPOINTS = ("baseline", "before", "after", "follow-up")
-APPOINTMENT_STATUSES = ("booked", "arrived", "completed", "cancelled", "no-show")
+
+
+class AppointmentStatus(models.TextChoices):
+    BOOKED = "booked", "booked"
+    ARRIVED = "arrived", "arrived"
+    COMPLETED = "completed", "completed"
+    CANCELLED = "cancelled", "cancelled"
+    NO_SHOW = "no-show", "no-show"
+
+
+APPOINTMENT_STATUSES = tuple(AppointmentStatus.values)
+
+
+class ReminderStatus(models.TextChoices):
+    """What the mail server did with a reminder (``ReminderLog.status``)."""
+
+    SENT = "sent", "sent"
+    FAILED = "failed", "failed"
 
 
 class Photo(models.Model):
@@ -168,7 +185,7 @@ class Appointment(models.Model):
     starts_at = models.DateTimeField()
     minutes = models.PositiveIntegerField(default=30)
     status = models.CharField(
-        max_length=16, choices=[(s, s) for s in APPOINTMENT_STATUSES], default="booked"
+        max_length=16, choices=AppointmentStatus, default=AppointmentStatus.BOOKED
     )
     notes = models.TextField(blank=True)
     # The signed session whose due date proposed it, when it was booked from a proposal.
@@ -225,7 +242,7 @@ class ReminderLog(models.Model):
     channel = models.CharField(max_length=16, default="email")
     address = models.CharField(max_length=254)
     subject = models.CharField(max_length=200)
-    status = models.CharField(max_length=16)  # sent, failed
+    status = models.CharField(max_length=16)  # a ReminderStatus
     error = models.TextField(blank=True)
     sent_by = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
     sent_at = models.DateTimeField()

@@ -19,22 +19,23 @@ from uuid import UUID
 
 from django.utils import timezone
 
-from bontrack.accounts.access import (
-    access_adverse_event,
-    access_assessment,
-    access_clinic,
-    access_consent,
-    access_diagnosis,
-    access_lot,
-    access_membership,
-    access_patient,
-    access_session,
-    access_session_event,
+from bontrack.access import (
+    ADVERSE_EVENT,
+    ASSESSMENT,
+    CLINIC,
+    CONSENT,
+    DIAGNOSIS,
+    LOT,
+    MEMBER,
+    PATIENT,
+    SESSION,
+    SESSION_EVENT,
+    access,
     in_care_team,
     require,
 )
 from bontrack.accounts.models import Membership
-from bontrack.accounts.permissions import Perm
+from bontrack.accounts.permissions import Perm, Role
 from bontrack.audit.services import Actor
 from bontrack.core.errors import NotFoundError
 from bontrack.interop import fhir
@@ -42,7 +43,7 @@ from bontrack.interop.fhir_search import Search
 from bontrack.inventory.models import Lot
 from bontrack.outcomes.models import AdverseEvent, Assessment
 from bontrack.patients.models import Consent, Diagnosis, Patient
-from bontrack.treatments.models import Injection, SessionEvent, TreatmentSession
+from bontrack.treatments.models import Injection, SessionEvent, SessionEventKind, TreatmentSession
 from bontrack.treatments.records import amended_points
 from bontrack.treatments.services import local_date
 
@@ -247,7 +248,7 @@ class ClinicRecords:
         # A system client (a backend service) is a member of the clinic but no practitioner.
         return list(
             Membership.objects.filter(clinic_id=self.clinic.id)
-            .exclude(role="system-client")
+            .exclude(role=Role.SYSTEM_CLIENT)
             .select_related("user")
         )
 
@@ -428,12 +429,12 @@ def read(actor: Actor, resource_type: str, resource_id: str, today: date) -> Ent
     if resource_type == "MedicationAdministration":
         if _uuid(resource_id) is None:
             raise _missing(resource_type)
-        patient = access_session(actor, _session_of_point(actor, resource_id), perm).patient
+        patient = access(actor, SESSION, _session_of_point(actor, resource_id), perm).patient
     elif resource_type == "Observation" and resource_id.endswith("-weight"):
         patient_id = resource_id.removesuffix("-weight")
         if _uuid(patient_id) is None:
             raise _missing(resource_type)
-        patient = access_patient(actor, patient_id, perm)
+        patient = access(actor, PATIENT, patient_id, perm)
     else:
         if _uuid(resource_id) is None:
             raise _missing(resource_type)
@@ -452,7 +453,7 @@ def _session_of_point(actor: Actor, point_id: str) -> UUID:
     if injection is not None:
         return injection
     amended = SessionEvent.objects.filter(
-        clinic_id=actor.membership.clinic_id, kind="amended"
+        clinic_id=actor.membership.clinic_id, kind=SessionEventKind.AMENDED
     ).only("id", "session_id", "data")
     for event in amended.iterator(chunk_size=500):
         if any(p.id == point_id for p in amended_points(event)):
@@ -463,31 +464,31 @@ def _session_of_point(actor: Actor, point_id: str) -> UUID:
 def _funnel(actor: Actor, resource_type: str, resource_id: str, perm: Perm) -> Patient | None:
     """Pass the access funnel of the row behind a resource id; the patient it belongs to."""
     if resource_type == "Patient":
-        return access_patient(actor, resource_id, perm)
+        return access(actor, PATIENT, resource_id, perm)
     if resource_type in ("Organization", "Group"):
-        access_clinic(actor, resource_id)
+        access(actor, CLINIC, resource_id)
         return None
     if resource_type in ("Practitioner", "PractitionerRole"):
-        access_membership(actor, resource_id)
+        access(actor, MEMBER, resource_id)
         return None
     if resource_type == "Medication":
-        access_lot(actor, resource_id, perm)
+        access(actor, LOT, resource_id, perm)
         return None
     if resource_type == "Condition":
-        return access_diagnosis(actor, resource_id, perm).patient
+        return access(actor, DIAGNOSIS, resource_id, perm).patient
     if resource_type == "Procedure":
-        return access_session(actor, resource_id, perm).patient
+        return access(actor, SESSION, resource_id, perm).patient
     if resource_type == "Observation":
-        return access_assessment(actor, resource_id, perm).patient
+        return access(actor, ASSESSMENT, resource_id, perm).patient
     if resource_type == "AdverseEvent":
-        return access_adverse_event(actor, resource_id, perm).patient
+        return access(actor, ADVERSE_EVENT, resource_id, perm).patient
     if resource_type == "Consent":
-        return access_consent(actor, resource_id, perm).patient
+        return access(actor, CONSENT, resource_id, perm).patient
     # Provenance: a signed session's signature, or one of its appended records.
     mine = TreatmentSession.objects.filter(clinic_id=actor.membership.clinic_id, id=resource_id)
     if mine.exists():
-        return access_session(actor, resource_id, perm).patient
-    return access_session_event(actor, resource_id, perm).session.patient
+        return access(actor, SESSION, resource_id, perm).patient
+    return access(actor, SESSION_EVENT, resource_id, perm).session.patient
 
 
 def search(actor: Actor, resource_type: str, query: Search, today: date) -> Found:
@@ -496,14 +497,14 @@ def search(actor: Actor, resource_type: str, query: Search, today: date) -> Foun
     require(actor, perm)
     patient = None
     if query.patient is not None:
-        patient = access_patient(actor, query.patient, perm)
+        patient = access(actor, PATIENT, query.patient, perm)
     if query.target is not None:
-        session = access_session(actor, query.target, perm)
+        session = access(actor, SESSION, query.target, perm)
         if patient is not None and session.patient_id != patient.id:
             return Found([], 0)
         patient = session.patient
     if query.medication is not None:
-        access_lot(actor, query.medication, Perm.INVENTORY_READ)
+        access(actor, LOT, query.medication, Perm.INVENTORY_READ)
     records = ClinicRecords(actor, today, patient)
     matches = [e for e in records.entries(resource_type) if _matches(e, query, records.now)]
     shown = [
@@ -545,7 +546,7 @@ def everything(actor: Actor, patient_id: str, today: date) -> Found:
     require(actor, Perm.CHART_READ)
     if _uuid(patient_id) is None:
         raise _missing("Patient")
-    patient = access_patient(actor, patient_id, Perm.CHART_READ)
+    patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
     records = ClinicRecords(actor, today, patient)
     chart: dict[str, list[Entry]] = {t: records.entries(t) for t in EVERYTHING if t not in UNOWNED}
     named = set()

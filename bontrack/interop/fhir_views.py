@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
-from bontrack.accounts.access import flush_refusal
+from bontrack.access import flush_refusal
 from bontrack.api.auth import ClinicSessionAuth, TokenAuth, actor_of
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.addresses import client_ip

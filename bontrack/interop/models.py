@@ -11,7 +11,19 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-EXPORT_STATUSES = ("queued", "running", "completed", "failed", "cancelled", "expired")
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    COMPLETED = "completed", "completed"
+    FAILED = "failed", "failed"
+    CANCELLED = "cancelled", "cancelled"
+    EXPIRED = "expired", "expired"
+
+
+EXPORT_STATUSES = tuple(ExportStatus.values)
+# An export still at work: one at a time per clinic.
+UNDER_WAY = (ExportStatus.QUEUED, ExportStatus.RUNNING)
 EXPORT_LEVELS = ("system", "patient", "group")
 
 
@@ -76,7 +88,7 @@ class ExportJob(models.Model):
     since = models.DateTimeField(null=True, blank=True)
     request_url = models.TextField()
     address = models.CharField(max_length=64, blank=True)
-    status = models.CharField(max_length=10, choices=[(v, v) for v in EXPORT_STATUSES])
+    status = models.CharField(max_length=10, choices=ExportStatus)
     progress = models.CharField(max_length=100, blank=True)
     transaction_time = models.DateTimeField()
     heartbeat_at = models.DateTimeField()
@@ -91,7 +103,7 @@ class ExportJob(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["clinic"],
-                condition=Q(status__in=("queued", "running")),
+                condition=Q(status__in=UNDER_WAY),
                 name="one_running_export_per_clinic",
             )
         ]

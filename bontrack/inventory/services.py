@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from bontrack.accounts.access import access_lot, access_vial, chart_open_to, require
+from bontrack.access import LOT, VIAL, access, chart_open_to, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ConflictError, ServiceError
@@ -21,7 +21,13 @@ from bontrack.domain.units import format_decimal
 from bontrack.inventory.models import Lot, Vial, VialClosing
 from bontrack.patients.models import Patient
 from bontrack.treatments.models import SessionVial
-from bontrack.treatments.supply import VialState, closing_words, may_be_open, vial_states
+from bontrack.treatments.supply import (
+    VialState,
+    VialStatus,
+    closing_words,
+    may_be_open,
+    vial_states,
+)
 
 
 def receive_lot(
@@ -74,7 +80,7 @@ def reconstitute_vial(
     if reconstituted_at > timezone.now() + timedelta(minutes=5):
         raise ServiceError("reconstituted_at", "is in the future")
     with clinical_transaction(actor) as trail:
-        vial = access_vial(actor, vial_id, Perm.INVENTORY_WRITE)
+        vial = access(actor, VIAL, vial_id, Perm.INVENTORY_WRITE)
         product = catalog().products[vial.lot.product]
         if diluent_ml < 0 or (diluent_ml == 0 and product.form == "powder"):
             raise ServiceError("diluent_ml", "must be greater than 0 for a powder")
@@ -110,7 +116,7 @@ def _close(
     actor: Actor, vial_id: UUID | str, *, note: str, by_hand: bool, units: Decimal | None = None
 ) -> Vial:
     with clinical_transaction(actor) as trail:
-        vial = access_vial(actor, vial_id, Perm.INVENTORY_WRITE)
+        vial = access(actor, VIAL, vial_id, Perm.INVENTORY_WRITE)
         if vial.patient_id is not None:
             _lock_patient(vial.patient_id)
         now = timezone.now()
@@ -175,7 +181,7 @@ def recall_lot(actor: Actor, lot_id: UUID | str, *, reason: str) -> list[Exposur
     if not reason.strip():
         raise ServiceError("reason", "give the recall's reason or notice number")
     with clinical_transaction(actor) as trail:
-        lot = access_lot(actor, lot_id, Perm.INVENTORY_WRITE)
+        lot = access(actor, LOT, lot_id, Perm.INVENTORY_WRITE)
         if lot.recalled_at is not None:
             raise ConflictError(None, "this lot is already recalled")
         lot.recalled_at = timezone.now()
@@ -190,7 +196,7 @@ def exposures(actor: Actor, lot_id: UUID | str) -> list[Exposure]:
     details are shown. Every exposed patient is counted: a restricted one outside the viewer's
     care team once, without details, until the viewer breaks glass (DESIGN 3.4)."""
     with clinical_transaction(actor) as trail:
-        lot = access_lot(actor, lot_id, Perm.INVENTORY_READ)
+        lot = access(actor, LOT, lot_id, Perm.INVENTORY_READ)
         require(actor, Perm.DEMOGRAPHICS_READ)
         uses = (
             SessionVial.objects.filter(
@@ -291,7 +297,7 @@ def usable_vials(
     usable = [v for v in vials if states[v.id].remaining(now) > 0]
     return sorted(
         usable,
-        key=lambda v: (states[v.id].status(now) == "unopened", v.lot.expires_on),
+        key=lambda v: (states[v.id].status(now) == VialStatus.UNOPENED, v.lot.expires_on),
     )
 
 

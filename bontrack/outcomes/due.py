@@ -27,13 +27,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Window
 from django.db.models.functions import Cast, RowNumber
 
-from bontrack.accounts.access import access_membership, access_patient, require
+from bontrack.access import MEMBER, PATIENT, access, require
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
@@ -44,7 +45,7 @@ from bontrack.outcomes.models import WearOffReport
 from bontrack.outcomes.services import clinic_today
 from bontrack.outcomes.verdicts import ClinicVerdicts
 from bontrack.patients.models import Patient
-from bontrack.treatments.models import SessionEvent, TreatmentSession
+from bontrack.treatments.models import SessionEvent, SessionEventKind, TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, status_of
 
 MAX_WEEKS = 104
@@ -72,6 +73,11 @@ LIST_FIELDS = (
 )
 
 
+class DueStatus(StrEnum):
+    DUE = "due"
+    OVERDUE = "overdue"  # the due date has passed
+
+
 @dataclass(frozen=True)
 class DueRow:
     """One patient due for one indication, with what the list shows of them."""
@@ -87,7 +93,7 @@ class DueRow:
     injector_id: UUID | None
     injector: str | None
     due: Due
-    status: str  # "overdue" or "due"
+    status: DueStatus
     booked_on: date | None  # a plan already booked for the indication, from today on
     # B.32: why the patient is held apart, not due ("stop recommended (NICE TA260)"); "" if due.
     held_because: str = ""
@@ -105,7 +111,11 @@ class DueList:
 
 
 def _entered_in_error() -> Exists:
-    return Exists(SessionEvent.objects.filter(session_id=OuterRef("pk"), kind="entered-in-error"))
+    return Exists(
+        SessionEvent.objects.filter(
+            session_id=OuterRef("pk"), kind=SessionEventKind.ENTERED_IN_ERROR
+        )
+    )
 
 
 def counting_sessions(clinic_id: UUID) -> QuerySet[TreatmentSession]:
@@ -170,7 +180,9 @@ def wear_off_history(
         clinic_id=clinic_id, session__signed_at__isnull=False
     ).exclude(
         Exists(
-            SessionEvent.objects.filter(session_id=OuterRef("session_id"), kind="entered-in-error")
+            SessionEvent.objects.filter(
+                session_id=OuterRef("session_id"), kind=SessionEventKind.ENTERED_IN_ERROR
+            )
         )
     )
     if indication:
@@ -190,7 +202,9 @@ def wear_off_history(
 
 def booked_plans(clinic_id: UUID, today: date) -> dict[tuple[str, str], date]:
     """Query 3: the first plan booked from today on, per patient and indication."""
-    cancelled = SessionEvent.objects.filter(session_id=OuterRef("pk"), kind="cancelled")
+    cancelled = SessionEvent.objects.filter(
+        session_id=OuterRef("pk"), kind=SessionEventKind.CANCELLED
+    )
     plans = (
         TreatmentSession.objects.filter(
             clinic_id=clinic_id, signed_at__isnull=True, plan_date__gte=today
@@ -269,7 +283,9 @@ def compute_due_list(
                 injector_id=UUID(injector) if injector else None,
                 injector=_name(username, first_name, last_name),
                 due=due,
-                status="overdue" if due.due is not None and due.due < today else "due",
+                status=DueStatus.OVERDUE
+                if due.due is not None and due.due < today
+                else DueStatus.DUE,
                 booked_on=booked.get(key),
                 held_because=stopping.label if stopping is not None else "",
             )
@@ -298,7 +314,7 @@ def _validated(
     if indication and indication not in catalog().indications:
         raise ServiceError("indication", f"unknown indication code {indication!r}")
     if injector_id is not None:
-        access_membership(actor, injector_id)
+        access(actor, MEMBER, injector_id)
 
 
 def due_list(
@@ -389,7 +405,7 @@ def due_of(patient: Patient) -> list[Due]:
 def patient_due(actor: Actor, patient_id: UUID | str) -> tuple[Patient, list[Due]]:
     """When the patient is due, per indication they were treated for; one read entry."""
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.CHART_READ)
+        patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
         found = due_of(patient)
         trail.record("read", "due", patient.id, patient.id)
     return patient, found

@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from bontrack.accounts.access import require
+from bontrack.access import require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ServiceError
@@ -31,7 +31,7 @@ from bontrack.domain.units import format_decimal
 from bontrack.outcomes.due import counting_sessions
 from bontrack.outcomes.models import SEVERITIES, AdverseEvent
 from bontrack.outcomes.services import clinic_today
-from bontrack.treatments.models import SessionEvent, TreatmentSession
+from bontrack.treatments.models import SessionEvent, SessionEventKind, TreatmentSession
 from bontrack.treatments.records import current_points, total_units
 from bontrack.treatments.services import local_date
 
@@ -70,7 +70,9 @@ def _events(
         onset_date__lte=period.end,
     ).exclude(
         Exists(
-            SessionEvent.objects.filter(session_id=OuterRef("session_id"), kind="entered-in-error")
+            SessionEvent.objects.filter(
+                session_id=OuterRef("session_id"), kind=SessionEventKind.ENTERED_IN_ERROR
+            )
         )
     )
     if product:

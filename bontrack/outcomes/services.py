@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 from uuid import UUID
 
 from django.db import IntegrityError
 from django.utils import timezone
 
-from bontrack.accounts.access import access_patient, access_session
+from bontrack.access import PATIENT, SESSION, access
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ConflictError, ServiceError
@@ -80,7 +81,7 @@ def record_adverse_event(
     if term == "other" and not notes.strip():
         raise ServiceError("notes", "describe an 'other' adverse event")
     with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, Perm.PLAN_WRITE)
+        session = access(actor, SESSION, session_id, Perm.PLAN_WRITE)
         if not session.is_signed:
             raise ConflictError(None, "adverse events follow a signed session")
         if onset_date < session.plan_date:
@@ -118,7 +119,7 @@ def _counting(session: TreatmentSession) -> bool:
 def _linked_session(
     actor: Actor, session_id: UUID | str, patient: Patient, indication: str
 ) -> TreatmentSession:
-    session = access_session(actor, session_id, Perm.PLAN_WRITE)
+    session = access(actor, SESSION, session_id, Perm.PLAN_WRITE)
     if session.patient_id != patient.id:
         raise ServiceError("session_id", "is a session of another patient")
     if session.indication != indication:
@@ -179,7 +180,7 @@ def record_assessment(
     if len(muscle_group) > 100:
         raise ServiceError("muscle_group", "must be at most 100 characters")
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.PLAN_WRITE)
+        patient = access(actor, PATIENT, patient_id, Perm.PLAN_WRITE)
         day = today or clinic_today(actor)
         where = "period" if period is not None else "assessed_on"
         if end > day:
@@ -250,7 +251,7 @@ def list_assessments(
 ) -> list[Assessment]:
     """The patient's results, oldest first; one read entry."""
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.CHART_READ)
+        patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
         rows = Assessment.objects.filter(patient=patient)
         if indication:
             rows = rows.filter(indication=indication)
@@ -275,7 +276,7 @@ def record_wear_off(
 ) -> WearOffReport:
     """The patient says when the session's effect wore off (one report per session)."""
     with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, Perm.PLAN_WRITE)
+        session = access(actor, SESSION, session_id, Perm.PLAN_WRITE)
         day = today or clinic_today(actor)
         reported = reported_on or day
         if reported > day:
@@ -314,7 +315,7 @@ def record_wear_off(
 
 def list_wear_off(actor: Actor, patient_id: UUID | str) -> list[WearOffReport]:
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.CHART_READ)
+        patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
         found = list(
             WearOffReport.objects.filter(patient=patient)
             .select_related("session")
@@ -327,6 +328,14 @@ def list_wear_off(actor: Actor, patient_id: UUID | str) -> list[WearOffReport]:
 # --- Headache diary import --------------------------------------------------------------------
 
 
+class PeriodChange(StrEnum):
+    """What importing a diary does to the stored count of one period."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
 @dataclass(frozen=True)
 class DiaryPeriod:
     """A count the import stores (or would store): created, updated or unchanged."""
@@ -337,7 +346,7 @@ class DiaryPeriod:
     value: int
     timepoint: str
     session_id: UUID | None
-    status: str
+    status: PeriodChange
 
 
 @dataclass(frozen=True)
@@ -452,7 +461,7 @@ def import_diary(
     nothing, and a changed count is a newer reading appended beside the earlier one. A dry run
     reports what would be stored and writes nothing but its read entry."""
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.PLAN_WRITE)
+        patient = access(actor, PATIENT, patient_id, Perm.PLAN_WRITE)
         diary = parse_diary(content, today or clinic_today(actor))
         cycles = _cycles(patient, DIARY_INDICATION)
         planned, months = _diary_plan(diary, cycles)
@@ -472,21 +481,21 @@ def import_diary(
             found = existing.get((plan.scale, plan.start, plan.end))
             session_id = plan.session.id if plan.session else None
             if found is None:
-                status = "created"
+                status = PeriodChange.CREATED
             elif (
                 found.value_number == Decimal(plan.value)
                 and found.timepoint == plan.timepoint
                 and found.session_id == session_id
             ):
-                status = "unchanged"
+                status = PeriodChange.UNCHANGED
             else:
-                status = "updated"
+                status = PeriodChange.UPDATED
             result.periods.append(
                 DiaryPeriod(
                     plan.scale, plan.start, plan.end, plan.value, plan.timepoint, session_id, status
                 )
             )
-            if dry_run or status == "unchanged":
+            if dry_run or status == PeriodChange.UNCHANGED:
                 continue
             detail = {
                 "scale": plan.scale,
@@ -522,7 +531,9 @@ def import_diary(
                 supersedes=found,
             )
             trail.record("update", "assessment", newer.id, patient.id, **detail)
-        if dry_run or not (result.count("created") or result.count("updated")):
+        if dry_run or not (
+            result.count(PeriodChange.CREATED) or result.count(PeriodChange.UPDATED)
+        ):
             trail.record(
                 "read", "diary-import", patient.id, patient.id, dry_run=dry_run, rows=diary.rows
             )

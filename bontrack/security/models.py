@@ -10,9 +10,13 @@ import uuid
 
 from django.db import models
 
-# "declined" is the word for a refusal everywhere (B.33); "denied" is how decisions recorded
-# before it were stored: append-only rows are never rewritten, and readers show them as declined.
-DECISIONS = (("accepted", "accepted"), ("declined", "declined"), ("denied", "declined"))
+
+class AmendmentOutcome(models.TextChoices):
+    ACCEPTED = "accepted", "accepted"
+    DECLINED = "declined", "declined"
+    # "declined" is the word for a refusal everywhere (B.33); "denied" is how decisions recorded
+    # before it were stored: append-only rows are never rewritten, and readers show them declined.
+    DENIED = "denied", "declined"
 
 
 class BreakGlassAccess(models.Model):
@@ -70,7 +74,7 @@ class AmendmentDecision(models.Model):
     request = models.OneToOneField(
         AmendmentRequest, on_delete=models.PROTECT, related_name="decision"
     )
-    decision = models.CharField(max_length=16, choices=DECISIONS)
+    decision = models.CharField(max_length=16, choices=AmendmentOutcome)
     reason = models.TextField()
     amendment = models.ForeignKey(
         "treatments.SessionEvent",

@@ -15,11 +15,12 @@ from django.conf import settings
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from bontrack.accounts.access import (
-    _refused,
-    access_patient,
-    access_session,
-    access_session_event,
+from bontrack.access import (
+    AMENDMENT_REQUEST,
+    PATIENT,
+    SESSION,
+    SESSION_EVENT,
+    access,
     in_care_team,
     require,
 )
@@ -29,7 +30,13 @@ from bontrack.audit.models import ACTIONS, AuditEntry, SecurityEvent
 from bontrack.audit.services import Actor, clinical_transaction, record_security_event
 from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.patients.models import Patient
-from bontrack.security.models import AmendmentDecision, AmendmentRequest, BreakGlassAccess
+from bontrack.security.models import (
+    AmendmentDecision,
+    AmendmentOutcome,
+    AmendmentRequest,
+    BreakGlassAccess,
+)
+from bontrack.treatments.models import SessionEventKind
 
 MIN_REASON = 10
 
@@ -48,7 +55,7 @@ def break_glass(actor: Actor, patient_id: UUID | str, reason: str) -> BreakGlass
     """Open a restricted chart outside one's care team for ``BONTRACK_BREAK_GLASS_MINUTES``,
     giving a reason. Flagged in the clinic's audit trail (action ``break-glass``) and in the
     security log; the clinic admin sees every one on the audit page. Never crosses clinics."""
-    patient = access_patient(actor, patient_id, Perm.DEMOGRAPHICS_READ)
+    patient = access(actor, PATIENT, patient_id, Perm.DEMOGRAPHICS_READ)
     require(actor, Perm.CHART_READ)
     text = _reason("reason", reason)
     if not patient.restricted or in_care_team(actor.membership, patient):
@@ -56,7 +63,7 @@ def break_glass(actor: Actor, patient_id: UUID | str, reason: str) -> BreakGlass
     now = timezone.now()
     minutes = int(getattr(settings, "BONTRACK_BREAK_GLASS_MINUTES", 60))
     with clinical_transaction(actor) as trail:
-        access = BreakGlassAccess.objects.create(
+        opened = BreakGlassAccess.objects.create(
             clinic_id=actor.membership.clinic_id,
             patient=patient,
             membership=actor.membership,
@@ -71,8 +78,8 @@ def break_glass(actor: Actor, patient_id: UUID | str, reason: str) -> BreakGlass
             patient.id,
             patient.id,
             reason=text,
-            access=str(access.id),
-            expires_at=access.expires_at.isoformat(),
+            access=str(opened.id),
+            expires_at=opened.expires_at.isoformat(),
         )
     # The security log names the access, not the reason (it may hold clinical detail).
     record_security_event(
@@ -82,9 +89,9 @@ def break_glass(actor: Actor, patient_id: UUID | str, reason: str) -> BreakGlass
         clinic_id=actor.membership.clinic_id,
         address=actor.address,
         patient_id=str(patient.id),
-        access=str(access.id),
+        access=str(opened.id),
     )
-    return access
+    return opened
 
 
 def break_glass_accesses(actor: Actor, limit: int = 200) -> list[BreakGlassAccess]:
@@ -108,7 +115,7 @@ def record_amendment_request(
     session_id: UUID | str | None = None,
 ) -> AmendmentRequest:
     """Record what the patient asked to have amended, and in which record."""
-    patient = access_patient(actor, patient_id, Perm.CHART_READ)
+    patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
     require(actor, Perm.DEMOGRAPHICS_WRITE)
     text = request.strip()
     if not text:
@@ -117,7 +124,7 @@ def record_amendment_request(
         raise ServiceError("received_on", "is in the future")
     session = None
     if session_id is not None:
-        session = access_session(actor, session_id, Perm.CHART_READ)
+        session = access(actor, SESSION, session_id, Perm.CHART_READ)
         if session.patient_id != patient.id:
             raise ServiceError("session_id", "this session is another patient's")
     with clinical_transaction(actor) as trail:
@@ -140,16 +147,6 @@ def record_amendment_request(
     return found
 
 
-def access_amendment_request(actor: Actor, request_id: UUID | str, perm: Perm) -> AmendmentRequest:
-    found = AmendmentRequest.objects.filter(
-        clinic_id=actor.membership.clinic_id, id=request_id
-    ).first()
-    if found is None:
-        raise _refused(actor, "amendment request", request_id)
-    access_patient(actor, found.patient_id, perm)
-    return found
-
-
 def decide_amendment_request(
     actor: Actor,
     request_id: UUID | str,
@@ -161,16 +158,19 @@ def decide_amendment_request(
     """Accept or decline a request; appended beside it, never replacing it. Decided by a
     prescriber, like every correction of a signed record (B.33). An accepted request may name the
     session amendment that made the change (``POST /sessions/{id}/amendments``)."""
-    found = access_amendment_request(actor, request_id, Perm.CORRECT)
-    if decision not in ("accepted", "declined"):
+    found = access(actor, AMENDMENT_REQUEST, request_id, Perm.CORRECT)
+    if decision not in (AmendmentOutcome.ACCEPTED, AmendmentOutcome.DECLINED):
         raise ServiceError("decision", "must be accepted or declined")
     text = _reason("reason", reason)
     amendment = None
     if amendment_id is not None:
-        if decision != "accepted":
+        if decision != AmendmentOutcome.ACCEPTED:
             raise ServiceError("amendment_id", "only an accepted request links an amendment")
-        amendment = access_session_event(actor, amendment_id, Perm.CHART_READ)
-        if amendment.kind != "amended" or amendment.session.patient_id != found.patient_id:
+        amendment = access(actor, SESSION_EVENT, amendment_id, Perm.CHART_READ)
+        if (
+            amendment.kind != SessionEventKind.AMENDED
+            or amendment.session.patient_id != found.patient_id
+        ):
             raise ServiceError("amendment_id", "is not an amendment of this patient's record")
         if found.session_id is not None and amendment.session_id != found.session_id:
             raise ServiceError("amendment_id", "amends another session than the one asked about")
@@ -199,7 +199,7 @@ def decide_amendment_request(
 
 def amendment_requests(actor: Actor, patient_id: UUID | str) -> list[AmendmentRequest]:
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.CHART_READ)
+        patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
         found = list(
             AmendmentRequest.objects.filter(patient=patient)
             .select_related("recorded_by__user", "decision__by__user", "session")
@@ -333,7 +333,7 @@ def disclosures(actor: Actor, patient_id: UUID | str) -> tuple[Patient, list[Aud
     """Every export, print and FHIR read of one patient's data, oldest first. The report names
     the patient, so producing it writes one read entry."""
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.DEMOGRAPHICS_READ)
+        patient = access(actor, PATIENT, patient_id, Perm.DEMOGRAPHICS_READ)
         require(actor, Perm.AUDIT_READ)
         found = list(
             AuditEntry.objects.filter(

@@ -164,16 +164,22 @@ class FindingDecision(models.Model):
     at = models.DateTimeField()
 
 
+class SessionEventKind(models.TextChoices):
+    CANCELLED = "cancelled", "cancelled"
+    CO_SIGNED = "co-signed", "co-signed"
+    AMENDED = "amended", "amended"
+    ENTERED_IN_ERROR = "entered-in-error", "entered-in-error"
+    ADDENDUM = "addendum", "addendum"
+
+
 class SessionEvent(models.Model):
     """Appended to a session: cancelled (a plan), co-signed, amended, entered-in-error, or a note
     addendum of its injector (text only, B.33)."""
 
-    KINDS = ("cancelled", "co-signed", "amended", "entered-in-error", "addendum")
-
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
     session = models.ForeignKey(TreatmentSession, on_delete=models.PROTECT, related_name="events")
-    kind = models.CharField(max_length=20, choices=[(k, k) for k in KINDS])
+    kind = models.CharField(max_length=20, choices=SessionEventKind)
     reason = models.TextField(blank=True)
     by = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField()
@@ -187,18 +193,21 @@ class SessionEvent(models.Model):
         ordering = ["at", "id"]
 
 
+class CorrectionKind(models.TextChoices):
+    AMEND = "amend", "amend"
+    ENTERED_IN_ERROR = "entered-in-error", "entered-in-error"
+
+
 class CorrectionRequest(models.Model):
     """A nurse injector's proposed correction of a signed session (B.33): a full amendment or an
     entered-in-error, naming the digest it corrects. Appended; its outcome is a decision row."""
-
-    KINDS = ("amend", "entered-in-error")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
     session = models.ForeignKey(
         TreatmentSession, on_delete=models.PROTECT, related_name="correction_requests"
     )
-    kind = models.CharField(max_length=20, choices=[(k, k) for k in KINDS])
+    kind = models.CharField(max_length=20, choices=CorrectionKind)
     corrects_digest = models.CharField(max_length=64)
     reason = models.TextField()
     # The proposal in full: {"injections": [...], "notes": ..., "vials": [...]} for an amendment,
@@ -212,18 +221,22 @@ class CorrectionRequest(models.Model):
         indexes = [models.Index(fields=["clinic", "at"])]
 
 
+class CorrectionOutcome(models.TextChoices):
+    ACCEPTED = "accepted", "accepted"
+    DECLINED = "declined", "declined"
+    WITHDRAWN = "withdrawn", "withdrawn"
+
+
 class CorrectionDecision(models.Model):
     """What became of a correction request: accepted or declined by a prescriber, or withdrawn by
     the nurse who filed it. One per request, appended."""
-
-    OUTCOMES = ("accepted", "declined", "withdrawn")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
     request = models.OneToOneField(
         CorrectionRequest, on_delete=models.PROTECT, related_name="decision"
     )
-    outcome = models.CharField(max_length=10, choices=[(o, o) for o in OUTCOMES])
+    outcome = models.CharField(max_length=10, choices=CorrectionOutcome)
     reason = models.TextField(blank=True)
     by = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField()

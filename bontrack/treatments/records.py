@@ -5,10 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
-from bontrack.treatments.models import SessionEvent, TreatmentSession
+from bontrack.treatments.models import SessionEvent, SessionEventKind, TreatmentSession
+
+
+class SessionStatus(StrEnum):
+    """Where a session stands: read from its signature and the records appended to it."""
+
+    PLAN = "plan"
+    CANCELLED = "cancelled"
+    SIGNED = "signed"
+    AWAITING_CO_SIGNATURE = "awaiting-co-signature"
+    AMENDED = "amended"
+    ENTERED_IN_ERROR = "entered-in-error"
+
+
+# The statuses of a signed record that stands: it counts toward the limits and may be corrected
+# (B.33); a plan, a cancelled plan and a record entered in error do neither.
+COUNTING_STATUSES = frozenset(
+    {SessionStatus.SIGNED, SessionStatus.AWAITING_CO_SIGNATURE, SessionStatus.AMENDED}
+)
 
 
 @dataclass(frozen=True)
@@ -50,15 +69,19 @@ def amended_points(event: SessionEvent) -> list[Point]:
     ]
 
 
-def status_of(session: TreatmentSession, events: Iterable[SessionEvent] | None = None) -> str:
+def status_of(
+    session: TreatmentSession, events: Iterable[SessionEvent] | None = None
+) -> SessionStatus:
     kinds = {e.kind for e in (session.events.all() if events is None else events)}
-    if "entered-in-error" in kinds:
-        return "entered-in-error"
+    if SessionEventKind.ENTERED_IN_ERROR in kinds:
+        return SessionStatus.ENTERED_IN_ERROR
     if not session.is_signed:
-        return "cancelled" if "cancelled" in kinds else "plan"
-    if _needs_co_signature(session) and "co-signed" not in kinds:
-        return "awaiting-co-signature"
-    return "amended" if "amended" in kinds else "signed"
+        if SessionEventKind.CANCELLED in kinds:
+            return SessionStatus.CANCELLED
+        return SessionStatus.PLAN
+    if _needs_co_signature(session) and SessionEventKind.CO_SIGNED not in kinds:
+        return SessionStatus.AWAITING_CO_SIGNATURE
+    return SessionStatus.AMENDED if SessionEventKind.AMENDED in kinds else SessionStatus.SIGNED
 
 
 def _needs_co_signature(session: TreatmentSession) -> bool:
@@ -75,7 +98,9 @@ def current_points(
 ) -> list[Point]:
     """The injections as amended last, or as signed (or planned) when never amended."""
     amendments = [
-        e for e in (session.events.all() if events is None else events) if e.kind == "amended"
+        e
+        for e in (session.events.all() if events is None else events)
+        if e.kind == SessionEventKind.AMENDED
     ]
     if amendments:
         return amended_points(max(amendments, key=lambda e: (e.at, str(e.id))))
@@ -96,7 +121,7 @@ def current_points(
 
 
 def latest_amendment(events: Iterable[SessionEvent]) -> SessionEvent | None:
-    amendments = [e for e in events if e.kind == "amended"]
+    amendments = [e for e in events if e.kind == SessionEventKind.AMENDED]
     return max(amendments, key=lambda e: (e.at, str(e.id))) if amendments else None
 
 
@@ -117,13 +142,15 @@ def current_digest(session: TreatmentSession, events: Iterable[SessionEvent] | N
 
 def addenda(events: Iterable[SessionEvent]) -> list[SessionEvent]:
     """The injector's note addenda, oldest first (text only, B.33)."""
-    return sorted((e for e in events if e.kind == "addendum"), key=lambda e: (e.at, str(e.id)))
+    return sorted(
+        (e for e in events if e.kind == SessionEventKind.ADDENDUM), key=lambda e: (e.at, str(e.id))
+    )
 
 
 def counts_toward_limits(status: str) -> bool:
     """Signed (and co-signature pending, or amended) sessions count; entered-in-error and plans do
     not."""
-    return status in ("signed", "awaiting-co-signature", "amended")
+    return status in COUNTING_STATUSES
 
 
 def total_units(points: Iterable[Point]) -> Decimal:

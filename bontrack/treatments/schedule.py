@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from bontrack.accounts.access import require
+from bontrack.access import require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.treatments.models import TreatmentSession
-from bontrack.treatments.records import status_of
+from bontrack.treatments.records import SessionStatus, status_of
 
 
 def day_plans(actor: Actor, day: date) -> list[TreatmentSession]:
@@ -25,7 +25,7 @@ def day_plans(actor: Actor, day: date) -> list[TreatmentSession]:
         .select_related("patient", "injector__user")
         .prefetch_related("events")
         .order_by("created_at")
-        if status_of(s) == "plan"
+        if status_of(s) == SessionStatus.PLAN
     ]
     with clinical_transaction(actor) as trail:
         for patient_id in dict.fromkeys(s.patient_id for s in plans):

@@ -17,15 +17,9 @@ from uuid import UUID, uuid4
 from django.db import connection, transaction
 from django.utils import timezone
 
-from bontrack.accounts.access import (
-    access_membership,
-    access_patient,
-    access_session,
-    access_vial,
-    require,
-)
+from bontrack.access import MEMBER, PATIENT, SESSION, VIAL, access, require
 from bontrack.accounts.models import Membership
-from bontrack.accounts.permissions import Perm
+from bontrack.accounts.permissions import INJECTOR_ROLES, Perm, Role
 from bontrack.audit.chain import digest
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
@@ -48,10 +42,12 @@ from bontrack.treatments.models import (
     FindingDecision,
     Injection,
     SessionEvent,
+    SessionEventKind,
     SessionVial,
     TreatmentSession,
 )
 from bontrack.treatments.records import (
+    SessionStatus,
     current_digest,
     current_notes,
     current_points,
@@ -134,7 +130,11 @@ def units_per_kg(total: Decimal, kg: Decimal) -> Decimal:
     return (total / kg).quantize(Decimal("0.01"), ROUND_HALF_UP).normalize()
 
 
-def _validate_points(points: Sequence[PointInput], field: str = "injections") -> list[PointInput]:
+def validate_points(points: Sequence[PointInput], field: str = "injections") -> list[PointInput]:
+    """The points checked against the catalog (a known site and one of its sides, units above 0
+    and within the edge's bounds, a known route, else the site's default) and returned with the
+    route filled in; the first problem is raised as a ``ServiceError`` naming ``field[n]``. Every
+    writer of points uses it: plans, amendments, correction requests, doses given elsewhere."""
     cat = catalog()
     checked = []
     for n, p in enumerate(points):
@@ -188,17 +188,15 @@ def _require_plan(session: TreatmentSession) -> None:
         raise ConflictError(
             None, "this session is signed and can no longer change: append an amendment"
         )
-    if status_of(session) == "cancelled":
+    if status_of(session) == SessionStatus.CANCELLED:
         raise ConflictError(None, "this plan was cancelled")
 
 
 def _injector(actor: Actor, injector_id: UUID | str | None) -> Any:
     if injector_id is None:
-        return (
-            actor.membership if actor.membership.role in ("prescriber", "nurse-injector") else None
-        )
-    member = access_membership(actor, injector_id)
-    if member.role not in ("prescriber", "nurse-injector"):
+        return actor.membership if actor.membership.role in INJECTOR_ROLES else None
+    member = access(actor, MEMBER, injector_id)
+    if member.role not in INJECTOR_ROLES:
         raise ServiceError("injector_id", "the injector must be a prescriber or a nurse injector")
     return member
 
@@ -229,7 +227,7 @@ def plan_session(
     if protocol is None and not injections:
         raise ServiceError("injections", "give a protocol, injections, or both")
     if injections:
-        points = _validate_points(injections)
+        points = validate_points(injections)
     else:
         assert protocol is not None
         points = [
@@ -237,7 +235,7 @@ def plan_session(
             for i in expand_protocol(cat.protocols[protocol], product)
         ]
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.PLAN_WRITE)
+        patient = access(actor, PATIENT, patient_id, Perm.PLAN_WRITE)
         session = TreatmentSession.objects.create(
             clinic_id=actor.membership.clinic_id,
             patient=patient,
@@ -266,7 +264,7 @@ def load_protocol(actor: Actor, session_id: UUID | str, *, protocol: str) -> Tre
     if found is None:
         raise ServiceError("protocol", f"unknown protocol {protocol!r}")
     with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, Perm.PLAN_WRITE)
+        session = access(actor, SESSION, session_id, Perm.PLAN_WRITE)
         _lock_session(session)
         _require_plan(session)
         points = [
@@ -296,7 +294,7 @@ def read_session(
     if action not in ("read", "print"):
         raise ServiceError("action", "must be read or print")
     with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, perm)
+        session = access(actor, SESSION, session_id, perm)
         trail.record(action, "session", session.id, session.patient_id)
     return session
 
@@ -313,7 +311,7 @@ def _attach_vials(
     SessionVial.objects.filter(session=session).delete()
     seen = set()
     for n, vial_id in enumerate(vial_ids):
-        vial = rows[n] if rows is not None else access_vial(actor, vial_id, Perm.INVENTORY_READ)
+        vial = rows[n] if rows is not None else access(actor, VIAL, vial_id, Perm.INVENTORY_READ)
         if vial.patient_id is not None and vial.patient_id != session.patient_id:
             raise ServiceError(
                 f"{field}[{n}]",
@@ -339,11 +337,11 @@ def update_plan(
 ) -> TreatmentSession:
     notes = _checked_note(notes)
     technique = _checked_technique(technique)
-    points = _validate_points(injections) if injections is not None else None
+    points = validate_points(injections) if injections is not None else None
     if injections is not None and not injections:
         raise ServiceError("injections", "must list at least one injection")
     with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, Perm.PLAN_WRITE)
+        session = access(actor, SESSION, session_id, Perm.PLAN_WRITE)
         _lock_session(session)
         _require_plan(session)
         if points is not None:
@@ -371,7 +369,7 @@ def stored_result_at(session: TreatmentSession, now: datetime) -> dict[str, Any]
 
 def recheck(actor: Actor, session_id: UUID | str) -> dict[str, Any]:
     with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, Perm.PLAN_WRITE)
+        session = access(actor, SESSION, session_id, Perm.PLAN_WRITE)
         _require_plan(session)
         result = _recheck(session)
         trail.record("read", "session-check", session.id, session.patient_id)
@@ -383,7 +381,7 @@ def decide(
 ) -> FindingDecision:
     """Acknowledge a warning, or override an overridable block with a written reason."""
     with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, Perm.PLAN_WRITE)
+        session = access(actor, SESSION, session_id, Perm.PLAN_WRITE)
         _require_plan(session)
         finding = next(
             (
@@ -436,10 +434,10 @@ def require_override(actor: Actor) -> None:
 
 
 def _lock_session(session: TreatmentSession) -> None:
-    _lock_patient(session.patient_id)
+    lock_patient(session.patient_id)
 
 
-def _lock_patient(patient_id: UUID) -> None:
+def lock_patient(patient_id: UUID) -> None:
     """Serialise signings for one patient. PostgreSQL: a row lock that does not conflict with the
     key-share locks of inserts referencing the patient; SQLite: the IMMEDIATE transaction already
     holds the write lock."""
@@ -512,11 +510,11 @@ def sign_session(
         vials = [supply.DrawInput(vial_id=v) for v in vial_ids]
     require(actor, Perm.SIGN)
     with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, Perm.SIGN)
-        _lock_patient(session.patient_id)
+        session = access(actor, SESSION, session_id, Perm.SIGN)
+        lock_patient(session.patient_id)
         session.refresh_from_db()
         _require_plan(session)
-        if actor.membership.role not in ("prescriber", "nurse-injector"):
+        if actor.membership.role not in INJECTOR_ROLES:
             raise ForbiddenError(None, "only the injector signs what they injected")
         if vials is not None:
             rows, requested = supply.resolve_vials(actor, session, vials, field)
@@ -753,10 +751,15 @@ def verify_event(event: SessionEvent) -> bool:
     return bool(event.digest) and digest(event_document(event)) == event.digest
 
 
+# The records that correct a signed session's values (B.33), as opposed to those that sign,
+# annotate or cancel it.
+_CORRECTING = frozenset({SessionEventKind.AMENDED, SessionEventKind.ENTERED_IN_ERROR})
+
+
 def _append_event(
     actor: Actor,
     session: TreatmentSession,
-    kind: str,
+    kind: SessionEventKind,
     reason: str,
     data: dict[str, Any] | None = None,
 ) -> SessionEvent:
@@ -772,9 +775,7 @@ def _append_event(
     )
     # A correction names the record as it stood (the latest amendment's digest, else the
     # signature's); anything else names the signed session.
-    event.amends_digest = (
-        current_digest(session) if kind in ("amended", "entered-in-error") else session.digest
-    )
+    event.amends_digest = current_digest(session) if kind in _CORRECTING else session.digest
     event.digest = digest(event_document(event))
     event.save()
     return event
@@ -801,13 +802,13 @@ def co_signers(session: TreatmentSession) -> CoSigners:
     fit = [
         m
         for m in supervisors
-        if m.active and m.role == "prescriber" and session.indication in m.indications
+        if m.active and m.role == Role.PRESCRIBER and session.indication in m.indications
     ]
     if fit:
         return CoSigners(tuple(fit))
     everyone = tuple(
         Membership.objects.select_related("user")
-        .filter(clinic_id=session.clinic_id, role="prescriber", active=True)
+        .filter(clinic_id=session.clinic_id, role=Role.PRESCRIBER, active=True)
         .order_by("created_at")
     )
     indication = catalog().indications.get(session.indication)
@@ -825,8 +826,8 @@ def co_signers(session: TreatmentSession) -> CoSigners:
 
 def co_sign(actor: Actor, session_id: UUID | str) -> SessionEvent:
     with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, Perm.OVERRIDE)
-        if status_of(session) != "awaiting-co-signature":
+        session = access(actor, SESSION, session_id, Perm.OVERRIDE)
+        if status_of(session) != SessionStatus.AWAITING_CO_SIGNATURE:
             raise ConflictError(None, "this session is not awaiting a co-signature")
         allowed = co_signers(session)
         if not allowed.includes(actor.membership):
@@ -837,7 +838,11 @@ def co_sign(actor: Actor, session_id: UUID | str) -> SessionEvent:
                 f"privileged for its indication: ask {names}",
             )
         event = _append_event(
-            actor, session, "co-signed", "", {"why": allowed.why} if allowed.why else None
+            actor,
+            session,
+            SessionEventKind.CO_SIGNED,
+            "",
+            {"why": allowed.why} if allowed.why else None,
         )
         trail.record("sign", "co-signature", session.id, session.patient_id, digest=event.digest)
     return event
@@ -855,16 +860,16 @@ def require_correct(actor: Actor, what: str) -> None:
 
 def correctable(actor: Actor, session_id: UUID | str, what: str) -> TreatmentSession:
     """The signed session a prescriber corrects, the patient locked (inside a transaction)."""
-    session = access_session(actor, session_id, Perm.CHART_READ)
+    session = access(actor, SESSION, session_id, Perm.CHART_READ)
     require_correct(actor, what)
     return locked_signed_session(session)
 
 
 def locked_signed_session(session: TreatmentSession) -> TreatmentSession:
-    _lock_patient(session.patient_id)
+    lock_patient(session.patient_id)
     if not session.is_signed:
         raise ConflictError(None, "a plan is changed directly; only signed sessions are corrected")
-    if status_of(session) == "entered-in-error":
+    if status_of(session) == SessionStatus.ENTERED_IN_ERROR:
         raise ConflictError(None, "this session was entered in error: it is corrected no more")
     return session
 
@@ -877,7 +882,7 @@ def recheck_open_plans(patient_id: UUID, trail: Any) -> int:
     )
     checked = 0
     for plan in plans:
-        if status_of(plan) != "plan":
+        if status_of(plan) != SessionStatus.PLAN:
             continue
         try:
             result = _recheck(plan)
@@ -938,7 +943,7 @@ def _amendment_check(
     will read once appended, inside a savepoint that is rolled back."""
     moment = session.administered_at or session.signed_at or timezone.now()
     with transaction.atomic():
-        _append_event(actor, session, "amended", "provisional", data)
+        _append_event(actor, session, SessionEventKind.AMENDED, "provisional", data)
         try:
             result: dict[str, Any] = stored_result(
                 run_check(session, moment, vials=vials, at_signing=vials is not None)
@@ -998,7 +1003,9 @@ def amendment_data(
 def _record_vials(session: TreatmentSession) -> list[str]:
     """The vials of the record as it stands: the latest amendment's that carries vials, else the
     signed session's."""
-    amended = [e for e in session.events.all() if e.kind == "amended" and "vials" in e.data]
+    amended = [
+        e for e in session.events.all() if e.kind == SessionEventKind.AMENDED and "vials" in e.data
+    ]
     if amended:
         latest = max(amended, key=lambda e: (e.at, str(e.id)))
         return [str(v["vial_id"]) for v in latest.data["vials"]]
@@ -1017,7 +1024,7 @@ def append_amendment(
 ) -> SessionEvent:
     """Append an amendment of a locked, correctable session (inside its transaction)."""
     data = amendment_data(actor, session, points=points, notes=notes, vials=vials)
-    event = _append_event(actor, session, "amended", reason, data)
+    event = _append_event(actor, session, SessionEventKind.AMENDED, reason, data)
     trail.record(
         "amend",
         "session",
@@ -1050,7 +1057,7 @@ def amend(
             "an amendment keeps at least one point: if nothing was injected, mark the session "
             "entered in error instead",
         )
-    points = _validate_points(injections) if injections is not None else None
+    points = validate_points(injections) if injections is not None else None
     with clinical_transaction(actor) as trail:
         session = correctable(actor, session_id, "amends a signed session")
         return append_amendment(
@@ -1065,14 +1072,18 @@ def append_entered_in_error(
     toxin given (charted on the wrong patient or session) keeps its draws; not given releases
     them."""
     event = _append_event(
-        actor, session, "entered-in-error", reason, {"toxin_given": bool(toxin_given)}
+        actor,
+        session,
+        SessionEventKind.ENTERED_IN_ERROR,
+        reason,
+        {"toxin_given": bool(toxin_given)},
     )
     trail.record(
         "amend",
         "session",
         session.id,
         session.patient_id,
-        kind="entered-in-error",
+        kind=SessionEventKind.ENTERED_IN_ERROR,
         toxin_given=bool(toxin_given),
         digest=event.digest,
     )
@@ -1107,7 +1118,7 @@ def add_addendum(actor: Actor, session_id: UUID | str, *, text: str) -> SessionE
     if len(text) > MAX_ADDENDUM:
         raise ServiceError("text", f"must be at most {MAX_ADDENDUM:,} characters")
     with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, Perm.SIGN)
+        session = access(actor, SESSION, session_id, Perm.SIGN)
         if not session.is_signed:
             raise ConflictError(
                 None, "a plan's notes are edited directly; addenda follow a signature"
@@ -1118,15 +1129,19 @@ def add_addendum(actor: Actor, session_id: UUID | str, *, text: str) -> SessionE
                 "only the session's injector appends a note addendum: to correct units, sites "
                 "or vials, file a correction request",
             )
-        event = _append_event(actor, session, "addendum", "", {"text": text})
-        trail.record("amend", "session", session.id, session.patient_id, kind="addendum")
+        event = _append_event(actor, session, SessionEventKind.ADDENDUM, "", {"text": text})
+        trail.record(
+            "amend", "session", session.id, session.patient_id, kind=SessionEventKind.ADDENDUM
+        )
     return event
 
 
 def cancel_plan(actor: Actor, session_id: UUID | str, *, reason: str = "") -> SessionEvent:
     with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, Perm.PLAN_WRITE)
+        session = access(actor, SESSION, session_id, Perm.PLAN_WRITE)
         _require_plan(session)
-        event = _append_event(actor, session, "cancelled", reason)
-        trail.record("update", "session", session.id, session.patient_id, kind="cancelled")
+        event = _append_event(actor, session, SessionEventKind.CANCELLED, reason)
+        trail.record(
+            "update", "session", session.id, session.patient_id, kind=SessionEventKind.CANCELLED
+        )
     return event

@@ -25,13 +25,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from django.db.models import Q
 from django.utils import timezone
 
-from bontrack.accounts.access import access_vial
+from bontrack.access import VIAL, access
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.core.errors import ServiceError
@@ -41,7 +42,7 @@ from bontrack.domain.treatment import Vial as VialValue
 from bontrack.domain.units import Units, format_decimal
 from bontrack.inventory.models import Lot, Vial, VialClosing
 from bontrack.plan_input import MAX_DECIMALS, has_at_most_decimals
-from bontrack.treatments.models import SessionEvent, SessionVial, TreatmentSession
+from bontrack.treatments.models import SessionEvent, SessionEventKind, SessionVial, TreatmentSession
 
 # The canonical form new signatures are computed under (DESIGN 3.4): 2 adds the draws, 3 each
 # imported administration's source identifier, 4 the technique and the weight a weight-based
@@ -68,10 +69,13 @@ def session_draws(
     """One signed session's current draws, vial id (text) to units."""
     events = list(events)
     if any(
-        e.kind == "entered-in-error" and (e.data or {}).get("toxin_given") is False for e in events
+        e.kind == SessionEventKind.ENTERED_IN_ERROR and (e.data or {}).get("toxin_given") is False
+        for e in events
     ):
         return {}
-    amended = [e for e in events if e.kind == "amended" and "vials" in (e.data or {})]
+    amended = [
+        e for e in events if e.kind == SessionEventKind.AMENDED and "vials" in (e.data or {})
+    ]
     if amended:
         latest = max(amended, key=lambda e: (e.at, str(e.id)))
         draws: dict[str, Decimal] = defaultdict(Decimal)
@@ -79,6 +83,20 @@ def session_draws(
             draws[str(row["vial_id"])] += Decimal(str(row["drawn_units"]))
         return dict(draws)
     return {str(u.vial_id): Decimal(u.drawn_units) for u in uses if u.drawn_units is not None}
+
+
+class VialStatus(StrEnum):
+    UNOPENED = "unopened"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ClosedHow(StrEnum):
+    """Why a vial closes when it does: a clinician closed it, its day ended, or its use-by."""
+
+    CLOSED = "closed"
+    END_OF_DAY = "end-of-day"
+    USE_BY = "use-by"
 
 
 @dataclass(frozen=True)
@@ -90,7 +108,7 @@ class VialState:
     draws: tuple[tuple[UUID, Decimal], ...]  # (session id, units) of the signed sessions
     opened_at: datetime | None
     closes_at: datetime | None
-    closed_how: str  # why it closes at ``closes_at``: "closed", "end-of-day", "use-by", ""
+    closed_how: str  # why it closes at ``closes_at``: a ClosedHow, or "" while nothing closes it
     closing: VialClosing | None = field(default=None)
 
     @property
@@ -109,14 +127,14 @@ class VialState:
     def wasted(self, at: datetime) -> Decimal:
         return self.size - self.used if self.closed(at) else Decimal(0)
 
-    def status(self, at: datetime) -> str:
+    def status(self, at: datetime) -> VialStatus:
         if self.closed(at):
-            return "closed"
+            return VialStatus.CLOSED
         if self.opened_at is not None or self.draws:
-            return "open"
+            return VialStatus.OPEN
         if self.vial.reconstituted_at is not None:
-            return "open"
-        return "unopened"
+            return VialStatus.OPEN
+        return VialStatus.UNOPENED
 
 
 def _end_of_day(moment: datetime, tz: str) -> datetime:
@@ -167,15 +185,15 @@ def vial_states(
         opened = v.reconstituted_at or (min(given) if given else None)
         if opened is None and opening_at is not None:
             opened = opening_at.get(v.id)
-        ends: list[tuple[datetime, str]] = []
+        ends: list[tuple[datetime, ClosedHow]] = []
         closing = closings.get(v.id)
         if closing is not None:
-            ends.append((closing.at, "closed"))
+            ends.append((closing.at, ClosedHow.CLOSED))
         if opened is not None:
-            ends.append((_end_of_day(opened, tz), "end-of-day"))
+            ends.append((_end_of_day(opened, tz), ClosedHow.END_OF_DAY))
         until = _use_by(v)
         if until is not None:
-            ends.append((until, "use-by"))
+            ends.append((until, ClosedHow.USE_BY))
         closes_at, how = min(ends, key=lambda e: e[0]) if ends else (None, "")
         states[v.id] = VialState(
             vial=v,
@@ -219,9 +237,9 @@ def describe(vial: Vial) -> str:
 def closing_words(state: VialState, tz: str) -> str:
     assert state.closes_at is not None
     local = state.closes_at.astimezone(zoneinfo.ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
-    if state.closed_how == "closed":
+    if state.closed_how == ClosedHow.CLOSED:
         return f"was closed at {local}"
-    if state.closed_how == "end-of-day":
+    if state.closed_how == ClosedHow.END_OF_DAY:
         return f"closed at the end of the day it was opened ({local})"
     return f"reached its use-by time at {local}"
 
@@ -341,7 +359,7 @@ def settle_draws(
                 "only; pick another vial",
             )
         state = states[v.id]
-        if state.closed(at) and state.closed_how != "use-by":
+        if state.closed(at) and state.closed_how != ClosedHow.USE_BY:
             # Past its use-by time, the check's reconstitution rule blocks and says why.
             raise ServiceError(
                 here,
@@ -397,7 +415,7 @@ def resolve_vials(
     for n, item in enumerate(items):
         here = f"{field}[{n}]"
         if item.vial_id is not None:
-            vial = access_vial(actor, item.vial_id, Perm.INVENTORY_READ)
+            vial = access(actor, VIAL, item.vial_id, Perm.INVENTORY_READ)
         elif item.lot_number is not None:
             vial = vial_not_from_stock(session, item, here)
         else:

@@ -13,20 +13,25 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 from uuid import UUID
 
-from django.apps import apps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from bontrack.accounts.access import RestrictedChartError, flush_refusal, require
-from bontrack.accounts.access import _refused as refuse_outside_clinic
+from bontrack.access import (
+    BY_URL_PARAMETER,
+    RestrictedChartError,
+    flush_refusal,
+    refuse_outside_clinic,
+    require,
+)
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.core.addresses import client_ip
 from bontrack.core.errors import ForbiddenError, NotFoundError
+from bontrack.web.break_glass import break_glass_form
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -61,32 +66,15 @@ def _sign_in_first(request: HttpRequest) -> HttpResponse:
     return redirect_to_login(request.get_full_path())
 
 
-# The objects a page's address names, by parameter: checked against the caller's clinic before
-# the view runs, so that another clinic's id answers 404 (and is logged) whatever the view does
-# first, such as reading its form (the IDOR sweep, tests/web/test_idor_pages.py).
-BOUNDARY = {
-    "patient_id": ("patients.Patient", "patient"),
-    "session_id": ("treatments.TreatmentSession", "session"),
-    "lot_id": ("inventory.Lot", "lot"),
-    "vial_id": ("inventory.Vial", "vial"),
-    "consent_id": ("patients.Consent", "consent"),
-    "appointment_id": ("charting.Appointment", "appointment"),
-    "photo_id": ("charting.Photo", "photo"),
-    "form_id": ("charting.SignedConsentForm", "consent form"),
-    "template_id": ("charting.ConsentTemplate", "consent template"),
-    "request_id": ("security.AmendmentRequest", "amendment request"),
-    "correction_id": ("treatments.CorrectionRequest", "correction request"),
-}
-
-
 def outside_clinic(actor: Actor, kwargs: dict[str, Any]) -> NotFoundError | None:
-    """The refusal for the first object named in the address that is not the caller's clinic's."""
+    """The refusal for the first object named in the address that is not the caller's clinic's.
+    The rows a page's address names (the funnel's kinds, by parameter) are checked against the
+    caller's clinic before the view runs, so that another clinic's id answers 404 (and is logged)
+    whatever the view does first, such as reading its form (tests/web/test_idor_pages.py)."""
     for name, value in kwargs.items():
-        if name in BOUNDARY and isinstance(value, UUID):
-            label, what = BOUNDARY[name]
-            model = apps.get_model(label)
-            if not model.objects.filter(clinic_id=actor.membership.clinic_id, pk=value).exists():
-                return refuse_outside_clinic(actor, what, value)
+        kind = BY_URL_PARAMETER.get(name)
+        if kind is not None and isinstance(value, UUID) and not kind.holds(actor, value):
+            return refuse_outside_clinic(actor, kind.word, value)
     return None
 
 
@@ -126,8 +114,6 @@ def clinic_view(perm: Perm, methods: Sequence[str] = ("GET",)) -> Callable[[View
                 raise Http404(error.message) from None
             except RestrictedChartError as error:
                 # A restricted chart outside the care team: the break-glass form, not a dead end.
-                from bontrack.security.views import break_glass_form
-
                 return break_glass_form(request, actor, error.patient_id, status=403)
             except ForbiddenError as error:
                 raise PermissionDenied(error.message) from None

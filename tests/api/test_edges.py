@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from bontrack.accounts.access import in_care_team
+from bontrack.access import in_care_team
 from bontrack.api.auth import issue_token
 from bontrack.security.services import break_glass
 from tests import builders

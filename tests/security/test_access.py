@@ -10,7 +10,6 @@ from django.test import Client
 from django.utils import timezone
 
 from bontrack.accounts.models import ApiToken
-from bontrack.accounts.services import add_member
 from bontrack.api.auth import hash_token
 from bontrack.audit.models import AuditEntry, SecurityEvent
 from bontrack.patients.services import update_patient
@@ -26,13 +25,7 @@ def restricted(pages: Pages):
     team (the physician planned for the patient, so a new patient is used)."""
     from tests import builders
 
-    keeper = add_member(
-        pages.staff.clinic,
-        username="a-physician-2",
-        password=pages.staff.password,
-        role="prescriber",
-        credentials=["physician"],
-    )
+    keeper = builders.another_prescriber(pages.staff)
     patient = builders.patient(pages.staff, "VIP-1")
     from bontrack.audit.services import Actor
 

@@ -30,7 +30,6 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from bontrack.accounts.models import Membership
-from bontrack.accounts.services import add_member
 from bontrack.audit.services import Actor, verify_clinic_chain
 from bontrack.core.errors import ConflictError
 from bontrack.treatments import services as sessions
@@ -52,15 +51,7 @@ class Race:
 
 def two_plans_that_only_fit_one_at_a_time() -> Race:
     s = builders.staff()
-    second = add_member(
-        s.clinic,
-        username="a-physician-2",
-        password=s.password,
-        role="prescriber",
-        full_name="Sam Second",
-        credentials=["physician"],
-        indications=builders.ALL,
-    )
+    second = builders.another_prescriber(s, full_name="Sam Second", indications=builders.ALL)
     p = builders.patient(s, weight_kg=70)
     builders.consent(s, p, "upper-limb-spasticity", timezone.localdate() - timedelta(days=60))
     builders.consent(s, p, "cervical-dystonia")
@@ -128,7 +119,7 @@ def sign_both_at_once(race: Race, before_lock: threading.Barrier | None = None) 
         finally:
             connections.close_all()  # this thread's own connection
 
-    original = sessions._lock_patient
+    original = sessions.lock_patient
 
     def meet_then_lock(patient_id: UUID) -> None:
         assert before_lock is not None
@@ -138,7 +129,7 @@ def sign_both_at_once(race: Race, before_lock: threading.Barrier | None = None) 
 
     patch: Callable[..., None] = meet_then_lock if before_lock else original
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sessions, "_lock_patient", patch)
+        mp.setattr(sessions, "lock_patient", patch)
         threads = [threading.Thread(target=sign, args=(n,), name=f"signer-{n}") for n in (0, 1)]
         for thread in threads:
             thread.start()

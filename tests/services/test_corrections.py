@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from bontrack.accounts.services import add_member, set_supervisors
+from bontrack.accounts.services import set_supervisors
 from bontrack.audit.models import AuditEntry
 from bontrack.audit.services import Actor
 from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
@@ -443,15 +443,7 @@ def test_events_appended_under_the_first_canonical_form_still_verify(w):
 
 
 def _second_prescriber(w: World, indications=("chronic-migraine",)):
-    return add_member(
-        w.s.clinic,
-        username="a-physician-2",
-        password=w.s.password,
-        role="prescriber",
-        full_name="Robin Second",
-        credentials=["physician"],
-        indications=list(indications),
-    )
+    return builders.another_prescriber(w.s, full_name="Robin Second", indications=list(indications))
 
 
 def test_a_prescriber_who_does_not_supervise_the_nurse_cannot_co_sign(w):
@@ -479,13 +471,8 @@ def test_any_prescriber_co_signs_when_no_supervisor_is_active_and_the_reason_is_
 
 def test_a_supervisor_not_privileged_for_the_indication_does_not_co_sign_it(w):
     migraine_only = _second_prescriber(w)
-    spasticity_only = add_member(
-        w.s.clinic,
-        username="a-physician-3",
-        password=w.s.password,
-        role="prescriber",
-        credentials=["physician"],
-        indications=["upper-limb-spasticity"],
+    spasticity_only = builders.another_prescriber(
+        w.s, "a-physician-3", indications=["upper-limb-spasticity"]
     )
     set_supervisors(w.actor("admin"), w.s.nurse.id, [migraine_only.id, spasticity_only.id])
     session = w.nurse_migraine(_noon(1))

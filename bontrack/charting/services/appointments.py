@@ -12,18 +12,12 @@ from uuid import UUID
 
 from django.utils import timezone
 
-from bontrack.accounts.access import (
-    access_appointment,
-    access_membership,
-    access_patient,
-    access_session,
-    require,
-)
+from bontrack.access import APPOINTMENT, MEMBER, PATIENT, SESSION, access, require
 from bontrack.accounts.models import Clinic
-from bontrack.accounts.permissions import Perm
+from bontrack.accounts.permissions import INJECTOR_ROLES, Perm
 from bontrack.audit.services import Actor, AuditTrail, clinical_transaction
 from bontrack.charting import hours
-from bontrack.charting.models import APPOINTMENT_STATUSES, Appointment
+from bontrack.charting.models import APPOINTMENT_STATUSES, Appointment, AppointmentStatus
 from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.due import Due, TreatedSession, due_for
@@ -32,8 +26,9 @@ from bontrack.patients.models import Patient
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, status_of
 
-OPEN = ("booked", "arrived")  # an appointment still to happen
-INJECTOR_ROLES = ("prescriber", "nurse-injector")
+OPEN = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)  # an appointment still to happen
+# An appointment that took place or will not: its status no longer changes.
+FINAL = (AppointmentStatus.COMPLETED, AppointmentStatus.CANCELLED)
 
 
 class BookingNeedsConfirmError(ConflictError):
@@ -107,7 +102,7 @@ def booking_warnings(
 def _injector(actor: Actor, injector_id: UUID | str | None) -> object:
     if not injector_id:
         return None
-    member = access_membership(actor, injector_id)
+    member = access(actor, MEMBER, injector_id)
     if member.role not in INJECTOR_ROLES or not member.active:
         raise ServiceError("injector_id", "the injector must be a prescriber or a nurse injector")
     return member
@@ -135,10 +130,10 @@ def book_appointment(
     if not 5 <= minutes <= 480:
         raise ServiceError("minutes", "must be between 5 and 480")
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.DEMOGRAPHICS_WRITE)
+        patient = access(actor, PATIENT, patient_id, Perm.DEMOGRAPHICS_WRITE)
         proposed = None
         if proposed_by_session_id:
-            proposed = access_session(actor, proposed_by_session_id, Perm.DEMOGRAPHICS_READ)
+            proposed = access(actor, SESSION, proposed_by_session_id, Perm.DEMOGRAPHICS_READ)
             if proposed.patient_id != patient.id:
                 raise ServiceError("proposed_by_session_id", "not a session of this patient")
         injector = _injector(actor, injector_id)
@@ -209,8 +204,8 @@ def set_status(actor: Actor, appointment_id: UUID | str, status: str) -> Appoint
     if status not in APPOINTMENT_STATUSES:
         raise ServiceError("status", f"must be one of {', '.join(APPOINTMENT_STATUSES)}")
     with clinical_transaction(actor) as trail:
-        appointment = access_appointment(actor, appointment_id, Perm.DEMOGRAPHICS_WRITE)
-        if appointment.status in ("completed", "cancelled") and status != appointment.status:
+        appointment = access(actor, APPOINTMENT, appointment_id, Perm.DEMOGRAPHICS_WRITE)
+        if appointment.status in FINAL and status != appointment.status:
             raise ConflictError("status", f"this appointment is already {appointment.status}")
         appointment.status = status
         appointment.save(update_fields=["status", "updated_at"])
@@ -249,7 +244,7 @@ def appointments_between(actor: Actor, start_day: date, days: int = 1) -> list[A
 
 def patient_appointments(actor: Actor, patient_id: UUID | str) -> list[Appointment]:
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.DEMOGRAPHICS_READ)
+        patient = access(actor, PATIENT, patient_id, Perm.DEMOGRAPHICS_READ)
         rows = list(
             Appointment.objects.filter(clinic_id=patient.clinic_id, patient=patient)
             .select_related("injector__user")
@@ -283,14 +278,14 @@ def complete_on_signing(
     )
     if appointment is None:
         return
-    appointment.status = "completed"
+    appointment.status = AppointmentStatus.COMPLETED
     appointment.save(update_fields=["status", "updated_at"])
     trail.record(
         "update",
         "appointment",
         appointment.id,
         appointment.patient_id,
-        status="completed",
+        status=AppointmentStatus.COMPLETED,
         session=str(session.id),
     )
 

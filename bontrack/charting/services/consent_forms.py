@@ -17,12 +17,7 @@ from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from bontrack.accounts.access import (
-    access_consent_form,
-    access_consent_template,
-    access_patient,
-    require,
-)
+from bontrack.access import CONSENT_FORM, CONSENT_TEMPLATE, PATIENT, access, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.charting.images import ImageRejectedError, signature_png
@@ -168,8 +163,8 @@ def sign_consent_form(
     except ImageRejectedError as error:
         raise ServiceError("signature", str(error)) from None
     with storage.saved_files() as written, clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.PLAN_WRITE)
-        template = access_consent_template(actor, template_id, Perm.PLAN_WRITE)
+        patient = access(actor, PATIENT, patient_id, Perm.PLAN_WRITE)
+        template = access(actor, CONSENT_TEMPLATE, template_id, Perm.PLAN_WRITE)
         latest = current_template(patient.clinic_id, template.indication)
         if latest is not None and latest.id != template.id:
             raise ConflictError(
@@ -267,7 +262,7 @@ class StoredPdf:
 def read_consent_pdf(actor: Actor, form_id: UUID | str) -> StoredPdf:
     """The signed PDF as stored, and whether its SHA-256 still matches; one read entry."""
     with clinical_transaction(actor) as trail:
-        form = access_consent_form(actor, form_id, Perm.CHART_READ)
+        form = access(actor, CONSENT_FORM, form_id, Perm.CHART_READ)
         found = StoredPdf(form, storage.read(form.pdf_name))
         trail.record("read", "consent-form", form.id, form.patient_id, intact=found.intact)
     return found
@@ -275,7 +270,7 @@ def read_consent_pdf(actor: Actor, form_id: UUID | str) -> StoredPdf:
 
 def patient_consent_forms(actor: Actor, patient_id: UUID | str) -> list[SignedConsentForm]:
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.CHART_READ)
+        patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
         forms = list(
             SignedConsentForm.objects.filter(clinic_id=patient.clinic_id, patient=patient)
             .select_related("template", "consent")

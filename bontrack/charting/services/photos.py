@@ -8,7 +8,7 @@ from datetime import date
 from typing import IO
 from uuid import UUID
 
-from bontrack.accounts.access import access_patient, access_photo, access_session, require
+from bontrack.access import PATIENT, PHOTO, SESSION, access, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.charting.images import ImageRejectedError, clean_photo
@@ -63,10 +63,10 @@ def upload_photo(
     except ImageRejectedError as error:
         raise ServiceError("photo", f"nothing was stored: {error}") from None
     with storage.saved_files() as written, clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.PLAN_WRITE)
+        patient = access(actor, PATIENT, patient_id, Perm.PLAN_WRITE)
         session = None
         if session_id:
-            session = access_session(actor, session_id, Perm.PLAN_WRITE)
+            session = access(actor, SESSION, session_id, Perm.PLAN_WRITE)
             if session.patient_id != patient.id or session.indication != indication:
                 raise ServiceError(
                     "session_id", "the session is not this patient's, or not of this indication"
@@ -108,7 +108,7 @@ def read_photo_file(
 ) -> tuple[Photo, bytes]:
     """The stored JPEG (or its thumbnail), through the funnel; one read entry per file served."""
     with clinical_transaction(actor) as trail:
-        photo = access_photo(actor, photo_id, Perm.CHART_READ)
+        photo = access(actor, PHOTO, photo_id, Perm.CHART_READ)
         data = storage.read(photo.thumbnail_name if thumbnail else photo.file_name)
         trail.record(
             "read", "photo-thumbnail" if thumbnail else "photo", photo.id, photo.patient_id
@@ -119,7 +119,7 @@ def read_photo_file(
 def list_photos(actor: Actor, patient_id: UUID | str, indication: str | None = None) -> list[Photo]:
     """The patient's photos, oldest first; one read entry."""
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.CHART_READ)
+        patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
         rows = Photo.objects.filter(clinic_id=patient.clinic_id, patient=patient)
         if indication:
             rows = rows.filter(indication=indication)
@@ -200,7 +200,7 @@ def compare(
     if view not in dict(photo_views(indication)):
         raise ServiceError("view", f"{view!r} is not a photo view of {indication}")
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.CHART_READ)
+        patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
         photos = list(
             Photo.objects.filter(
                 clinic_id=patient.clinic_id, patient=patient, indication=indication, view=view
@@ -212,7 +212,7 @@ def compare(
                 continue
             found = next((p for p in photos if str(p.id) == str(chosen)), None)
             if found is None:
-                access_photo(actor, chosen, Perm.CHART_READ)  # another clinic's: 404, logged
+                access(actor, PHOTO, chosen, Perm.CHART_READ)  # another clinic's: 404, logged
                 raise ServiceError(field, "that photo is not of this patient, indication and view")
             picked.append(found)
         starts = [p for p in photos if p.timepoint in BEFORE]

@@ -21,7 +21,7 @@ from uuid import UUID
 from django.db.models import Q
 from django.utils import timezone
 
-from bontrack.accounts.access import access_patient, access_saved_plan, access_session, require
+from bontrack.access import PATIENT, SAVED_PLAN, SESSION, access, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.models import AuditEntry
 from bontrack.audit.services import Actor, clinical_transaction
@@ -73,7 +73,7 @@ def save_plan(
     if len(name) > 100:
         raise ServiceError("name", "at most 100 characters")
     with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, Perm.PLAN_WRITE)
+        session = access(actor, SESSION, session_id, Perm.PLAN_WRITE)
         points = [
             sessions.PointInput(p.site, p.side, p.units, p.route) for p in current_points(session)
         ]
@@ -110,7 +110,7 @@ def list_saved_plans(
 
 def retire_saved_plan(actor: Actor, saved_id: UUID | str) -> SavedPlan:
     with clinical_transaction(actor) as trail:
-        saved = access_saved_plan(actor, saved_id, Perm.PLAN_WRITE)
+        saved = access(actor, SAVED_PLAN, saved_id, Perm.PLAN_WRITE)
         saved.retired_at = timezone.now()
         saved.save(update_fields=["retired_at"])
         trail.record("update", "saved-plan", saved.id, retired=True)
@@ -122,7 +122,7 @@ def plan_from_saved(
 ) -> TreatmentSession:
     """A normal plan with the saved points, product and indication."""
     with clinical_transaction(actor) as trail:
-        saved = access_saved_plan(actor, saved_id, Perm.PLAN_WRITE)
+        saved = access(actor, SAVED_PLAN, saved_id, Perm.PLAN_WRITE)
         session = sessions.plan_session(
             actor,
             patient_id,
@@ -174,7 +174,7 @@ def repeat_last(
     if product not in cat.products:
         raise ServiceError("product", f"unknown product code {product!r}")
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.PLAN_WRITE)
+        patient = access(actor, PATIENT, patient_id, Perm.PLAN_WRITE)
         last = last_signed(patient.id, indication, product)
         if last is None:
             other = (

@@ -26,11 +26,11 @@ from django.template import Context, Engine, Template, TemplateSyntaxError, Vari
 from django.template.base import TextNode, VariableNode
 from django.utils import timezone
 
-from bontrack.accounts.access import access_membership, require
+from bontrack.access import MEMBER, access, require
 from bontrack.accounts.models import Clinic
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
-from bontrack.charting.models import Appointment, ReminderLog, ReminderTemplate
+from bontrack.charting.models import Appointment, ReminderLog, ReminderStatus, ReminderTemplate
 from bontrack.charting.services.appointments import OPEN
 from bontrack.core import csvfiles
 from bontrack.core.errors import ConflictError, ServiceError
@@ -85,7 +85,7 @@ def _validate(actor: Actor, days: int, indication: str | None, injector_id: UUID
     if indication and indication not in catalog().indications:
         raise ServiceError("indication", f"unknown indication code {indication!r}")
     if injector_id is not None:
-        access_membership(actor, injector_id)
+        access(actor, MEMBER, injector_id)
 
 
 def _candidates(
@@ -125,7 +125,7 @@ def _candidates(
     for patient_id, ind, sent in ReminderLog.objects.filter(
         clinic_id=actor.membership.clinic_id,
         patient_id__in=[r.patient_id for r in rows],
-        status="sent",
+        status=ReminderStatus.SENT,
     ).values_list("patient_id", "indication", "sent_at"):
         key = (patient_id, ind)
         if key not in reminded or sent.date() > reminded[key]:
@@ -450,11 +450,11 @@ def send_reminders(
             to=[draft.to],
             reply_to=[preview.sender.reply_to],
         )
-        status, error = "sent", ""
+        status, error = ReminderStatus.SENT, ""
         try:
             message.send(fail_silently=False)
         except Exception as problem:  # the mail server refused: logged, the others still go
-            status, error = "failed", f"{type(problem).__name__}: {problem}"[:500]
+            status, error = ReminderStatus.FAILED, f"{type(problem).__name__}: {problem}"[:500]
         with clinical_transaction(actor) as trail:
             log = ReminderLog.objects.create(
                 clinic_id=actor.membership.clinic_id,
@@ -471,7 +471,7 @@ def send_reminders(
             trail.record(
                 "disclose", "reminder", log.id, r.patient_id, channel="email", status=status
             )
-        (sent if status == "sent" else failed).append(log)
+        (sent if status == ReminderStatus.SENT else failed).append(log)
     return SendReport(sent, failed, preview.skipped)
 
 

@@ -49,6 +49,7 @@ from bontrack.charting.services import appointments as book
 from bontrack.charting.services import consent_forms, photos, plans, reminders
 from bontrack.core.csvfiles import content_disposition
 from bontrack.core.errors import ConflictError, ServiceError
+from bontrack.outcomes.reads import due_date
 from bontrack.outcomes.services import clinic_today
 from bontrack.plan_input import IsoDate
 from bontrack.treatments import services as sessions
@@ -244,7 +245,7 @@ def next_visit(request: HttpRequest, session_id: UUID) -> Any:
         "indication": session.indication,
         "product": session.product,
         "administered_at": session.administered_at,
-        "due": due_out(proposal.due) if proposal.due is not None else None,
+        "due": due_out(due_date(proposal.due)) if proposal.due is not None else None,
         "suggested_at": proposal.suggested_at,
         "booked": appointment_out(proposal.booked, tz) if proposal.booked is not None else None,
         "held_because": proposal.held_because,

@@ -22,14 +22,13 @@ from bontrack.api.schemas import ErrorOut, In
 from bontrack.cli import outcome_json
 from bontrack.core.csvfiles import csv_response
 from bontrack.core.errors import ServiceError
-from bontrack.domain.due import Due
 from bontrack.domain.outcomes import Reading
 from bontrack.domain.units import format_decimal
 from bontrack.outcome_input import Month, Period
-from bontrack.outcomes import due as due_service
-from bontrack.outcomes import reports, services, verdicts
+from bontrack.outcomes import decisions, reads, reports, services, verdicts
 from bontrack.outcomes.diary import MAX_BYTES
 from bontrack.outcomes.models import Assessment, WearOffReport
+from bontrack.outcomes.reads import DueDate, DueRowRead
 from bontrack.plan_input import IsoDate, Number
 
 router = Router(tags=["follow-up"])
@@ -337,12 +336,12 @@ def _reading_out(reading: Reading | None) -> dict[str, Any] | None:
     }
 
 
-def due_out(d: Due) -> dict[str, Any]:
+def due_out(d: DueDate) -> dict[str, Any]:
     return {
         "indication": d.indication,
         "product": d.product,
-        "last_session_id": d.last_key,
-        "last_session_date": d.last_session,
+        "last_session_id": d.last_session_id,
+        "last_session_date": d.last_session_date,
         "due": d.due,
         "basis": d.basis,
         "earliest": d.earliest,
@@ -356,10 +355,9 @@ def due_out(d: Due) -> dict[str, Any]:
     }
 
 
-def due_row_out(r: due_service.DueRow) -> dict[str, Any]:
+def due_row_out(r: DueRowRead) -> dict[str, Any]:
     return {
         **due_out(r.due),
-        "last_session_id": str(r.last_session_id),
         "patient_id": r.patient_id,
         "record_number": r.record_number,
         "given_name": r.given_name,
@@ -511,7 +509,7 @@ def continue_despite_verdict(
     stop or non-responder, with the clinical reason; appended and audited. It lasts until a newer
     follow-up changes the verdict; meanwhile the series gives no `response` finding and the
     patient is due and reminded again."""
-    decision = verdicts.continue_despite(
+    decision = decisions.continue_despite(
         actor_of(request),
         patient_id,
         indication=body.indication,
@@ -529,59 +527,14 @@ def continue_despite_verdict(
 )
 def patient_due(request: HttpRequest, patient_id: UUID) -> Any:
     """When the patient is due for retreatment, per indication treated (facts.md 3.7)."""
-    patient, found = due_service.patient_due(actor_of(request), patient_id)
-    return {"patient_id": patient.id, "due": [due_out(d) for d in found]}
+    shown_for, found = reads.patient_due_dates(actor_of(request), patient_id)
+    return {"patient_id": shown_for, "due": [due_out(d) for d in found]}
 
 
-DUE_COLUMNS = (
-    "due",
-    "status",
-    "record_number",
-    "family_name",
-    "given_name",
-    "phone",
-    "email",
-    "contact_method",
-    "indication",
-    "product",
-    "last_session_date",
-    "injector",
-    "basis",
-    "earliest",
-    "wear_off_date",
-    "booked_on",
-    "reason",
-)
-
-
-def due_csv(found: due_service.DueList) -> HttpResponse:
+def due_csv(found: reads.DueListRead) -> HttpResponse:
     """The exported due list as a CSV file (the API's and the Due page's download)."""
-    return csv_response(
-        f"due-list-{found.today.isoformat()}.csv",
-        DUE_COLUMNS,
-        (
-            (
-                r.due.due,
-                r.status,
-                r.record_number,
-                r.family_name,
-                r.given_name,
-                r.phone,
-                r.email,
-                r.contact_method,
-                r.due.indication,
-                r.due.product,
-                r.due.last_session,
-                r.injector or "",
-                r.due.basis,
-                r.due.earliest or "",
-                r.due.wear_off_date or "",
-                r.booked_on or "",
-                r.due.reason,
-            )
-            for r in found.rows
-        ),
-    )
+    table = reads.due_csv(found)
+    return csv_response(table.name, table.columns, table.rows)
 
 
 @router.get(
@@ -612,8 +565,8 @@ def due_list(
         "injector_id": injector_id,
     }
     if format == "csv":
-        return due_csv(due_service.export_due_list(actor, **options))  # type: ignore[arg-type]
-    shown = due_service.due_list(actor, limit=limit, **options)  # type: ignore[arg-type]
+        return due_csv(reads.exported_due_rows(actor, **options))  # type: ignore[arg-type]
+    shown = reads.due_rows(actor, limit=limit, **options)  # type: ignore[arg-type]
     return {
         "today": shown.today,
         "start": shown.start,

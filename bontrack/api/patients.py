@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Status
 
-from bontrack.accounts.access import access_patient
+from bontrack.access import PATIENT, access
 from bontrack.accounts.permissions import Perm
 from bontrack.api.auth import actor_of
 from bontrack.api.perms import needs
@@ -31,8 +31,7 @@ from bontrack.api.security_schemas import PatientSearchIn
 from bontrack.audit.services import clinical_transaction
 from bontrack.patients import services
 from bontrack.patients.models import Patient
-from bontrack.treatments.models import TreatmentSession
-from bontrack.treatments.records import current_points, status_of, total_units
+from bontrack.treatments import reads
 
 router = Router(tags=["patients"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -148,38 +147,24 @@ def timeline(request: HttpRequest, patient_id: UUID) -> Any:
     A constant number of queries, however long the history."""
     actor = actor_of(request)
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.CHART_READ)
-        sessions = (
-            TreatmentSession.objects.filter(patient=patient)
-            .select_related("injector__user", "signed_by")
-            .prefetch_related("injections", "events")
-            .order_by("-plan_date", "-created_at")
-        )
-        items = []
-        for s in sessions:
-            events = list(s.events.all())
-            points = current_points(s, events)
-            overridden = [
-                f["rule"]
-                for f in s.check_result.get("findings", [])
-                if (f.get("decision") or {}).get("kind") == "override"
-            ]
-            items.append(
-                {
-                    "id": s.id,
-                    "status": status_of(s, events),
-                    "plan_date": s.plan_date,
-                    "product": s.product,
-                    "indication": s.indication,
-                    "total_units": units_text(total_units(points)),
-                    "injector": s.injector.display_name if s.injector else None,
-                    "overridden": overridden,
-                    "external": s.external,
-                    "given_elsewhere_at": s.source_place if s.external else None,
-                }
-            )
+        patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
+        entries = reads.patient_timeline(patient)
         trail.record("read", "timeline", patient.id, patient.id)
-    return items
+    return [
+        {
+            "id": e.id,
+            "status": e.status,
+            "plan_date": e.plan_date,
+            "product": e.session.product,
+            "indication": e.session.indication,
+            "total_units": units_text(e.total),
+            "injector": e.injector,
+            "overridden": [f.rule for f in e.overridden],
+            "external": e.external,
+            "given_elsewhere_at": e.given_elsewhere_at,
+        }
+        for e in entries
+    ]
 
 
 @router.post(
@@ -200,7 +185,7 @@ def record_consent(request: HttpRequest, patient_id: UUID, body: ConsentIn) -> A
 def list_consents(request: HttpRequest, patient_id: UUID) -> Any:
     actor = actor_of(request)
     with clinical_transaction(actor) as trail:
-        patient = access_patient(actor, patient_id, Perm.CHART_READ)
+        patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
         consents = list(patient.consents.order_by("-signed_on"))
         trail.record("read", "consents", patient.id, patient.id)
     return consents

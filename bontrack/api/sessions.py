@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from bontrack.accounts.access import access_session
+from bontrack.access import SESSION, access
 from bontrack.accounts.permissions import Perm
 from bontrack.api.auth import FRESH_CREDENTIAL, actor_of
 from bontrack.api.correction_schemas import AddendumIn, AmendIn, EnteredInErrorIn
@@ -33,16 +32,9 @@ from bontrack.api.schemas import (
 from bontrack.audit.services import clinical_transaction
 from bontrack.core.errors import ConflictError
 from bontrack.outcomes.services import record_adverse_event
-from bontrack.treatments import services, supply
+from bontrack.treatments import reads, services, supply
 from bontrack.treatments.models import TreatmentSession
-from bontrack.treatments.records import (
-    Point,
-    current_digest,
-    current_points,
-    status_of,
-    total_units,
-)
-from bontrack.treatments.services import units_per_kg
+from bontrack.treatments.records import Point
 
 router = Router(tags=["sessions"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -58,16 +50,16 @@ def _point_out(p: Point) -> dict[str, Any]:
     return {"site": p.site, "side": p.side, "units": units_text(p.units), "route": p.route}
 
 
-def _vials_out(session: TreatmentSession, events: list[Any]) -> list[dict[str, Any]]:
+def _vials_out(record: reads.SessionRecord) -> list[dict[str, Any]]:
     """A plan's chosen vials (no draws yet), or a signed session's current draws (B.30: as
     signed, or as the latest amendment that lists vials gives them; none once entered in error
     with the toxin not given)."""
-    uses = list(session.session_vials.all())
-    if not session.is_signed:
-        return [{"vial_id": u.vial_id, "drawn_units": None} for u in uses]
+    if not record.session.is_signed:
+        return [{"vial_id": v.vial_id, "drawn_units": None} for v in record.vials.vials]
     return [
-        {"vial_id": UUID(vial_id), "drawn_units": units_text(units)}
-        for vial_id, units in supply.session_draws(uses, events).items()
+        {"vial_id": v.vial_id, "drawn_units": units_text(v.drawn)}
+        for v in record.vials.drawn
+        if v.drawn is not None
     ]
 
 
@@ -75,49 +67,43 @@ def _technique(body: TechniqueIn | None) -> services.Technique | None:
     return services.Technique(body.guidance, body.needle) if body is not None else None
 
 
-def _weight_out(session: TreatmentSession, total: Decimal) -> dict[str, Any] | None:
-    if session.weight_kg is None:
+def _weight_out(weight: reads.WeightUsed | None) -> dict[str, Any] | None:
+    if weight is None:
         return None
     return {
-        "kg": units_text(Decimal(session.weight_kg)),
-        "measured_on": session.weight_measured_on,
-        "units_per_kg": units_text(units_per_kg(total, Decimal(session.weight_kg))),
+        "kg": units_text(weight.kg),
+        "measured_on": weight.measured_on,
+        "units_per_kg": units_text(weight.units_per_kg),
     }
 
 
 def session_out(session: TreatmentSession) -> dict[str, Any]:
-    session = (
-        TreatmentSession.objects.select_related("patient")
-        .prefetch_related("injections", "events", "session_vials")
-        .get(pk=session.pk)
-    )
-    events = list(session.events.all())
-    points = current_points(session, events)
-    original = [Point(i.site, i.side, i.units, i.route) for i in session.injections.all()]
+    record = reads.session_record(session.pk)
+    session = record.session
     return {
         "id": session.id,
         "patient_id": session.patient_id,
-        "status": status_of(session, events),
+        "status": record.status,
         "product": session.product,
         "indication": session.indication,
         "protocol": session.protocol,
         "plan_date": session.plan_date,
         "notes": session.notes,
         "technique": {"guidance": session.guidance, "needle": session.needle},
-        "weight_used": _weight_out(session, total_units(points)),
+        "weight_used": _weight_out(record.weight),
         "injector_id": session.injector_id,
-        "total_units": units_text(total_units(points)),
-        "injections": [_point_out(p) for p in points],
-        "original_injections": [_point_out(p) for p in original],
-        "vial_ids": [v.vial_id for v in session.session_vials.all()],
-        "vials": _vials_out(session, events),
+        "total_units": units_text(record.total),
+        "injections": [_point_out(p) for p in record.points],
+        "original_injections": [_point_out(p) for p in record.original_points],
+        "vial_ids": [u.vial_id for u in session.session_vials.all()],
+        "vials": _vials_out(record),
         "check": session.check_result,
         "catalog_version": session.catalog_version,
         "administered_at": session.administered_at,
         "signed_at": session.signed_at,
         "signed_by": session.signed_by_id,
         "digest": session.digest,
-        "current_digest": current_digest(session, events),
+        "current_digest": record.current_digest,
         "events": [
             {
                 "id": e.id,
@@ -129,7 +115,7 @@ def session_out(session: TreatmentSession) -> dict[str, Any]:
                 "amends_digest": e.amends_digest,
                 "data": e.data,
             }
-            for e in events
+            for e in record.events
         ],
     }
 
@@ -164,7 +150,7 @@ def plan_session(request: HttpRequest, body: PlanIn) -> Any:
 def read_session(request: HttpRequest, session_id: UUID) -> Any:
     actor = actor_of(request)
     with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, Perm.CHART_READ)
+        session = access(actor, SESSION, session_id, Perm.CHART_READ)
         trail.record("read", "session", session.id, session.patient_id)
     return session_out(session)
 
@@ -196,7 +182,7 @@ def update_plan(request: HttpRequest, session_id: UUID, body: PlanPatch) -> Any:
 def delete_session(request: HttpRequest, session_id: UUID) -> Any:
     """Signed sessions are never deleted (409); a plan is cancelled, which is appended."""
     actor = actor_of(request)
-    session = access_session(actor, session_id, Perm.PLAN_WRITE)
+    session = access(actor, SESSION, session_id, Perm.PLAN_WRITE)
     if session.is_signed:
         raise ConflictError(None, "a signed session is never deleted: mark it entered-in-error")
     services.cancel_plan(actor, session_id, reason="deleted through the API")
@@ -340,7 +326,7 @@ def cancel(request: HttpRequest, session_id: UUID, body: ReasonIn) -> Any:
 def verify(request: HttpRequest, session_id: UUID) -> Any:
     actor = actor_of(request)
     with clinical_transaction(actor) as trail:
-        session = access_session(actor, session_id, Perm.CHART_READ)
+        session = access(actor, SESSION, session_id, Perm.CHART_READ)
         if not session.is_signed:
             raise ConflictError(None, "a plan has no digest yet")
         trail.record("read", "session-digest", session.id, session.patient_id)

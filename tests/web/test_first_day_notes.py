@@ -15,7 +15,7 @@ from django.utils import timezone
 from bontrack.charting.services import consent_forms
 from bontrack.treatments import services
 from bontrack.treatments.models import SessionEvent, TreatmentSession
-from bontrack.web.views.sessions import _stylesheet, record_context
+from bontrack.web.views.sessions import note_stylesheet, record_context
 from tests import builders
 from tests.web.conftest import Pages
 from tests.web.test_supply_pages import HTMX, decide_all, editor, local
@@ -143,7 +143,7 @@ def test_every_page_of_the_note_pdf_after_the_first_names_the_patient_and_counts
         {
             **record_context(s.actor("physician"), signed.id),
             "pdf": True,
-            "stylesheet": _stylesheet(),
+            "stylesheet": note_stylesheet(),
         },
     )
     margins = _margin_texts(html)

@@ -1,6 +1,7 @@
-"""The Due page: the clinic's patients due for retreatment in the next weeks (the follow-up's due
-list, ``bontrack.outcomes.due``: the same service as the API and the Today page), by indication
-or injector, with the dates that decide and a CSV download (one disclosure entry per patient)."""
+"""The Due page: the clinic's patients due for retreatment in the next weeks (the due rows of
+``bontrack.outcomes.reads``: the same read as the API's due list, over the Today page's service),
+by indication or injector, with the dates that decide and a CSV download (one disclosure entry per
+patient)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,15 @@ from uuid import UUID
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
-from bontrack.accounts.models import Membership
-from bontrack.accounts.permissions import Perm, Role
-from bontrack.api.followup import due_csv
+from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
+from bontrack.core.csvfiles import csv_response
 from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
-from bontrack.outcomes import due as due_service
+from bontrack.outcomes import reads
 from bontrack.web import present
 from bontrack.web.access import clinic_view
-from bontrack.web.outcomes import due_view
+from bontrack.web.charting import injectors
 
 WEEKS = (1, 2, 4, 6, 8, 12, 26)
 DEFAULT_WEEKS = 4
@@ -46,16 +46,14 @@ def _filters(request: HttpRequest) -> tuple[dict[str, Any], str]:
     return options, ""
 
 
-def _injectors(actor: Actor) -> list[Membership]:
-    return list(
-        Membership.objects.select_related("user")
-        .filter(
-            clinic_id=actor.membership.clinic_id,
-            active=True,
-            role__in=[Role.PRESCRIBER.value, Role.NURSE_INJECTOR.value],
-        )
-        .order_by("user__last_name", "user__first_name", "user__username")
-    )
+def _shown(row: reads.DueRowRead) -> dict[str, Any]:
+    """A due row with its treatment in words."""
+    return {
+        "row": row,
+        "due": row.due,
+        "indication": present.indication_short(row.due.indication),
+        "product": present.brand(row.due.product),
+    }
 
 
 @clinic_view(Perm.CHART_READ)
@@ -64,17 +62,14 @@ def due_page(request: HttpRequest, actor: Actor) -> HttpResponse:
     found = None
     if not error:
         try:
-            found = due_service.due_list(actor, **options)
+            found = reads.due_rows(actor, **options)
         except ServiceError as refused:
             if refused.status in (403, 404):
                 raise
             error = f"{refused.field}: {refused.message}" if refused.field else refused.message
-    rows, held = [], []
-    if found is not None:
-        for r in found.rows:
-            rows.append({**due_view(r.due, found.today), "row": r})
-        # B.32: would be due, but the verdict says stop or non-responder: listed apart.
-        held = [{**due_view(r.due, found.today), "row": r} for r in found.held]
+    # B.32: who would be due but whose verdict says stop or non-responder is listed apart.
+    rows = [_shown(r) for r in found.rows] if found is not None else []
+    held = [_shown(r) for r in found.held] if found is not None else []
     query = request.GET.urlencode()
     return render(
         request,
@@ -89,7 +84,7 @@ def due_page(request: HttpRequest, actor: Actor) -> HttpResponse:
             "indication": options["indication"] or "",
             "injector": str(options["injector_id"] or ""),
             "indications": [(i.code, i.name) for i in catalog().indications.values()],
-            "injectors": [(str(m.id), m.display_name) for m in _injectors(actor)],
+            "injectors": [(str(m.id), m.display_name) for m in injectors(actor)],
             "csv_query": query,
             "can_plan": actor.membership.can(Perm.PLAN_WRITE),
             "today": present.clinic_today(actor.clinic.time_zone),
@@ -105,7 +100,8 @@ def due_export(request: HttpRequest, actor: Actor) -> HttpResponse:
     options, error = _filters(request)
     if not error:
         try:
-            return due_csv(due_service.export_due_list(actor, **options))
+            table = reads.due_csv(reads.exported_due_rows(actor, **options))
+            return csv_response(table.name, table.columns, table.rows)
         except ServiceError as refused:
             if refused.status in (403, 404):
                 raise

@@ -12,13 +12,13 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
-from bontrack.accounts.access import access_patient, access_session
+from bontrack.access import PATIENT, SESSION, access
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
+from bontrack.outcomes import decisions
 from bontrack.outcomes import services as followup
-from bontrack.outcomes import verdicts
 from bontrack.outcomes.diary import MAX_BYTES
 from bontrack.outcomes.models import WearOffReport
 from bontrack.patients import services as patients
@@ -28,7 +28,7 @@ from bontrack.web import present
 from bontrack.web.access import clinic_view
 from bontrack.web.forms import AssessmentForm, DiaryForm, WearOffForm, first_error
 from bontrack.web.outcomes import value_field
-from bontrack.web.views.patients import _patient_context
+from bontrack.web.patient_page import patient_page_context
 
 
 def _refused(request: HttpRequest, what: str, error: ServiceError) -> None:
@@ -83,7 +83,7 @@ def _result_refused(
 ) -> HttpResponse:
     """The patient page again with the result form open where it was: what was typed kept, each
     problem beside its field (not at the top of the page, where it is missed)."""
-    context = _patient_context(actor, patient_id)
+    context = patient_page_context(actor, patient_id)
     indication = request.POST.get("indication", "")
     section = next((s for s in context.get("outcomes", ()) if s["code"] == indication), None)
     if section is None:  # no such form on the page: say it where messages are said
@@ -110,7 +110,7 @@ def _result_refused(
 
 @clinic_view(Perm.PLAN_WRITE, methods=("POST",))
 def record_assessment(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResponse:
-    access_patient(actor, patient_id, Perm.PLAN_WRITE)  # another clinic's id: 404 before all
+    access(actor, PATIENT, patient_id, Perm.PLAN_WRITE)  # another clinic's id: 404 before all
     form = AssessmentForm(request.POST)
     indication = request.POST.get("indication", "")
     if not form.is_valid():
@@ -147,11 +147,11 @@ def record_assessment(request: HttpRequest, actor: Actor, patient_id: UUID) -> H
 @clinic_view(Perm.OVERRIDE, methods=("POST",))
 def continue_despite(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResponse:
     """A prescriber's "continue despite this verdict", with its reason (B.32)."""
-    access_patient(actor, patient_id, Perm.OVERRIDE)  # another clinic's id: 404 before all
+    access(actor, PATIENT, patient_id, Perm.OVERRIDE)  # another clinic's id: 404 before all
     indication = request.POST.get("indication", "")[:64]
     back = HttpResponseRedirect(f"/patients/{patient_id}/#outcomes-{indication}")
     try:
-        verdicts.continue_despite(
+        decisions.continue_despite(
             actor,
             patient_id,
             indication=indication,
@@ -182,7 +182,7 @@ def value_input(request: HttpRequest, actor: Actor) -> HttpResponse:
 
 @clinic_view(Perm.PLAN_WRITE, methods=("POST",))
 def wear_off(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
-    access_session(actor, session_id, Perm.PLAN_WRITE)  # another clinic's id: 404 before all
+    access(actor, SESSION, session_id, Perm.PLAN_WRITE)  # another clinic's id: 404 before all
     form = WearOffForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"The wear-off was not recorded: {first_error(form)}")

@@ -13,17 +13,17 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 
-from bontrack.accounts.access import access_lot, access_vial
+from bontrack.access import LOT, VIAL, access
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.core import csvfiles
 from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
-from bontrack.domain.planning import use_by
 from bontrack.inventory import services as inventory
 from bontrack.inventory.models import Lot, Vial
 from bontrack.treatments.models import SessionVial
 from bontrack.treatments.supply import VialState, may_be_open
+from bontrack.treatments.workspace import vial_use_by
 from bontrack.web import present
 from bontrack.web.access import clinic_view
 from bontrack.web.forms import LotForm, RecallForm, ReconstituteForm, first_error
@@ -36,13 +36,8 @@ CLOSED_HOW = {
 
 
 def _vial_row(vial: Vial, tz: str, figures: VialState) -> dict[str, Any]:
-    product = catalog().products.get(vial.lot.product)
     now = timezone.now()
-    until = (
-        use_by(product, vial.reconstituted_at)
-        if product is not None and vial.reconstituted_at is not None
-        else None
-    )
+    until = vial_use_by(vial)
     state = figures.status(now)
     return {
         "vial": vial,
@@ -174,7 +169,7 @@ def _lot_context(actor: Actor, lot: Lot) -> dict[str, Any]:
 
 @clinic_view(Perm.INVENTORY_READ)
 def lot_detail(request: HttpRequest, actor: Actor, lot_id: UUID) -> HttpResponse:
-    lot = access_lot(actor, lot_id, Perm.INVENTORY_READ)
+    lot = access(actor, LOT, lot_id, Perm.INVENTORY_READ)
     return render(request, "web/lot.html", _lot_context(actor, lot))
 
 
@@ -202,7 +197,7 @@ def lot_recall(request: HttpRequest, actor: Actor, lot_id: UUID) -> HttpResponse
 
 @clinic_view(Perm.INVENTORY_READ)
 def lot_exposures_csv(request: HttpRequest, actor: Actor, lot_id: UUID) -> HttpResponse:
-    lot = access_lot(actor, lot_id, Perm.INVENTORY_READ)
+    lot = access(actor, LOT, lot_id, Perm.INVENTORY_READ)
     found = inventory.exposures(actor, lot.id)
     response = HttpResponse(content_type=csvfiles.MEDIA_TYPE)
     response["Content-Disposition"] = csvfiles.content_disposition(f"recall-{lot.lot_number}.csv")
@@ -227,7 +222,7 @@ def lot_exposures_csv(request: HttpRequest, actor: Actor, lot_id: UUID) -> HttpR
 
 @clinic_view(Perm.INVENTORY_WRITE, methods=("POST",))
 def vial_reconstitute(request: HttpRequest, actor: Actor, vial_id: UUID) -> HttpResponse:
-    vial = access_vial(actor, vial_id, Perm.INVENTORY_WRITE)
+    vial = access(actor, VIAL, vial_id, Perm.INVENTORY_WRITE)
     form = ReconstituteForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"Not reconstituted: {first_error(form)}")
@@ -256,7 +251,7 @@ def _end_of_vial(
     refused: str,
 ) -> HttpResponse:
     """Close a vial one way or another (B.30), then back to its lot's page with what happened."""
-    vial = access_vial(actor, vial_id, Perm.INVENTORY_WRITE)
+    vial = access(actor, VIAL, vial_id, Perm.INVENTORY_WRITE)
     try:
         act(actor, vial.id)
         messages.success(request, done)

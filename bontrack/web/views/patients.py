@@ -1,5 +1,5 @@
-"""Patients: search, the patient page (demographics, risks, consents, timeline, adverse events,
-cumulative-dose chart, outcomes and due dates), recording a consent, planning a session."""
+"""Patients: search, the patient page (what it shows is ``web/patient_page.py``), recording a
+consent, planning a session."""
 
 from __future__ import annotations
 
@@ -16,15 +16,10 @@ from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.patients import services as patients
 from bontrack.treatments import services as sessions
-from bontrack.treatments.cumulative import patient_series
-from bontrack.treatments.models import TreatmentSession
-from bontrack.treatments.records import current_points, status_of, total_units
 from bontrack.web import present
 from bontrack.web.access import clinic_view
-from bontrack.web.chart import chart_of
-from bontrack.web.charting import patient_charting
-from bontrack.web.forms import TIMEPOINT_WORDS, AddPointForm, ConsentForm, first_error
-from bontrack.web.outcomes import outcome_sections
+from bontrack.web.forms import AddPointForm, ConsentForm, first_error
+from bontrack.web.patient_page import patient_page_context
 
 
 @clinic_view(Perm.DEMOGRAPHICS_READ, methods=("GET", "POST"))
@@ -40,81 +35,9 @@ def patient_list(request: HttpRequest, actor: Actor) -> HttpResponse:
     return render(request, template, context)
 
 
-def _timeline(patient_sessions: list[TreatmentSession]) -> list[dict[str, Any]]:
-    items = []
-    for s in patient_sessions:
-        events = list(s.events.all())
-        points = current_points(s, events)
-        status = status_of(s, events)
-        items.append(
-            {
-                "session": s,
-                "status": status,
-                "status_words": present.STATUS_WORDS.get(status, status),
-                "indication": present.indication_short(s.indication),
-                "product": present.brand(s.product),
-                "units": present.units(total_units(points)),
-                "injector": s.injector.display_name if s.injector else "",
-                "overridden": [
-                    f
-                    for f in s.check_result.get("findings", [])
-                    if (f.get("decision") or {}).get("kind") == "override"
-                ],
-            }
-        )
-    return items
-
-
-def _patient_context(actor: Actor, patient_id: UUID) -> dict[str, Any]:
-    patient = patients.read_patient(actor, patient_id)
-    day = present.clinic_today(actor.clinic.time_zone)
-    clinical = actor.membership.can(Perm.CHART_READ)
-    context: dict[str, Any] = {
-        "banner": present.patient_banner(patient, day, clinical),
-        "patient": patient,
-        "clinical": clinical,
-        "can_plan": actor.membership.can(Perm.PLAN_WRITE),
-        "nav": "patients",
-        "today": day,
-    }
-    context.update(patient_charting(actor, patient, day))  # photos, forms, appointments (issue 9)
-    if not clinical:
-        return context
-    patient_sessions = list(
-        TreatmentSession.objects.filter(patient=patient)
-        .select_related("injector__user", "signed_by")
-        .prefetch_related("injections", "events")
-        .order_by("-plan_date", "-created_at")
-    )
-    consents = [
-        {
-            "consent": c,
-            "indication": present.indication_name(c.indication),
-            "valid": c.valid_on(day),
-        }
-        for c in patient.consents.order_by("-signed_on")
-    ]
-    events = [
-        {"event": e, "term": catalog().adverse_event_terms[e.term].name}
-        for e in patient.adverse_events.select_related("session").order_by("-onset_date")
-    ]
-    context.update(
-        timeline=_timeline(patient_sessions),
-        consents=consents,
-        adverse_events=events,
-        charts=[chart_of(s) for s in patient_series(patient, day)],
-        outcomes=outcome_sections(patient, patient_sessions, day),
-        can_continue_despite=actor.membership.can(Perm.OVERRIDE),  # B.32: prescribers
-        timepoints=list(TIMEPOINT_WORDS.items()),
-        weight=present.units(patient.weight_kg) if patient.weight_kg is not None else "",
-        consent_form=ConsentForm(initial={"signed_on": day}),
-    )
-    return context
-
-
 @clinic_view(Perm.DEMOGRAPHICS_READ)
 def patient_detail(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResponse:
-    return render(request, "web/patient.html", _patient_context(actor, patient_id))
+    return render(request, "web/patient.html", patient_page_context(actor, patient_id))
 
 
 @clinic_view(Perm.PLAN_WRITE, methods=("POST",))

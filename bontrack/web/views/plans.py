@@ -1,7 +1,8 @@
 """The plan editor: a planned session's points on the body map, totals and volumes, the findings
 panel (the same check as the API, at the injection time), decisions, the vial, and signing.
 
-Every change calls a service (update_plan, load_protocol, decide, reconstitute_vial,
+What it shows is the plan workspace (``treatments.workspace``), read once and put into words
+here. Every change calls a service (update_plan, load_protocol, decide, reconstitute_vial,
 sign_session) and re-renders the workspace partial; without JavaScript the same forms post and
 the page reloads.
 """
@@ -20,29 +21,27 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 
-from bontrack.accounts.access import access_session
-from bontrack.accounts.permissions import Perm
+from bontrack.access import SESSION, access
+from bontrack.accounts.permissions import INJECTOR_ROLES, Perm
 from bontrack.audit.services import Actor
 from bontrack.charting.services.consent_forms import current_template
 from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
-from bontrack.domain.planning import (
-    VialCombination,
-    listed_dilutions,
-    reconstitute,
-    use_by,
-    vial_combinations,
-    vial_concentration,
-    vials_needed,
-)
-from bontrack.domain.quantities import Volume
-from bontrack.domain.treatment import Injection
-from bontrack.domain.units import Units
 from bontrack.inventory import services as inventory
 from bontrack.security.reauth import ReauthenticationError, confirm_identity
 from bontrack.treatments import aftercare, services, supply
 from bontrack.treatments.models import GUIDANCE, TreatmentSession
-from bontrack.treatments.records import Point, current_points, status_of, total_units
+from bontrack.treatments.reads import WeightUsed
+from bontrack.treatments.records import current_points
+from bontrack.treatments.workspace import (
+    CheckedFinding,
+    PlanWorkspace,
+    StockChoice,
+    VialCount,
+    plan_workspace,
+    planned_session,
+    protocols_for,
+)
 from bontrack.web import bodymap, present
 from bontrack.web.access import clinic_view
 from bontrack.web.charting import plan_changes
@@ -56,15 +55,6 @@ from bontrack.web.forms import (
     local_input,
     parse_local,
 )
-
-
-def _fresh(session_id: UUID | str) -> TreatmentSession:
-    """Re-read a session the funnel already let through, with what the editor shows."""
-    return (
-        TreatmentSession.objects.select_related("patient", "clinic", "injector__user")
-        .prefetch_related("injections", "events", "session_vials__vial__lot")
-        .get(pk=session_id)
-    )
 
 
 def administered_at(request: HttpRequest, actor: Actor) -> tuple[datetime, str]:
@@ -89,7 +79,7 @@ def administered_at(request: HttpRequest, actor: Actor) -> tuple[datetime, str]:
 def _draws_posted(request: HttpRequest, session_id: UUID) -> list[supply.DrawInput] | None:
     """The sign form's draw per vial (``draw-<vial id>``); none given: None (signing fills them
     in the order the vials were opened)."""
-    session = _fresh(session_id)
+    session = planned_session(session_id)
     items, given = [], False
     for use in session.session_vials.all():
         raw = request.POST.get(f"draw-{use.vial_id}", "").strip()
@@ -106,111 +96,64 @@ def _draws_posted(request: HttpRequest, session_id: UUID) -> list[supply.DrawInp
     return items if given else None
 
 
-def _draw_preview(session: TreatmentSession, points: list[Point], at: datetime) -> dict[str, Any]:
-    """What signing at ``at`` would draw from each chosen vial (B.30), shown and editable before
-    signing; or why a chosen vial cannot be drawn."""
-    uses = [u.vial for u in session.session_vials.all()]
-    if not uses:
-        return {"draws": [], "draw_error": ""}
-    try:
-        settled = supply.settle_draws(
-            session, uses, {}, total=total_units(points), at=at, field="vials"
-        )
-    except ServiceError as error:
-        return {"draws": [], "draw_error": error.message}
-    rows = []
-    for (vial, units), value in zip(settled.draws, settled.values, strict=True):
-        before = value.drawn_before.amount if value.drawn_before is not None else Decimal(0)
-        rows.append(
-            {
-                "vial": vial,
-                "units": present.units(units),
-                "holds": present.units(Decimal(vial.lot.vial_size_units) - before),
-            }
-        )
-    return {"draws": rows, "draw_error": ""}
+def _vial_counts(vials: tuple[VialCount, ...]) -> str:
+    """[(100 U, 1), (50 U, 2)] as "1 × 100 U + 2 × 50 U"."""
+    return " + ".join(f"{v.count} × {present.units(v.size)} U" for v in vials)
 
 
-def _vial_math(session: TreatmentSession, points: list[Point]) -> dict[str, Any]:
-    """Concentration, mL per point and vials needed, from the domain's arithmetic."""
-    cat = catalog()
-    product = cat.products[session.product]
-    total = Units(session.product, total_units(points))
-    injections = tuple(
-        Injection(p.site, p.side, Units(session.product, p.units), p.route) for p in points
-    )
-    uses = [u.vial for u in session.session_vials.all()]
-    opened = [v for v in uses if v.diluent_ml is not None and v.lot.product == session.product]
-    math: dict[str, Any] = {
-        "total": present.units(total.amount),
-        "points": len(points),
-        "volumes": {},
-    }
-    if opened:
-        vial = opened[0]
-        size = Units(product.code, vial.lot.vial_size_units)
-        done = reconstitute(
-            product, size, Volume(vial.diluent_ml), injections, vial.reconstituted_at
-        )
+def _choice_words(choice: StockChoice) -> dict[str, str]:
+    return {"vials": _vial_counts(choice.vials), "leftover": present.units(choice.leftover)}
+
+
+def _math(found: PlanWorkspace) -> dict[str, Any]:
+    """Totals, concentration, mL and vials in the page's words."""
+    math: dict[str, Any] = {"total": present.units(found.total), "points": len(found.points)}
+    done, needed, stock = found.reconstituted, found.needed, found.from_stock
+    if done is not None:
         math.update(
             concentration=str(done.concentration),
             total_volume=str(done.total_volume),
             vials=done.vials,
-            size=present.units(size.amount),
-            leftover=present.units(done.leftover.amount),
-            volumes={n: str(pv.volume) for n, pv in enumerate(done.points)},
+            size=present.units(done.size),
+            leftover=present.units(done.leftover),
         )
-    elif uses:
-        vial = uses[0]
-        if vial.lot.product == session.product:
-            size = Units(product.code, vial.lot.vial_size_units)
-            math.update(vials=vials_needed(total, size), size=present.units(size.amount))
+    elif needed is not None:
+        math.update(vials=needed.vials, size=present.units(needed.size))
+    math.update(
+        recommended=_choice_words(stock.recommended) if stock.recommended else None,
+        alternatives=[_choice_words(c) for c in stock.alternatives],
+        in_stock=present.units(stock.in_stock),
+        short_of_stock=stock.short_of_stock,
+        stock_sizes=_vial_counts(stock.sizes).replace(" + ", ", "),
+    )
     return math
 
 
-def _vial_counts(vials: Any) -> str:
-    """[(100 U, 1), (50 U, 2)] as "1 × 100 U + 2 × 50 U"."""
-    return " + ".join(f"{n} × {present.units(size.amount)} U" for size, n in vials)
-
-
-def _combination_words(combination: VialCombination) -> dict[str, str]:
+def _finding_shown(checked: CheckedFinding) -> dict[str, Any]:
+    f = checked.finding
     return {
-        "vials": _vial_counts(combination.vials),
-        "leftover": present.units(combination.leftover.amount),
+        "rule": f.rule,
+        "severity": f.severity,
+        "severity_words": present.SEVERITY_WORDS.get(f.severity, f.severity),
+        "overridable": f.overridable,
+        "message": f.message,
+        "source": f.source,
+        "fingerprint": f.fingerprint,
+        "decision": checked.decision,
+        "refusal": checked.refusal,
+        "site_names": [bodymap.site_label(s.site, s.side) for s in f.sites],
     }
 
 
-def _from_stock(product: Any, total: Decimal, lots: Any) -> dict[str, Any]:
-    """Which unopened vials in stock to reconstitute for the plan: one combination recommended
-    (the least discarded, then the fewest vials), the others offered as alternatives. Only sizes
-    the clinic holds, unexpired and not recalled; what it does not hold is said, not listed."""
-    stock: dict[Units, int] = {}
-    for row in lots:
-        size = Units(product.code, Decimal(row["lot"].vial_size_units))
-        stock[size] = stock.get(size, 0) + row["count"]
-    combinations = vial_combinations(Units(product.code, total), stock)
-    held = sum((size.amount * n for size, n in stock.items()), Decimal(0))
+def _weight_shown(weight: WeightUsed | None) -> dict[str, str] | None:
+    """A child treated by weight: the weight the check reads and the plan's units per kg."""
+    if weight is None:
+        return None
     return {
-        "recommended": _combination_words(combinations[0]) if combinations else None,
-        "alternatives": [_combination_words(c) for c in combinations[1:4]],
-        "in_stock": present.units(held),
-        "short_of_stock": total > 0 and not combinations,
-        "stock_sizes": _vial_counts(sorted(stock.items(), reverse=True)).replace(" + ", ", "),
+        "kg": present.units(weight.kg),
+        "measured_on": weight.measured_on.strftime("%-d %b %Y") if weight.measured_on else "",
+        "per_kg": present.units(weight.units_per_kg),
     }
-
-
-def _findings(session: TreatmentSession, at: datetime) -> tuple[dict[str, Any], str]:
-    """The check at the injection time (what signing will re-run), with the consent rule."""
-    try:
-        result = services.stored_result_at(session, at)
-    except ServiceError as error:
-        return {"verdict": "block", "findings": [], "total_units": ""}, error.message
-    day = services.local_date(session.clinic.time_zone, at)
-    consent = services.consent_finding(session, day)
-    if consent is not None:
-        result["findings"].insert(0, consent)
-        result["verdict"] = "block"
-    return result, ""
 
 
 def workspace_context(
@@ -224,130 +167,78 @@ def workspace_context(
     edit_form: PointForm | None = None,
     add_form: AddPointForm | None = None,
 ) -> dict[str, Any]:
-    session = _fresh(session_id)
-    cat = catalog()
+    found = plan_workspace(actor, session_id, at)
+    session = found.session
     tz = session.clinic.time_zone
-    points = current_points(session)
-    result, check_error = _findings(session, at)
-    decisions: dict[str, Any] = {}
-    for d in session.decisions.select_related("by__user").order_by("at", "id"):
-        decisions[d.fingerprint] = d
-    refusals = services.unresolved_findings(session, result["findings"])
-    findings = []
-    flagged: set[tuple[str, str]] = set()
-    for f in result["findings"]:
-        decision = decisions.get(f["fingerprint"])
-        findings.append(
-            {
-                **f,
-                "severity_words": present.SEVERITY_WORDS.get(f["severity"], f["severity"]),
-                "decision": decision,
-                "refusal": refusals.get(f["fingerprint"], ""),
-                "site_names": [bodymap.site_label(s["site"], s["side"]) for s in f["sites"]],
-            }
-        )
-        flagged.update((s["site"], s["side"]) for s in f["sites"])
-    math = _vial_math(session, points)
-    indication = cat.indications.get(session.indication)
-    today = present.clinic_today(tz)
-    chosen = {str(u.vial_id) for u in session.session_vials.all()}
-    usable = inventory.usable_vials(
-        actor,
-        product=session.product,
-        patient_id=session.patient_id,
-        today=today,
-        now=timezone.now(),
-    )
-    product = cat.products[session.product]
-    opened, unopened_lots = [], {}
-    for v in usable:
-        if v.reconstituted_at is not None:
-            until = use_by(product, v.reconstituted_at)
-            opened.append(
-                {
-                    "vial": v,
-                    "chosen": str(v.id) in chosen,
-                    "use_by": present.local(until, tz),
-                    "use_by_iso": until.isoformat(),
-                    "past": until <= timezone.now(),
-                    "concentration": str(
-                        vial_concentration(
-                            product,
-                            Units(product.code, v.lot.vial_size_units),
-                            Volume(v.diluent_ml),
-                        )
-                    )
-                    if v.diluent_ml is not None
-                    else "",
-                }
-            )
-        else:
-            row = unopened_lots.setdefault(v.lot_id, {"lot": v.lot, "count": 0, "vial": v})
-            row["count"] += 1
-    for row in unopened_lots.values():
-        size = Decimal(row["lot"].vial_size_units)
-        listed = listed_dilutions(product, Units(product.code, size))
-        row["dilutions"] = [present.units(ml) for ml in listed]
-        row["suggested_ml"] = present.units(_suggest_saline(product, size, listed, points))
-    math.update(_from_stock(product, total_units(points), unopened_lots.values()))
-    chosen_other = [
-        u.vial
-        for u in session.session_vials.all()
-        if str(u.vial_id) not in {str(o["vial"].id) for o in opened}
-    ]
-    site_codes = list(indication.sites) if indication is not None else []
     point_rows = [
         {
-            "n": n,
+            "n": p.n,
             "site": p.site,
             "side": p.side,
             "label": bodymap.site_label(p.site, p.side),
             "units": present.units(p.units),
-            "volume": math["volumes"].get(n, ""),
-            "flagged": (p.site, p.side) in flagged,
+            "volume": str(p.volume) if p.volume is not None else "",
+            "flagged": p.flagged,
         }
-        for n, p in enumerate(points)
+        for p in found.points
     ]
-    preview = _draw_preview(session, points, at)
-    all_unresolved = bool(refusals) or bool(check_error) or bool(preview["draw_error"])
-    verdict = result["verdict"]
-    # Decided findings no longer make the banner say "Blocked" (they stay listed below it).
-    decided = verdict in present.DECIDED_VERDICT_WORDS and not refusals and not check_error
+    verdict = found.verdict
     return {
-        **_consent_links(actor, session, result["findings"]),
-        "weight": _weight_shown(session, points),
-        **preview,
+        **_consent_links(actor, found),
+        "weight": _weight_shown(found.weight),
+        "draws": [
+            {"vial": d.vial, "units": present.units(d.units), "holds": present.units(d.holds)}
+            for d in found.draws
+        ],
+        "draw_error": found.draw_error,
         "session": session,
-        "status": status_of(session),
+        "status": found.status,
         "tz": tz,
         "at": at,
         "at_input": local_input(at, tz),
         "max_input": local_input(timezone.now() + timedelta(minutes=5), tz),
         "verdict": verdict,
-        "verdict_class": f"{verdict} decided" if decided else verdict,
+        # Decided findings no longer make the banner say "Blocked" (they stay listed below it).
+        "verdict_class": f"{verdict} decided" if found.decided else verdict,
         "verdict_words": present.DECIDED_VERDICT_WORDS[verdict]
-        if decided
+        if found.decided
         else present.VERDICT_WORDS.get(verdict, verdict),
-        "findings": findings,
-        "check_error": check_error,
-        "ready": not all_unresolved and bool(points) and bool(preview["draws"]),
-        "catalog_version": result.get("catalog_version", session.catalog_version),
-        "math": math,
+        "findings": [_finding_shown(f) for f in found.findings],
+        "check_error": found.check_error,
+        "ready": found.ready,
+        "catalog_version": found.catalog_version,
+        "math": _math(found),
         "points": point_rows,
         "views": bodymap.views(
-            [(p.site, p.side, p.units) for p in points],
-            flagged,
-            ghost_sites=site_codes,
+            [(p.site, p.side, p.units) for p in found.points],
+            found.flagged,
+            ghost_sites=found.indication_sites,
             for_touch=True,
         ),
-        "opened_vials": opened,
-        "unopened_lots": list(unopened_lots.values()),
-        "chosen_other": chosen_other,
-        "product": product,
+        "opened_vials": [
+            {
+                "vial": v.vial,
+                "chosen": v.chosen,
+                "use_by": present.local(v.use_by, tz),
+                "use_by_iso": v.use_by.isoformat(),
+                "past": v.past,
+                "concentration": str(v.concentration) if v.concentration is not None else "",
+            }
+            for v in found.opened
+        ],
+        "unopened_lots": [
+            {
+                "lot": row.lot,
+                "count": row.count,
+                "dilutions": [present.units(ml) for ml in row.dilutions],
+                "suggested_ml": present.units(row.suggested_ml),
+            }
+            for row in found.unopened
+        ],
+        "chosen_other": list(found.chosen_other),
         "product_name": present.product_name(session.product),
         "can_override": actor.membership.can(Perm.OVERRIDE),
-        "can_sign": actor.membership.can(Perm.SIGN)
-        and actor.membership.role in ("prescriber", "nurse-injector"),
+        "can_sign": actor.membership.can(Perm.SIGN) and actor.membership.role in INJECTOR_ROLES,
         "error": error,
         "sign_error": sign_error,
         "editing": editing,
@@ -356,19 +247,18 @@ def workspace_context(
         else None,
         "edit_form": edit_form,
         "add_form": add_form or AddPointForm(),
-        "site_groups": _site_groups(site_codes),
+        "site_groups": _site_groups(list(found.indication_sites)),
         "last_site": point_rows[-1]["site"] if point_rows else "",
     }
 
 
-def _consent_links(
-    actor: Actor, session: TreatmentSession, findings: list[dict[str, Any]]
-) -> dict[str, Any]:
+def _consent_links(actor: Actor, found: PlanWorkspace) -> dict[str, Any]:
     """Where the consent block leads (B.22): the indication's form to sign on screen, or the
     patient's consents to record a paper one; a clinic with no form for the indication is told
     who publishes one."""
-    if not any(f["rule"] == "consent" for f in findings):
+    if not found.consent_needed:
         return {"consent_needed": False}
+    session = found.session
     here = f"/sessions/{session.id}/"
     return {
         "consent_needed": True,
@@ -380,39 +270,6 @@ def _consent_links(
         "can_publish_forms": actor.membership.can(Perm.FORMS_MANAGE),
         "paper_consent_url": f"/patients/{session.patient_id}/#consents",
     }
-
-
-def _weight_shown(session: TreatmentSession, points: list[Point]) -> dict[str, str] | None:
-    """A child treated by weight: the weight the check reads and the plan's units per kg."""
-    try:
-        found = services.weight_used(session)
-    except ServiceError:
-        return None
-    if found is None:
-        return None
-    kg, measured_on = found
-    return {
-        "kg": present.units(kg),
-        "measured_on": measured_on.strftime("%-d %b %Y") if measured_on else "",
-        "per_kg": present.units(services.units_per_kg(total_units(points), kg)),
-    }
-
-
-def _suggest_saline(
-    product: Any, size: Decimal, listed: list[Decimal], points: list[Point]
-) -> Decimal:
-    """A starting value for the saline field: the label's dilution that puts the plan's most
-    common dose in 0.1 mL, else the middle one of the label's list (the clinician may change it)."""
-    if not listed:
-        return Decimal(0) if product.form == "solution" else Decimal(2)
-    doses = [p.units for p in points]
-    if doses:
-        common = max(set(doses), key=doses.count)
-        for ml in listed:
-            per_tenth = vial_concentration(product, Units(product.code, size), Volume(ml))
-            if per_tenth.per_tenth_ml.amount == common:
-                return ml
-    return listed[len(listed) // 2]
 
 
 def _site_groups(first: list[str]) -> list[tuple[str, list[tuple[str, str, tuple[str, ...]]]]]:
@@ -428,11 +285,9 @@ def _site_groups(first: list[str]) -> list[tuple[str, list[tuple[str, str, tuple
 
 def _page_context(actor: Actor, session: TreatmentSession, at: datetime) -> dict[str, Any]:
     day = present.clinic_today(session.clinic.time_zone)
-    cat = catalog()
     protocols = [
         (p.id, f"{p.name} ({present.units(p.total)} U, {len(p.points)} points)")
-        for p in cat.protocols.values()
-        if p.product == session.product and session.indication in p.indications
+        for p in protocols_for(session.product, session.indication)
     ]
     return {
         **workspace_context(actor, session.id, at),
@@ -687,7 +542,7 @@ def decide(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse
     if not form.is_valid():
         return _answer(request, actor, session_id, at, error=first_error(form))
     if form.cleaned_data["kind"] == "override" and actor.membership.can(Perm.OVERRIDE):
-        access_session(actor, session_id, Perm.PLAN_WRITE)  # another clinic's id: 404 first
+        access(actor, SESSION, session_id, Perm.PLAN_WRITE)  # another clinic's id: 404 first
         try:
             confirm_identity(request, "override this block")
         except ReauthenticationError as failed:
@@ -712,7 +567,7 @@ def sign(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
     at, error = administered_at(request, actor)
     if error:
         return _answer(request, actor, session_id, at, sign_error=error)
-    access_session(actor, session_id, Perm.SIGN)  # another clinic's id: 404, nothing asked
+    access(actor, SESSION, session_id, Perm.SIGN)  # another clinic's id: 404, nothing asked
     try:
         confirm_identity(request, "sign this session")
     except ReauthenticationError as failed:

@@ -13,31 +13,16 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from bontrack.accounts.access import access_session
-from bontrack.accounts.models import Membership
+from bontrack.access import SESSION, access
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.core.csvfiles import content_disposition
 from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
-from bontrack.domain.planning import reconstitute, use_by, vial_concentration
-from bontrack.domain.quantities import Volume
-from bontrack.domain.treatment import Injection
-from bontrack.domain.units import Units
 from bontrack.outcomes.services import record_adverse_event
 from bontrack.security.reauth import ReauthenticationError, confirm_identity
-from bontrack.treatments import aftercare, corrections, services
-from bontrack.treatments.models import SessionEvent, TreatmentSession
-from bontrack.treatments.records import (
-    Point,
-    addenda,
-    current_notes,
-    current_points,
-    latest_amendment,
-    status_of,
-    total_units,
-)
-from bontrack.treatments.supply import session_draws
+from bontrack.treatments import aftercare, corrections, reads, services
+from bontrack.treatments.records import status_of
 from bontrack.web import bodymap, present
 from bontrack.web.access import clinic_view
 from bontrack.web.charting import session_charting
@@ -67,42 +52,21 @@ def session_page(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpRe
     )
 
 
-def _names(clinic_id: Any, ids: set[Any]) -> dict[str, str]:
-    members = Membership.objects.select_related("user").filter(clinic_id=clinic_id, id__in=ids)
-    return {str(m.id): m.display_name for m in members}
-
-
-def _volumes(session: TreatmentSession, points: list[Point]) -> dict[int, str]:
-    opened = [
-        u.vial
-        for u in session.session_vials.all()
-        if u.vial.diluent_ml is not None and u.vial.lot.product == session.product
-    ]
-    if not opened or not points:
-        return {}
-    product = catalog().products[session.product]
-    vial = opened[0]
-    done = reconstitute(
-        product,
-        Units(product.code, vial.lot.vial_size_units),
-        Volume(vial.diluent_ml),
-        tuple(Injection(p.site, p.side, Units(session.product, p.units), p.route) for p in points),
-    )
-    return {n: str(pv.volume) for n, pv in enumerate(done.points)}
-
-
-def _grouped(points: list[Point], volumes: dict[int, str]) -> list[dict[str, Any]]:
+def _grouped(record: reads.SessionRecord) -> list[dict[str, Any]]:
     """Points of one site, side, dose and route on one line (PREEMPT's 4 temporalis points)."""
     groups: dict[tuple[str, str, Any, str], dict[str, Any]] = {}
-    for n, p in enumerate(points):
+    for n, p in enumerate(record.points):
         key = (p.site, p.side, p.units, p.route)
+        volume = record.vials.volume_of_point(n)
         row = groups.setdefault(
             key,
             {
+                "site": p.site,
+                "side": p.side,
                 "label": bodymap.site_label(p.site, p.side),
                 "route": p.route,
                 "each": present.units(p.units),
-                "volume": volumes.get(n, ""),
+                "volume": str(volume) if volume is not None else "",
                 "count": 0,
                 "units": p.units * 0,
             },
@@ -112,135 +76,96 @@ def _grouped(points: list[Point], volumes: dict[int, str]) -> list[dict[str, Any
     return [{**row, "units": present.units(row["units"])} for row in groups.values()]
 
 
+def _vial_row(figures: reads.VialFigures, tz: str) -> dict[str, Any]:
+    vial, lot = figures.vial, figures.vial.lot
+    return {
+        "vial": vial,
+        "lot": lot,
+        "size": present.units(lot.vial_size_units),
+        "diluent": present.units(vial.diluent_ml) if vial.diluent_ml is not None else "",
+        "reconstituted_at": present.local(vial.reconstituted_at, tz),
+        "use_by": present.local(figures.use_by, tz),
+        "concentration": str(figures.concentration) if figures.concentration is not None else "",
+        "recalled": lot.recalled_at is not None,
+        # What the vial gives this session as it now stands (B.30).
+        "drawn": present.units(figures.drawn) if figures.drawn is not None else "",
+    }
+
+
 def record_context(actor: Actor, session_id: UUID | str) -> dict[str, Any]:
-    """Everything the signed-session page and the procedure note show."""
-    session = (
-        TreatmentSession.objects.select_related(
-            "patient", "clinic", "injector__user", "signed_by__user", "planned_by__user"
-        )
-        .prefetch_related("injections", "events__by__user", "session_vials__vial__lot")
-        .get(pk=session_id)
-    )
+    """Everything the signed-session page and the procedure note show: the record as
+    ``treatments.reads`` reads it for the API too, worded for the page."""
+    record = reads.session_record(session_id)
+    session = record.session
     tz = session.clinic.time_zone
-    cat = catalog()
-    product = cat.products.get(session.product)
-    events = list(session.events.all())
-    status = status_of(session, events)
-    points = current_points(session, events)
-    volumes = _volumes(session, points)
-    findings = session.check_result.get("findings", [])
-    deciders = {(f.get("decision") or {}).get("by") for f in findings} - {None}
-    names = _names(session.clinic_id, deciders)
-    vials = []
-    uses = list(session.session_vials.all())
-    # What each vial gave this session as it now stands (an amendment's draws, none once the
-    # session is entered in error with the toxin not given): B.30.
-    draws = session_draws(uses, events) if session.is_signed else {}
-    for use in uses:
-        vial, lot = use.vial, use.vial.lot
-        concentration = ""
-        if vial.diluent_ml is not None and product is not None:
-            concentration = str(
-                vial_concentration(
-                    product, Units(product.code, lot.vial_size_units), Volume(vial.diluent_ml)
-                )
-            )
-        vials.append(
-            {
-                "lot": lot,
-                "size": present.units(lot.vial_size_units),
-                "diluent": present.units(vial.diluent_ml) if vial.diluent_ml is not None else "",
-                "reconstituted_at": present.local(vial.reconstituted_at, tz),
-                "use_by": present.local(use_by(product, vial.reconstituted_at), tz)
-                if product is not None and vial.reconstituted_at is not None
-                else None,
-                "concentration": concentration,
-                "recalled": lot.recalled_at is not None,
-                "drawn": present.units(draws[str(vial.id)]) if str(vial.id) in draws else "",
-            }
-        )
-    co_signed = [e for e in events if e.kind == "co-signed"]
-    day = present.clinic_today(tz)
-    total = total_units(points)
-    amended = [e for e in events if e.kind == "amended"]
+    points = list(record.points)
+    co_signature = record.co_signature
     return {
         "session": session,
-        "status": status,
-        "status_words": present.STATUS_WORDS.get(status, status),
-        "banner": present.patient_banner(session.patient, day, True),
+        "status": record.status,
+        "status_words": present.STATUS_WORDS.get(record.status, record.status),
+        "banner": present.patient_banner(session.patient, present.clinic_today(tz), True),
         "patient": session.patient,
         "indication_name": present.indication_name(session.indication),
         "product_name": present.product_name(session.product),
         "protocol_name": present.protocol_name(session.protocol) if session.protocol else "",
         "points": points,
-        "point_groups": _grouped(points, volumes),
-        "total": present.units(total),
+        "point_groups": _grouped(record),
+        "total": present.units(record.total),
         "guidance_words": present.GUIDANCE_WORDS.get(session.guidance, session.guidance),
-        "weight": _weight_of_record(session, total),
+        "weight": _weight_words(record.weight),
         "views": [
             v for v in bodymap.views([(p.site, p.side, p.units) for p in points]) if v.markers
         ],
-        "vials": vials,
-        "findings": [
-            {
-                **f,
-                "severity_words": present.SEVERITY_WORDS.get(f["severity"], f["severity"]),
-                "decided_by": names.get((f.get("decision") or {}).get("by", ""), ""),
-                "site_names": [bodymap.site_label(s["site"], s["side"]) for s in f["sites"]],
-            }
-            for f in findings
-        ],
-        "verdict": session.check_result.get("verdict", ""),
-        "verdict_words": present.VERDICT_WORDS.get(session.check_result.get("verdict", ""), ""),
+        "vials": [_vial_row(v, tz) for v in record.vials.vials],
+        "findings": record.findings,
+        "verdict": record.verdict,
+        "verdict_words": present.VERDICT_WORDS.get(record.verdict, ""),
         "administered_at": present.local(session.administered_at, tz),
         "signed_at": present.local(session.signed_at, tz),
         "injector": session.injector.display_name if session.injector else "",
         "injector_role": session.injector.role if session.injector else "",
         "signer": session.signed_by.display_name if session.signed_by else "",
-        "co_signer": co_signed[-1].by.display_name if co_signed else "",
-        "co_signed_at": present.local(co_signed[-1].at, tz) if co_signed else None,
+        "co_signer": co_signature.by.display_name if co_signature else "",
+        "co_signed_at": present.local(co_signature.at, tz) if co_signature else None,
         "events": [
-            {"event": e, "by": e.by.display_name, "at": present.local(e.at, tz)} for e in events
+            {"event": e, "by": e.by.display_name, "at": present.local(e.at, tz)}
+            for e in record.events
         ],
-        "amended": bool(amended),
+        "amended": record.amended,
         "intact": services.verify_digest(session) if session.is_signed else None,
         "adverse_events": [
-            {"event": e, "term": cat.adverse_event_terms[e.term].name}
-            for e in session.adverse_events.order_by("-onset_date")
+            {"event": e, "term": catalog().adverse_event_terms[e.term].name}
+            for e in reads.adverse_events_of(session)
         ],
-        **_correction_context(actor, session, status, events),
+        **_correction_context(actor, record),
         "can_report": session.is_signed and actor.membership.can(Perm.PLAN_WRITE),
-        "notes": current_notes(session, events),
+        "notes": record.notes,
         "clinic": session.clinic,
         "nav": "patients",
         "printed_at": present.local(timezone.now(), tz),
     }
 
 
-def _weight_of_record(session: TreatmentSession, total: Any) -> dict[str, str] | None:
+def _weight_words(weight: reads.WeightUsed | None) -> dict[str, str] | None:
     """The weight a weight-based rule read at signing, and the record's units per kg as it now
     stands (an amendment's total)."""
-    if session.weight_kg is None:
+    if weight is None:
         return None
     return {
-        "kg": present.units(session.weight_kg),
-        "measured_on": session.weight_measured_on.strftime("%-d %b %Y")
-        if session.weight_measured_on
-        else "",
-        "per_kg": present.units(services.units_per_kg(total, session.weight_kg)),
+        "kg": present.units(weight.kg),
+        "measured_on": weight.measured_on.strftime("%-d %b %Y") if weight.measured_on else "",
+        "per_kg": present.units(weight.units_per_kg),
     }
 
 
-def _correction_context(
-    actor: Actor, session: TreatmentSession, status: str, events: list[SessionEvent]
-) -> dict[str, Any]:
+def _correction_context(actor: Actor, record: reads.SessionRecord) -> dict[str, Any]:
     """Who may correct, co-sign or add to this record (B.33, DESIGN 3.4), its addenda, its
     correction requests and the check of its latest amendment (kept for information)."""
+    session, status = record.session, record.status
     tz = session.clinic.time_zone
     member = actor.membership
     co_signing = services.co_signers(session) if status == "awaiting-co-signature" else None
-    latest = latest_amendment(events)
-    amendment_check = (latest.data.get("check") or {}) if latest is not None else {}
     return {
         "can_co_sign": co_signing is not None
         and member.can(Perm.OVERRIDE)
@@ -254,7 +179,7 @@ def _correction_context(
         "can_add_addendum": session.is_signed and session.injector_id == member.id,
         "addenda": [
             {"text": e.data.get("text", ""), "by": e.by.display_name, "at": present.local(e.at, tz)}
-            for e in addenda(events)
+            for e in record.addenda
         ],
         "correction_requests": [
             {
@@ -267,7 +192,7 @@ def _correction_context(
         ]
         if session.is_signed and member.can(Perm.CHART_READ)
         else [],
-        "amendment_check": amendment_check,
+        "amendment_findings": record.amendment_findings,
     }
 
 
@@ -294,7 +219,8 @@ def aftercare_sheet(request: HttpRequest, actor: Actor, session_id: UUID) -> Htt
     )
 
 
-def _stylesheet() -> str:
+def note_stylesheet() -> str:
+    """The pages' stylesheet, inlined into the procedure note's PDF (no request fetches it)."""
     found = finders.find("web/app.css")
     if not found:
         return ""
@@ -309,7 +235,7 @@ def note_pdf(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpRespon
     session = services.read_session(actor, session_id, action="print")
     html = render_to_string(
         "web/note.html",
-        {**record_context(actor, session.id), "pdf": True, "stylesheet": _stylesheet()},
+        {**record_context(actor, session.id), "pdf": True, "stylesheet": note_stylesheet()},
         request=request,
     )
     pdf = HTML(string=html, base_url=None).write_pdf()
@@ -321,7 +247,7 @@ def note_pdf(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpRespon
 
 @clinic_view(Perm.OVERRIDE, methods=("POST",))
 def co_sign(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpResponse:
-    access_session(actor, session_id, Perm.OVERRIDE)  # another clinic's id: 404, nothing asked
+    access(actor, SESSION, session_id, Perm.OVERRIDE)  # another clinic's id: 404, nothing asked
     try:
         confirm_identity(request, "co-sign this session")
     except ReauthenticationError as failed:

@@ -32,6 +32,21 @@ ALL = [
 ]
 
 
+# The personas every test world names (DESIGN 4, "Permissions as data, tested as a matrix"):
+# clinic A's five roles, and clinic B's physician; each is a clinic ("a" or "b") and a member of
+# that clinic's Staff below.
+PERSONA_MEMBERS = {
+    "physician": ("a", "physician"),
+    "nurse_injector": ("a", "nurse"),
+    "front_desk": ("a", "front_desk"),
+    "auditor": ("a", "auditor"),
+    "clinic_admin": ("a", "admin"),
+    "other_clinic": ("b", "physician"),
+}
+CLINIC_A_PERSONAS = tuple(name for name, (clinic, _) in PERSONA_MEMBERS.items() if clinic == "a")
+PERSONAS = tuple(PERSONA_MEMBERS)
+
+
 @dataclass
 class Staff:
     clinic: Clinic
@@ -81,6 +96,24 @@ def staff(name: str = "Clinic A", prefix: str = "a") -> Staff:
         ),
         auditor=add_member(clinic, username=f"{prefix}-auditor", password=password, role="auditor"),
         password=password,
+    )
+
+
+def another_prescriber(
+    s: Staff,
+    username: str = "a-physician-2",
+    full_name: str = "",
+    indications: list[str] | None = None,
+) -> Membership:
+    """A second prescriber of the clinic (the care team, co-signers, concurrent signers)."""
+    return add_member(
+        s.clinic,
+        username=username,
+        password=s.password,
+        role="prescriber",
+        full_name=full_name,
+        credentials=["physician"],
+        indications=indications or [],
     )
 
 

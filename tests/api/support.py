@@ -62,15 +62,7 @@ from tests.builders import sessions
 from tests.charting import support as charting
 
 # The personas of DESIGN 4 ("Permissions as data, tested as a matrix").
-ROLES = ("physician", "nurse_injector", "front_desk", "auditor", "clinic_admin", "other_clinic")
-_MEMBERS = {
-    "physician": ("a", "physician"),
-    "nurse_injector": ("a", "nurse"),
-    "front_desk": ("a", "front_desk"),
-    "auditor": ("a", "auditor"),
-    "clinic_admin": ("a", "admin"),
-    "other_clinic": ("b", "physician"),
-}
+ROLES = builders.PERSONAS
 
 # Rows a request could create or change in a clinic; the first five are the ones the brief names.
 TRACKED: tuple[type[Model], ...] = (
@@ -210,10 +202,10 @@ class World:
         return staff
 
     def staff_of(self, role: str) -> builders.Staff:
-        return self.a if _MEMBERS[role][0] == "a" else self.b
+        return self.a if builders.PERSONA_MEMBERS[role][0] == "a" else self.b
 
     def member(self, role: str) -> Membership:
-        membership: Membership = getattr(self.staff_of(role), _MEMBERS[role][1])
+        membership: Membership = getattr(self.staff_of(role), builders.PERSONA_MEMBERS[role][1])
         return membership
 
     def username(self, role: str) -> str:
@@ -374,16 +366,9 @@ class World:
     @cached_property
     def restricted(self) -> Patient:
         """A chart restricted by a second prescriber: no persona is in its care team."""
-        from bontrack.accounts.services import add_member
         from bontrack.patients.services import update_patient
 
-        keeper = add_member(
-            self.a.clinic,
-            username="a-physician-2",
-            password=self.a.password,
-            role="prescriber",
-            credentials=["physician"],
-        )
+        keeper = builders.another_prescriber(self.a)
         patient = builders.patient(self.a, "P-R")
         return update_patient(
             Actor(keeper, "127.0.0.1"), patient.id, timezone.localdate(), restricted=True

@@ -24,6 +24,7 @@ from django.utils import timezone
 from bontrack.api.main import api
 from bontrack.audit.models import AuditEntry, SecurityEvent
 from bontrack.domain.catalog import catalog
+from tests import builders
 from tests.api.support import (
     ROLES,
     TRACKED,
@@ -38,7 +39,7 @@ from tests.interop.bulk_support import ec_key
 
 pytestmark = pytest.mark.django_db
 
-A_ROLES = ("physician", "nurse_injector", "front_desk", "auditor", "clinic_admin")
+A_ROLES = builders.CLINIC_A_PERSONAS
 EVERYONE = frozenset(A_ROLES)
 DEMOGRAPHICS_WRITE = frozenset({"clinic_admin", "physician", "nurse_injector", "front_desk"})
 CHART_READ = frozenset({"clinic_admin", "physician", "nurse_injector", "auditor"})

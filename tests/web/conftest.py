@@ -16,22 +16,6 @@ from bontrack.patients.models import Patient
 from bontrack.treatments.models import TreatmentSession
 from tests import builders
 
-PERSONAS = {
-    "physician": "a-physician",
-    "nurse_injector": "a-nurse",
-    "front_desk": "a-frontdesk",
-    "auditor": "a-auditor",
-    "clinic_admin": "a-admin",
-    "other_clinic": "b-physician",
-}
-MEMBERS = {
-    "physician": "physician",
-    "nurse_injector": "nurse",
-    "front_desk": "front_desk",
-    "auditor": "auditor",
-    "clinic_admin": "admin",
-}
-
 
 @dataclass
 class Pages:
@@ -49,9 +33,9 @@ class Pages:
         """Signed in as the persona. Through the sign-in form itself (with the lockout and the
         second factor in front of it) in tests/web/test_sign_in.py; here, directly."""
         client = Client()
-        staff = self.other if persona == "other_clinic" else self.staff
-        role = "physician" if persona == "other_clinic" else MEMBERS[persona]
-        client.force_login(getattr(staff, role).user)
+        clinic, member = builders.PERSONA_MEMBERS[persona]
+        staff = self.staff if clinic == "a" else self.other
+        client.force_login(getattr(staff, member).user)
         return client
 
 

@@ -17,12 +17,13 @@ from bontrack.audit.models import AuditEntry, SecurityEvent
 from bontrack.charting.models import Photo, SignedConsentForm
 from bontrack.charting.services import consent_forms, photos
 from bontrack.charting.services.appointments import book_appointment
+from tests import builders
 from tests.charting import support
 from tests.web.conftest import Pages
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("physician", "nurse_injector", "front_desk", "auditor", "clinic_admin")
+ROLES = builders.CLINIC_A_PERSONAS
 CHART = {"physician", "nurse_injector", "auditor", "clinic_admin"}
 CLINICAL = {"physician", "nurse_injector"}
 

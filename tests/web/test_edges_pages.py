@@ -12,7 +12,6 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from bontrack.accounts.services import add_member
 from bontrack.audit.services import Actor
 from bontrack.inventory.services import RESTRICTED_EXPOSURE, recall_lot
 from bontrack.patients.models import Patient
@@ -24,13 +23,7 @@ from tests.web.conftest import Pages
 
 def _restricted_patient_on_the_lot(pages: Pages) -> Patient:
     s = pages.staff
-    keeper = add_member(
-        s.clinic,
-        username="a-physician-keeper",
-        password=s.password,
-        role="prescriber",
-        credentials=["physician"],
-    )
+    keeper = builders.another_prescriber(s, "a-physician-keeper")
     patient = register_patient(
         s.actor("physician"),
         timezone.localdate(),

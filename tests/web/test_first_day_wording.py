@@ -16,7 +16,8 @@ from bontrack.outcomes.models import Assessment
 from bontrack.web import forms as web_forms
 from bontrack.web import patient_forms
 from tests import builders
-from tests.web.conftest import MEMBERS, Pages
+from tests.builders import CLINIC_A_PERSONAS
+from tests.web.conftest import Pages
 
 pytestmark = pytest.mark.django_db
 
@@ -222,7 +223,7 @@ def _main_pages(pages: Pages) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("persona", sorted(MEMBERS))
+@pytest.mark.parametrize("persona", sorted(CLINIC_A_PERSONAS))
 def test_no_main_page_shows_developer_wording(pages, persona):
     client = pages.client(persona)
     seen = 0

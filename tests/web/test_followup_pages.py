@@ -17,9 +17,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from bontrack.accounts.demo import build_demo
 from bontrack.audit.models import AuditEntry
 from bontrack.audit.services import Actor
+from bontrack.ops.demo import build_demo
 from bontrack.outcomes import services as followup
 from bontrack.outcomes.due import due_list
 from bontrack.outcomes.models import Assessment, WearOffReport
@@ -30,7 +30,7 @@ from tests.web.conftest import Pages
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("physician", "nurse_injector", "front_desk", "auditor", "clinic_admin")
+ROLES = builders.CLINIC_A_PERSONAS
 READERS = {"physician", "nurse_injector", "auditor", "clinic_admin"}
 RECORDERS = {"physician", "nurse_injector"}
 

@@ -18,6 +18,7 @@ from bontrack.audit.models import AuditEntry, SecurityEvent
 from bontrack.inventory.models import VialClosing
 from bontrack.treatments.models import FindingDecision, TreatmentSession
 from bontrack.treatments.services import stored_result_at
+from tests import builders
 from tests.web.conftest import Pages
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +54,7 @@ ALLOWED = {
     "inventory": {"physician", "nurse_injector", "front_desk", "auditor", "clinic_admin"},
     "lot": {"physician", "nurse_injector", "front_desk", "auditor", "clinic_admin"},
 }
-ROLES = ("physician", "nurse_injector", "front_desk", "auditor", "clinic_admin")
+ROLES = builders.CLINIC_A_PERSONAS
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -61,9 +61,18 @@ def due_world():
         s.actor("front_desk"),
         people["cal"].id,
         indication="glabellar-lines",
-        starts_at=timezone.now() + timedelta(days=12),
+        starts_at=_open_hour_in(12),
     )
     return s, people
+
+
+def _open_hour_in(days: int, at: time = time(10)) -> datetime:
+    """``at`` on the first weekday at least ``days`` ahead: within the default opening hours
+    whatever the day and the hour the test runs (clinic A's time zone is UTC)."""
+    day = timezone.localdate() + timedelta(days=days)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime.combine(day, at, tzinfo=UTC)
 
 
 def test_reminders_go_by_email_only_to_those_who_agreed_and_each_send_is_logged(due_world):
@@ -243,12 +252,9 @@ def test_the_lot_picker_offers_only_in_date_unrecalled_stock_of_the_plans_produc
 
 def test_times_are_the_clinics(due_world):
     s, people = due_world
-    local = datetime.combine(timezone.localdate() + timedelta(days=3), time(9, 30))
+    local = _open_hour_in(3, time(9, 30))
     made = appointments.book_appointment(
-        s.actor("nurse"),
-        people["ann"].id,
-        indication="glabellar-lines",
-        starts_at=timezone.make_aware(local),
+        s.actor("nurse"), people["ann"].id, indication="glabellar-lines", starts_at=local
     )
     assert appointments.appointments_between(s.actor("nurse"), local.date()) == [made]
 

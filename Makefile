@@ -93,10 +93,14 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict bontrack/domain
 
+# Test processes: one per core (pytest-xdist); each has its own test database and files.
+# TEST_WORKERS=0 runs the suite in this one process.
+TEST_WORKERS ?= auto
+
 pytest: $(STAMP)
-	DATABASE_URL= $(BIN)/pytest -q -p no:cacheprovider || [ $$? -eq 5 ]
+	DATABASE_URL= $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup || [ $$? -eq 5 ]
 	DATABASE_URL=$${BONTRACK_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres} \
-		$(BIN)/pytest -q -p no:cacheprovider -m postgres || [ $$? -eq 5 ]
+		$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup -m postgres || [ $$? -eq 5 ]
 
 ## bench: benchmarks that print ratios measured in one run
 bench: $(STAMP)

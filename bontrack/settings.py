@@ -30,7 +30,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,7 +39,14 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("BONTRACK_VAR_DIR", BASE_DIR / "var"))
 DEBUG = os.environ.get("BONTRACK_DEBUG", "") == "1"
-TESTING = "pytest" in sys.modules
+# Set by the test runner (pyproject.toml's pytest env): throwaway keys, a fast password hasher,
+# an in-process cache. Never set in a deployment (security/production.py refuses it).
+TESTING = os.environ.get("BONTRACK_TESTING", "") == "1"
+# Under pytest-xdist each worker keeps its own files (task queue, exports, audit checkpoints,
+# clinical files and the SQLite test database) in a directory of its own.
+_TEST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "") if TESTING else ""
+if _TEST_WORKER:
+    VAR_DIR = VAR_DIR / _TEST_WORKER
 # "production": served over HTTPS to the outside; checked at the end of this file.
 PRODUCTION = os.environ.get("BONTRACK_ENV", "local") == "production"
 BONTRACK_HTTPS = PRODUCTION or os.environ.get("BONTRACK_HTTPS", "") == "1"
@@ -150,8 +156,10 @@ INSTALLED_APPS = [
     "bontrack.outcomes",
     "bontrack.charting",
     "bontrack.interop",
+    # The pages, the sign-in and second-factor ones included: listed before allauth, so that its
+    # templates (account/, allauth/, mfa/) override allauth's.
     "bontrack.web",
-    # Sign-in policy, sessions, break-glass, audit reports; its templates override allauth's.
+    # Sign-in policy, sessions, break-glass, audit reports.
     "bontrack.security",
     # Sign-in with a second factor: TOTP with recovery codes, WebAuthn security keys (mfa), and
     # the list of one's sessions (usersessions).
@@ -374,9 +382,9 @@ AXES_FAILURE_LIMIT = int(os.environ.get("BONTRACK_LOCKOUT_FAILURES", "10"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("BONTRACK_LOCKOUT_MINUTES", "30")))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "bontrack.security.lockout.locked_out_response"
+AXES_LOCKOUT_CALLABLE = "bontrack.web.lockout.locked_out_response"
 AXES_CLIENT_IP_CALLABLE = "bontrack.core.addresses.client_ip"
-AXES_USERNAME_CALLABLE = "bontrack.security.lockout.username_of"
+AXES_USERNAME_CALLABLE = "bontrack.web.lockout.username_of"
 AXES_VERBOSE = False
 
 

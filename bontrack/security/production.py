@@ -34,6 +34,10 @@ def production_problems(s: Mapping[str, Any]) -> list[str]:
     problems = []
     if s.get("DEBUG"):
         problems.append("BONTRACK_DEBUG is on: debug pages show settings and source")
+    if s.get("TESTING"):
+        problems.append(
+            "BONTRACK_TESTING is set: it gives throwaway keys and a weak password hasher"
+        )
     key = str(s.get("SECRET_KEY", ""))
     if len(key) < MIN_KEY_LENGTH or len(set(key)) < 5 or key.startswith("django-insecure-"):
         problems.append(

@@ -23,6 +23,7 @@ from huey.contrib.djhuey import HUEY
 from tests import builders
 from tests.interop.bulk_support import download, get_token, register, rsa_key
 from tests.interop.support import validate
+from tests.processes import child_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,13 +46,12 @@ def test_a_real_consumer_runs_the_export(settings: Any, tmp_path: Path):
     http = Client()
     token = get_token(http, str(client.id), key)
 
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
-        "BONTRACK_TASK_QUEUE": str(django_settings.HUEY["filename"]),
-        "BONTRACK_EXPORT_DIR": str(settings.EXPORT_DIR),
-        "SECRET_KEY": "consumer-test-key",
-    }
+    env = child_environment(
+        DATABASE_URL=f"sqlite:///{connection.settings_dict['NAME']}",
+        BONTRACK_TASK_QUEUE=str(django_settings.HUEY["filename"]),
+        BONTRACK_EXPORT_DIR=str(settings.EXPORT_DIR),
+        SECRET_KEY="consumer-test-key",
+    )
     env.pop("REDIS_URL", None)
     log = (tmp_path / "consumer.log").open("w")
     consumer = subprocess.Popen(

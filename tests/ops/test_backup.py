@@ -1,7 +1,6 @@
 """`bontrack backup` and `bontrack restore`, end to end through real processes."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,22 +10,28 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import child_environment
+
 BONTRACK = [sys.executable, "-m", "bontrack.cli"]
 # The audit key is kept apart from the database and its backups: the restoring host has it too.
 AUDIT_KEY = "backup-test-audit-key-" + "a" * 30
 MANAGE = [sys.executable, str(Path(__file__).resolve().parents[2] / "manage.py")]
+# One test worker runs them all, so that the demo source below is built once (make test's
+# `--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("backup")
 
 
 def run(args, var_dir, database_url="", check=True, extra=None):
-    env = {
-        **os.environ,
-        "BONTRACK_VAR_DIR": str(var_dir),
-        "SECRET_KEY": "backup-test-key-" + "x" * 40,
-        "BONTRACK_AUDIT_KEY": AUDIT_KEY,
-        "DATABASE_URL": database_url,
-        "DJANGO_SETTINGS_MODULE": "bontrack.settings",
-        **(extra or {}),
-    }
+    env = child_environment(
+        **{
+            "BONTRACK_VAR_DIR": str(var_dir),
+            "SECRET_KEY": "backup-test-key-" + "x" * 40,
+            "BONTRACK_AUDIT_KEY": AUDIT_KEY,
+            "DATABASE_URL": database_url,
+            "DJANGO_SETTINGS_MODULE": "bontrack.settings",
+            **(extra or {}),
+        }
+    )
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, check=False)
     if check:
         assert done.returncode == 0, done.stderr
@@ -38,10 +43,35 @@ def loaded(var_dir, database_url=""):
     run([*BONTRACK, "demo"], var_dir, database_url)
 
 
+@pytest.fixture(scope="module")
+def demo_source(tmp_path_factory):
+    """One SQLite var directory, migrated and holding the demo clinic (about 15 s to build),
+    copied for each test that needs a loaded source: no process has it open while it is copied."""
+    folder = tmp_path_factory.mktemp("demo") / "source"
+    loaded(folder)
+    return folder
+
+
 @pytest.fixture
-def sqlite_backup(tmp_path):
-    loaded(tmp_path / "source")
-    run([*BONTRACK, "backup", str(tmp_path / "backup")], tmp_path / "source")
+def loaded_copy(demo_source):
+    def copy(var_dir: Path) -> Path:
+        shutil.copytree(demo_source, var_dir)
+        return var_dir
+
+    return copy
+
+
+@pytest.fixture(scope="module")
+def pristine_backup(tmp_path_factory, demo_source):
+    """One backup of the demo source, copied for each test that reads or damages it."""
+    base = tmp_path_factory.mktemp("pristine")
+    run([*BONTRACK, "backup", str(base / "backup")], demo_source)
+    return base / "backup"
+
+
+@pytest.fixture
+def sqlite_backup(pristine_backup, tmp_path):
+    shutil.copytree(pristine_backup, tmp_path / "backup")
     return tmp_path / "backup"
 
 
@@ -88,15 +118,6 @@ def test_a_damaged_backup_is_refused_before_anything_is_written(sqlite_backup, t
     assert not (tmp_path / "target" / "bontrack.sqlite3").exists() or (
         "clinic" not in run([*BONTRACK, "audit", "verify"], tmp_path / "target", check=False).stdout
     )
-
-
-@pytest.fixture(scope="module")
-def pristine_backup(tmp_path_factory):
-    """One backup, copied for each test that damages it."""
-    base = tmp_path_factory.mktemp("pristine")
-    loaded(base / "source")
-    run([*BONTRACK, "backup", str(base / "backup")], base / "source")
-    return base / "backup"
 
 
 def _manifest(folder: Path) -> dict:
@@ -197,11 +218,12 @@ def test_a_table_whose_content_differs_from_the_manifest_fails_the_restore(
     assert "charting_appointment: its content differs from the backup's" in done.stderr
 
 
-def test_a_backup_writes_a_signed_checkpoint_and_an_older_backup_restored_is_named(tmp_path):
-    source = tmp_path / "source"
+def test_a_backup_writes_a_signed_checkpoint_and_an_older_backup_restored_is_named(
+    loaded_copy, tmp_path
+):
+    source = loaded_copy(tmp_path / "source")
     anchors = tmp_path / "anchors.jsonl"
     extra = {"BONTRACK_AUDIT_CHECKPOINTS": str(anchors)}
-    loaded(source)
     run([*BONTRACK, "backup", str(tmp_path / "older")], source, extra=extra)
     run([*BONTRACK, "demo"], source)  # more entries in the clinic's chain and the security log
     run([*BONTRACK, "backup", str(tmp_path / "newer")], source, extra=extra)
@@ -212,8 +234,8 @@ def test_a_backup_writes_a_signed_checkpoint_and_an_older_backup_restored_is_nam
     assert "an older copy of the database was restored" in done.stdout
 
 
-def test_restore_refuses_a_database_that_holds_clinics(sqlite_backup, tmp_path):
-    loaded(tmp_path / "busy")
+def test_restore_refuses_a_database_that_holds_clinics(sqlite_backup, loaded_copy, tmp_path):
+    loaded_copy(tmp_path / "busy")
     done = run([*BONTRACK, "restore", str(sqlite_backup)], tmp_path / "busy", check=False)
     assert done.returncode == 2
     assert "empty database" in done.stderr
@@ -229,17 +251,15 @@ def test_a_manifest_that_disagrees_with_the_data_fails_the_restore(sqlite_backup
     assert "treatments_treatmentsession" in done.stderr
 
 
-def test_a_backup_taken_while_another_process_signs_restores_consistently(tmp_path):
+def test_a_backup_taken_while_another_process_signs_restores_consistently(loaded_copy, tmp_path):
     """DESIGN: SQLite's online backup API copies a consistent snapshot while writers go on."""
-    source = tmp_path / "source"
-    loaded(source)
-    env = {
-        **os.environ,
-        "BONTRACK_VAR_DIR": str(source),
-        "SECRET_KEY": "k" * 50,
-        "BONTRACK_AUDIT_KEY": AUDIT_KEY,
-        "DATABASE_URL": "",
-    }
+    source = loaded_copy(tmp_path / "source")
+    env = child_environment(
+        BONTRACK_VAR_DIR=str(source),
+        SECRET_KEY="k" * 50,
+        BONTRACK_AUDIT_KEY=AUDIT_KEY,
+        DATABASE_URL="",
+    )
     writer = subprocess.Popen(
         ["bash", "-c", f"for i in 1 2 3 4; do {sys.executable} -m bontrack.cli demo; done"],
         env=env,

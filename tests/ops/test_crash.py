@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+from tests.processes import child_environment
+
 ROOT = Path(__file__).resolve().parents[2]
 SETUP = r"""
 import json, sys
@@ -69,13 +71,12 @@ print(json.dumps(out))
 
 
 def env_for(var_dir):
-    return {
-        **os.environ,
-        "BONTRACK_VAR_DIR": str(var_dir),
-        "DATABASE_URL": "",
-        "SECRET_KEY": "crash-test-" + "k" * 40,
-        "DJANGO_SETTINGS_MODULE": "bontrack.settings",
-    }
+    return child_environment(
+        BONTRACK_VAR_DIR=str(var_dir),
+        DATABASE_URL="",
+        SECRET_KEY="crash-test-" + "k" * 40,
+        DJANGO_SETTINGS_MODULE="bontrack.settings",
+    )
 
 
 def django_script(code, env):

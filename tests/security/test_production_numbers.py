@@ -60,6 +60,7 @@ def test_the_safe_numbers_raise_no_problem():
         ({"EXPORT_RETENTION_HOURS": 0}, "BONTRACK_EXPORT_RETENTION_HOURS must be"),
         ({"EXPORT_RETENTION_HOURS": 24 * 30}, "BONTRACK_EXPORT_RETENTION_HOURS must be"),
         ({"EXPORT_TIMEOUT_MINUTES": 0}, "BONTRACK_EXPORT_TIMEOUT_MINUTES must be at least 1"),
+        ({"TESTING": True}, "BONTRACK_TESTING is set"),
     ],
 )
 def test_production_refuses_a_number_that_switches_a_safeguard_off(change, complaint):

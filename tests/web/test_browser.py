@@ -9,6 +9,7 @@ Without /usr/bin/chromium the test skips saying why; under CI=true it fails inst
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,7 +17,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from bontrack.audit.services import verify_clinic_chain
@@ -33,7 +33,10 @@ ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-SHOTS = Path(settings.VAR_DIR) / "screenshots"
+# One folder whichever test worker takes the picture (settings.VAR_DIR is the worker's own).
+SHOTS = (
+    Path(os.environ.get("BONTRACK_VAR_DIR") or Path(__file__).parents[2] / "var") / "screenshots"
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

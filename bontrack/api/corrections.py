@@ -33,7 +33,7 @@ from bontrack.api.perms import SIGNED_IN, needs
 from bontrack.api.schemas import ErrorOut
 from bontrack.core.errors import ServiceError
 from bontrack.treatments import corrections, services, supply
-from bontrack.treatments.models import CorrectionRequest
+from bontrack.treatments.models import CorrectionKind, CorrectionRequest
 
 router = Router(tags=["corrections"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -48,7 +48,7 @@ def draws(items: list[DrawIn] | None) -> tuple[supply.DrawInput, ...] | None:
 def proposal(
     kind: str, body: ProposedAmendment | ProposedEnteredInError, field: str = "proposed"
 ) -> corrections.Proposal:
-    if kind == "entered-in-error":
+    if kind == CorrectionKind.ENTERED_IN_ERROR:
         if not isinstance(body, ProposedEnteredInError):
             raise ServiceError(f"{field}.toxin_given", "an entered-in-error proposes toxin_given")
         return corrections.Proposal(kind, toxin_given=body.toxin_given)

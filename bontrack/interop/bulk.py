@@ -39,9 +39,15 @@ from bontrack.core.errors import ServiceError
 from bontrack.interop import fhir
 from bontrack.interop.fhir_reads import EVERYTHING, UNOWNED, ClinicRecords
 from bontrack.interop.fhir_search import SearchError
-from bontrack.interop.models import ExportJob
+from bontrack.interop.models import UNDER_WAY, ExportJob, ExportStatus
 from bontrack.patients.models import Patient
-from bontrack.treatments.models import Injection, SessionEvent, SessionVial, TreatmentSession
+from bontrack.treatments.models import (
+    Injection,
+    SessionEvent,
+    SessionEventKind,
+    SessionVial,
+    TreatmentSession,
+)
 from bontrack.treatments.records import Point, amended_points
 from bontrack.treatments.services import local_date
 
@@ -127,13 +133,13 @@ def fail_stale_exports(now: datetime | None = None, clinic_id: UUID | None = Non
     Run at every kick-off and status poll and hourly, so no request waits on a dead worker."""
     now = now or timezone.now()
     stale = ExportJob.objects.filter(
-        status__in=("queued", "running"),
+        status__in=UNDER_WAY,
         heartbeat_at__lt=now - timedelta(minutes=settings.EXPORT_TIMEOUT_MINUTES),
     )
     if clinic_id is not None:
         stale = stale.filter(clinic_id=clinic_id)
     return stale.update(
-        status="failed",
+        status=ExportStatus.FAILED,
         error_message="the export task stopped reporting (is the worker running?): kick off "
         "a new export",
         finished_at=now,
@@ -154,9 +160,9 @@ def cancel(actor: Actor, job_id: UUID | str) -> ExportJob:
     """DELETE on the status URL: a running export stops, a finished one's files are deleted."""
     with clinical_transaction(actor) as trail:
         job = access_job(actor, job_id)
-        if job.status in ("cancelled", "expired"):
+        if job.status in (ExportStatus.CANCELLED, ExportStatus.EXPIRED):
             raise refuse_outside_clinic(actor, "export", job_id)
-        job.status = "cancelled"
+        job.status = ExportStatus.CANCELLED
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "finished_at"])
         trail.record("delete", "bulk-export", job.id, None)
@@ -198,12 +204,13 @@ def purge_expired(now: datetime | None = None) -> int:
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.EXPORT_RETENTION_HOURS)
     old = ExportJob.objects.filter(
-        status__in=("completed", "failed", "cancelled"), finished_at__lt=cutoff
+        status__in=(ExportStatus.COMPLETED, ExportStatus.FAILED, ExportStatus.CANCELLED),
+        finished_at__lt=cutoff,
     )
     count = 0
     for job in old.iterator(chunk_size=100):
         shutil.rmtree(export_dir(job.id), ignore_errors=True)
-        ExportJob.objects.filter(pk=job.pk).update(status="expired")
+        ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.EXPIRED)
         count += 1
     return count
 
@@ -311,7 +318,8 @@ class BatchRecords(ClinicRecords):
         removed: ids never come back, so a consumer deletes them."""
         for record in self.sessions:
             amendments = sorted(
-                (e for e in record.events if e.kind == "amended"), key=lambda e: (e.at, str(e.id))
+                (e for e in record.events if e.kind == SessionEventKind.AMENDED),
+                key=lambda e: (e.at, str(e.id)),
             )
             if not amendments or amendments[-1].at <= since:
                 continue
@@ -344,7 +352,7 @@ def _batches(ids: Iterator[UUID], size: int) -> Iterator[list[UUID]]:
 
 def _beat(job: ExportJob, progress: str) -> None:
     """Report progress; stop when the export was cancelled meanwhile."""
-    updated = ExportJob.objects.filter(pk=job.pk, status="running").update(
+    updated = ExportJob.objects.filter(pk=job.pk, status=ExportStatus.RUNNING).update(
         progress=progress, heartbeat_at=timezone.now()
     )
     if not updated:
@@ -353,8 +361,8 @@ def _beat(job: ExportJob, progress: str) -> None:
 
 def write_export(job_id: UUID | str) -> None:
     """The task's body: write the files, disclose every patient exported, complete the job."""
-    claimed = ExportJob.objects.filter(id=job_id, status="queued").update(
-        status="running", heartbeat_at=timezone.now(), progress="starting"
+    claimed = ExportJob.objects.filter(id=job_id, status=ExportStatus.QUEUED).update(
+        status=ExportStatus.RUNNING, heartbeat_at=timezone.now(), progress="starting"
     )
     if not claimed:
         return  # cancelled before it started, or already taken
@@ -367,8 +375,8 @@ def write_export(job_id: UUID | str) -> None:
         shutil.rmtree(directory, ignore_errors=True)
     except Exception as error:
         logger.exception("bulk export %s failed", job.id)
-        ExportJob.objects.filter(pk=job.pk, status="running").update(
-            status="failed",
+        ExportJob.objects.filter(pk=job.pk, status=ExportStatus.RUNNING).update(
+            status=ExportStatus.FAILED,
             error_message=f"the export failed: {type(error).__name__}",
             finished_at=timezone.now(),
         )
@@ -448,8 +456,8 @@ def _write(job: ExportJob, directory: Path) -> None:
         output.append(
             {"type": "Bundle", "count": files.counts[f"{DELETED_DIR}-Bundle"], "deleted": True}
         )
-    finished = ExportJob.objects.filter(pk=job.pk, status="running").update(
-        status="completed",
+    finished = ExportJob.objects.filter(pk=job.pk, status=ExportStatus.RUNNING).update(
+        status=ExportStatus.COMPLETED,
         progress=f"{done} of {total} patients",
         output=output,
         errors=errors,

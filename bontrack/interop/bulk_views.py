@@ -31,6 +31,7 @@ from bontrack.core.errors import NotFoundError, ServiceError
 from bontrack.interop import bulk, fhir, kickoff, smart
 from bontrack.interop.fhir_search import SearchError
 from bontrack.interop.fhir_views import authenticate, fhir_response, operation_outcome
+from bontrack.interop.models import UNDER_WAY, ExportStatus
 
 View = Callable[..., HttpResponse]
 
@@ -136,20 +137,20 @@ def status(request: HttpRequest, actor: Actor, job_id: UUID) -> HttpResponse:
             202,
         )
     job = bulk.access_job(actor, job_id)
-    if job.status in ("queued", "running"):
+    if job.status in UNDER_WAY:
         response = HttpResponse(status=202)
         response["X-Progress"] = job.progress or job.status
         response["Retry-After"] = str(bulk.POLL_SECONDS)
         response["Cache-Control"] = "no-store"
         return response
-    if job.status == "completed":
+    if job.status == ExportStatus.COMPLETED:
         response = JsonResponse(bulk.manifest(job, _status_url(request, job.id)))
         response["Cache-Control"] = "no-store"
         assert job.finished_at is not None
         expires = job.finished_at + timedelta(hours=_retention_hours())
         response["Expires"] = http_date(expires.timestamp())
         return response
-    if job.status == "failed":
+    if job.status == ExportStatus.FAILED:
         return operation_outcome(500, job.error_message or "the export failed", "exception")
     return operation_outcome(404, f"this export was {job.status}: its files are gone")
 
@@ -167,7 +168,7 @@ def download(request: HttpRequest, actor: Actor, job_id: UUID, name: str) -> Htt
         f"{bulk.DELETED_DIR}-{e['type']}" if e.get("deleted") else e["type"]: e["count"]
         for e in [*job.output, *job.errors]
     }
-    if job.status != "completed" or name not in listed:
+    if job.status != ExportStatus.COMPLETED or name not in listed:
         return operation_outcome(404, "no such file in this export")
     path = bulk.export_dir(job.id) / f"{name}.ndjson"
     if not path.is_file():

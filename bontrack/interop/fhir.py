@@ -26,8 +26,8 @@ from bontrack.interop.fhir_search import SEARCHES
 from bontrack.inventory.models import Lot
 from bontrack.outcomes.models import AdverseEvent, Assessment
 from bontrack.patients.models import Consent, Diagnosis, Patient
-from bontrack.treatments.models import SessionEvent, TreatmentSession
-from bontrack.treatments.records import Point, current_points, status_of
+from bontrack.treatments.models import SessionEvent, SessionEventKind, TreatmentSession
+from bontrack.treatments.records import Point, SessionStatus, current_points, status_of
 
 Resource = dict[str, Any]
 
@@ -140,12 +140,12 @@ VERIFICATION_SIGNATURE = ("1.2.840.10065.1.12.1.5", "Verification Signature")
 
 # A session's status (treatments/records.py) as a Procedure's.
 PROCEDURE_STATUS = {
-    "plan": "preparation",
-    "signed": "completed",
-    "amended": "completed",
-    "awaiting-co-signature": "completed",
-    "entered-in-error": "entered-in-error",
-    "cancelled": "not-done",
+    SessionStatus.PLAN: "preparation",
+    SessionStatus.SIGNED: "completed",
+    SessionStatus.AMENDED: "completed",
+    SessionStatus.AWAITING_CO_SIGNATURE: "completed",
+    SessionStatus.ENTERED_IN_ERROR: "entered-in-error",
+    SessionStatus.CANCELLED: "not-done",
 }
 # AdverseEvent codes of R4 (4.0.1): severity and outcome are required bindings.
 AE_SEVERITY_CODES = {
@@ -306,7 +306,7 @@ class SessionRecord:
 
     @property
     def co_signature(self) -> SessionEvent | None:
-        return next((e for e in self.events if e.kind == "co-signed"), None)
+        return next((e for e in self.events if e.kind == SessionEventKind.CO_SIGNED), None)
 
     def point_lots(self, point: Point) -> tuple[Lot, ...]:
         """The lot a point was drawn from: its vial's, or the session's only lot; several when
@@ -326,7 +326,7 @@ def session_record(
     vial uses when the caller read them already (a bulk export reads a batch's at once, without
     a prefetch per session)."""
     events = tuple(session.events.all() if events_read is None else events_read)
-    amendments = [e for e in events if e.kind == "amended"]
+    amendments = [e for e in events if e.kind == SessionEventKind.AMENDED]
     notes = session.notes
     if amendments:
         latest = max(amendments, key=lambda e: (e.at, str(e.id)))
@@ -529,7 +529,12 @@ def procedure_resource(record: SessionRecord, diagnoses: Sequence[Diagnosis] = (
         found["instantiatesUri"] = [PROTOCOL_URI + s.protocol]
     found["status"] = status
     reason_event = next(
-        (e for e in record.events if e.kind in ("cancelled", "entered-in-error")), None
+        (
+            e
+            for e in record.events
+            if e.kind in (SessionEventKind.CANCELLED, SessionEventKind.ENTERED_IN_ERROR)
+        ),
+        None,
     )
     if reason_event is not None and reason_event.reason:
         found["statusReason"] = {"text": reason_event.reason}
@@ -591,7 +596,7 @@ def medication_administration_resources(record: SessionRecord) -> list[Resource]
     s = record.session
     if not s.is_signed or s.administered_at is None:
         return []
-    status = "entered-in-error" if record.status == "entered-in-error" else "completed"
+    status = "entered-in-error" if record.status == SessionStatus.ENTERED_IN_ERROR else "completed"
     # What every point of the session shares is made once (and shared, read-only).
     session_id = str(s.id)
     part_of = [ref("Procedure", session_id)]
@@ -865,13 +870,13 @@ def provenance_resources(record: SessionRecord) -> list[Resource]:
         }
     ]
     for event in record.events:
-        if event.kind == "cancelled":
+        if event.kind == SessionEventKind.CANCELLED:
             continue
-        if event.kind == "co-signed":
+        if event.kind == SessionEventKind.CO_SIGNED:
             activity: dict[str, Any] = {"text": "co-signature"}
             agent = _agent("verifier", "Verifier", event.by)
             kind = VERIFICATION_SIGNATURE
-        elif event.kind == "amended":
+        elif event.kind == SessionEventKind.AMENDED:
             activity = concept(coding(DATA_OPERATION, "UPDATE", "revise"), text="amendment")
             agent = _agent("author", "Author", event.by)
             kind = AUTHOR_SIGNATURE

@@ -22,7 +22,7 @@ from bontrack.interop.bulk import (
     ExportRequest,
     fail_stale_exports,
 )
-from bontrack.interop.models import ExportJob, SystemClient
+from bontrack.interop.models import ExportJob, ExportStatus, SystemClient
 from bontrack.interop.smart import Grant
 from bontrack.interop.tasks import run_export
 
@@ -67,7 +67,7 @@ def kick_off(
                     since=request.since,
                     request_url=request_url,
                     address=actor.address,
-                    status="queued",
+                    status=ExportStatus.QUEUED,
                     progress="queued",
                     transaction_time=now,
                     heartbeat_at=now,

@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from bontrack.accounts.models import Clinic, Membership
+from bontrack.accounts.permissions import Role
 from bontrack.accounts.services import add_member, create_clinic
 from bontrack.audit.services import Actor
 from bontrack.domain.planning import vials_needed
@@ -97,7 +98,7 @@ def build_demo(today: date | None = None) -> DemoClinic:
         clinic,
         username="physician",
         password=passwords["physician"],
-        role="prescriber",
+        role=Role.PRESCRIBER,
         full_name="Ada Okafor",
         credentials=["physician"],
         indications=ALL_INDICATIONS,
@@ -107,7 +108,7 @@ def build_demo(today: date | None = None) -> DemoClinic:
             clinic,
             username="admin",
             password=passwords["admin"],
-            role="clinic-admin",
+            role=Role.CLINIC_ADMIN,
             full_name="Morgan Reyes",
         ),
         "physician": physician,
@@ -115,7 +116,7 @@ def build_demo(today: date | None = None) -> DemoClinic:
             clinic,
             username="nurse",
             password=passwords["nurse"],
-            role="nurse-injector",
+            role=Role.NURSE_INJECTOR,
             full_name="Sam Lindqvist",
             credentials=["registered-nurse"],
             indications=[
@@ -131,14 +132,14 @@ def build_demo(today: date | None = None) -> DemoClinic:
             clinic,
             username="frontdesk",
             password=passwords["frontdesk"],
-            role="front-desk",
+            role=Role.FRONT_DESK,
             full_name="Jo Patel",
         ),
         "auditor": add_member(
             clinic,
             username="auditor",
             password=passwords["auditor"],
-            role="auditor",
+            role=Role.AUDITOR,
             full_name="Riley Chen",
         ),
     }

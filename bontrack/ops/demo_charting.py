@@ -14,6 +14,7 @@ from django.utils import timezone
 from PIL import Image, ImageDraw, ImageFilter
 
 from bontrack.accounts.models import Membership
+from bontrack.accounts.permissions import Role
 from bontrack.audit.services import Actor
 from bontrack.charting.services import appointments, consent_forms, photos, plans
 from bontrack.patients.models import Patient
@@ -121,7 +122,7 @@ def build_charting_demo(
     history: Any,
 ) -> None:
     """``patient`` registers a demo patient; ``history`` plans and signs one past session."""
-    admin = Membership.objects.get(clinic_id=doctor.membership.clinic_id, role="clinic-admin")
+    admin = Membership.objects.get(clinic_id=doctor.membership.clinic_id, role=Role.CLINIC_ADMIN)
     appointments.set_opening_hours(
         Actor(admin, doctor.address),
         contact_email="reception@demo-clinic.example",

@@ -63,7 +63,7 @@ class DueRowRead:
     injector_id: UUID | None
     injector: str | None  # the last session's injector
     due: DueDate
-    status: str  # "overdue" or "due"
+    status: due_service.DueStatus
     booked_on: date | None  # a plan already booked for the indication, from today on
     days_until: int | None  # from the list's today to the due date; negative when overdue
     # B.32: why the patient is held apart, not due ("stop recommended (NICE TA260)"); "" if due.

@@ -29,7 +29,12 @@ from bontrack.domain.units import Units
 from bontrack.inventory.models import Vial
 from bontrack.outcomes.models import AdverseEvent
 from bontrack.patients.models import Patient
-from bontrack.treatments.models import SessionEvent, SessionVial, TreatmentSession
+from bontrack.treatments.models import (
+    SessionEvent,
+    SessionEventKind,
+    SessionVial,
+    TreatmentSession,
+)
 from bontrack.treatments.records import (
     Point,
     addenda,
@@ -268,12 +273,12 @@ class SessionRecord:
 
     @property
     def amended(self) -> bool:
-        return any(e.kind == "amended" for e in self.events)
+        return any(e.kind == SessionEventKind.AMENDED for e in self.events)
 
     @property
     def co_signature(self) -> SessionEvent | None:
         """The latest co-signature."""
-        signed = [e for e in self.events if e.kind == "co-signed"]
+        signed = [e for e in self.events if e.kind == SessionEventKind.CO_SIGNED]
         return signed[-1] if signed else None
 
     @property

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
+from bontrack.accounts.permissions import Role
 from bontrack.treatments.models import SessionEvent, SessionEventKind, TreatmentSession
 
 
@@ -88,7 +89,7 @@ def _needs_co_signature(session: TreatmentSession) -> bool:
     if session.external:  # recorded from another clinic's document: nobody here injected it
         return False
     signer = session.signed_by
-    return signer is not None and signer.role == "nurse-injector"
+    return signer is not None and signer.role == Role.NURSE_INJECTOR
 
 
 def current_points(

@@ -13,7 +13,7 @@ from django.db.models import Count
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import INJECTOR_ROLES, Perm
 from bontrack.audit.services import Actor
-from bontrack.charting.models import Appointment, Photo, SignedConsentForm
+from bontrack.charting.models import Appointment, AppointmentStatus, Photo, SignedConsentForm
 from bontrack.charting.services import appointments as book
 from bontrack.charting.services import plans
 from bontrack.charting.services.photos import view_name
@@ -69,7 +69,12 @@ def patient_charting(actor: Actor, patient: Patient, day: date) -> dict[str, Any
         "book_indications": [(c, cat.indications[c].name) for c in treated if c in cat.indications]
         + [(i.code, i.name) for i in cat.indications.values() if i.code not in treated],
         "injectors": injectors(actor),
-        "statuses": ("arrived", "completed", "no-show", "cancelled"),
+        "statuses": (
+            AppointmentStatus.ARRIVED,
+            AppointmentStatus.COMPLETED,
+            AppointmentStatus.NO_SHOW,
+            AppointmentStatus.CANCELLED,
+        ),
     }
     if not m.can(Perm.CHART_READ):
         return {"charting": context}

@@ -10,9 +10,11 @@ from typing import Any
 
 from django.utils import timezone
 
+from bontrack.accounts.permissions import Role
 from bontrack.domain.catalog import catalog
 from bontrack.domain.units import format_decimal
 from bontrack.patients.models import Patient
+from bontrack.treatments.records import SessionStatus
 
 SEVERITY_WORDS = {"block": "Block", "warn": "Warning", "info": "Information"}
 VERDICT_WORDS = {
@@ -34,22 +36,22 @@ GUIDANCE_WORDS = {
     "ultrasound": "ultrasound",
 }
 STATUS_WORDS = {
-    "plan": "Plan",
-    "cancelled": "Cancelled",
-    "signed": "Signed",
-    "awaiting-co-signature": "Signed, awaiting co-signature",
-    "amended": "Signed, amended",
-    "entered-in-error": "Entered in error",
+    SessionStatus.PLAN: "Plan",
+    SessionStatus.CANCELLED: "Cancelled",
+    SessionStatus.SIGNED: "Signed",
+    SessionStatus.AWAITING_CO_SIGNATURE: "Signed, awaiting co-signature",
+    SessionStatus.AMENDED: "Signed, amended",
+    SessionStatus.ENTERED_IN_ERROR: "Entered in error",
 }
 
 
 ROLE_WORDS = {
-    "clinic-admin": "clinic administrator",
-    "prescriber": "prescriber",
-    "nurse-injector": "nurse injector",
-    "front-desk": "front desk",
-    "auditor": "auditor",
-    "system-client": "system client",
+    Role.CLINIC_ADMIN: "clinic administrator",
+    Role.PRESCRIBER: "prescriber",
+    Role.NURSE_INJECTOR: "nurse injector",
+    Role.FRONT_DESK: "front desk",
+    Role.AUDITOR: "auditor",
+    Role.SYSTEM_CLIENT: "system client",
 }
 
 

@@ -24,8 +24,10 @@ from bontrack.core.errors import ForbiddenError, ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.security.reauth import ReauthenticationError, confirm_identity
 from bontrack.treatments import corrections, services
-from bontrack.treatments.models import CorrectionRequest, TreatmentSession
+from bontrack.treatments.corrections import RequestStatus
+from bontrack.treatments.models import CorrectionKind, CorrectionRequest, TreatmentSession
 from bontrack.treatments.records import (
+    COUNTING_STATUSES,
     Point,
     current_digest,
     current_notes,
@@ -36,14 +38,13 @@ from bontrack.treatments.records import (
 from bontrack.web import bodymap, present
 from bontrack.web.access import clinic_view
 
-CORRECTABLE = ("signed", "awaiting-co-signature", "amended")
 MAX_UNITS = Decimal(1000)
 NURSE_FILES_A_REQUEST = (
     "Only a prescriber amends a signed session or marks it entered in error: file a correction "
     "request from the session's page, and a prescriber will accept or decline it."
 )
 
-__all__ = ["CORRECTABLE", "current_notes"]
+__all__ = ["current_notes"]
 
 
 def _units(raw: str, label: str, errors: dict[str, str]) -> Decimal | None:
@@ -139,7 +140,7 @@ def _context(
 
 def _open_for_correction(actor: Actor, session_id: UUID) -> TreatmentSession:
     session = services.read_session(actor, session_id, Perm.SIGN)
-    if status_of(session) not in CORRECTABLE:
+    if status_of(session) not in COUNTING_STATUSES:
         raise ServiceError(None, "only a signed session that is not entered in error is corrected")
     return session
 
@@ -268,7 +269,10 @@ def request_correction(request: HttpRequest, actor: Actor, session_id: UUID) -> 
     points = current_points(session)
     if request.method != "POST":
         context = _context(
-            session, notes=current_notes(session), digest=current_digest(session), kind="amend"
+            session,
+            notes=current_notes(session),
+            digest=current_digest(session),
+            kind=CorrectionKind.AMEND,
         )
         return render(request, "web/correction_request.html", context)
     errors: dict[str, str] = {}
@@ -277,12 +281,12 @@ def request_correction(request: HttpRequest, actor: Actor, session_id: UUID) -> 
     notes = request.POST.get("notes", "")[:4000]
     digest = request.POST.get("corrects_digest", "")
     proposal = None
-    if kind == "amend":
+    if kind == CorrectionKind.AMEND:
         corrected = _posted_points(request, points, errors)
-        proposal = corrections.Proposal("amend", tuple(corrected), notes)
-    elif kind == "entered-in-error":
+        proposal = corrections.Proposal(CorrectionKind.AMEND, tuple(corrected), notes)
+    elif kind == CorrectionKind.ENTERED_IN_ERROR:
         given = _toxin_given(request, errors)
-        proposal = corrections.Proposal("entered-in-error", toxin_given=given)
+        proposal = corrections.Proposal(CorrectionKind.ENTERED_IN_ERROR, toxin_given=given)
     else:
         errors["kind"] = "choose what to propose: an amendment or entered in error"
     if len(reason) < 5:
@@ -328,7 +332,7 @@ def _request_view(actor: Actor, found: CorrectionRequest) -> dict[str, Any]:
         "patient": session.patient,
         "status": status,
         "decision": decision,
-        "stale": status == "open" and corrections.stale(found),
+        "stale": status == RequestStatus.OPEN and corrections.stale(found),
         "proposal": proposal,
         "proposed_rows": [
             {"label": bodymap.site_label(p.site, p.side), "units": present.units(p.units)}
@@ -338,16 +342,16 @@ def _request_view(actor: Actor, found: CorrectionRequest) -> dict[str, Any]:
         "current_total": present.units(total_units(current_points(session))),
         "indication_name": present.indication_name(session.indication),
         "product_name": present.product_name(session.product),
-        "can_decide": status == "open" and actor.membership.can(Perm.CORRECT),
-        "can_withdraw": status == "open" and found.by_id == actor.membership.id,
+        "can_decide": status == RequestStatus.OPEN and actor.membership.can(Perm.CORRECT),
+        "can_withdraw": status == RequestStatus.OPEN and found.by_id == actor.membership.id,
     }
 
 
 @clinic_view(Perm.CHART_READ)
 def request_list(request: HttpRequest, actor: Actor) -> HttpResponse:
-    status = request.GET.get("status", "open")
+    status = request.GET.get("status", RequestStatus.OPEN)
     if status not in (*corrections.STATUSES, "all"):
-        status = "open"
+        status = RequestStatus.OPEN
     found = corrections.list_requests(actor, status)
     return render(
         request,
@@ -411,14 +415,14 @@ def accept(request: HttpRequest, actor: Actor, correction_id: UUID) -> HttpRespo
     found = corrections.read_request(actor, correction_id)
     errors: dict[str, str] = {}
     edited = None
-    if found.kind == "amend":
+    if found.kind == CorrectionKind.AMEND:
         proposal = corrections.proposal_of(found)
         listed = [
             Point(p.site, p.side, p.units, p.route or "intramuscular") for p in proposal.injections
         ]
         corrected = _posted_points(request, listed, errors)
         notes = request.POST.get("notes", proposal.notes or "")[:4000]
-        edited = corrections.Proposal("amend", tuple(corrected), notes, proposal.vials)
+        edited = corrections.Proposal(CorrectionKind.AMEND, tuple(corrected), notes, proposal.vials)
     reason = request.POST.get("reason", "")
     ended = _confirm_and_append(
         request,

@@ -22,16 +22,16 @@ from bontrack.domain.catalog import catalog
 from bontrack.inventory import services as inventory
 from bontrack.inventory.models import Lot, Vial
 from bontrack.treatments.models import SessionVial
-from bontrack.treatments.supply import VialState, may_be_open
+from bontrack.treatments.supply import ClosedHow, VialState, VialStatus, may_be_open
 from bontrack.treatments.workspace import vial_use_by
 from bontrack.web import present
 from bontrack.web.access import clinic_view
 from bontrack.web.forms import LotForm, RecallForm, ReconstituteForm, first_error
 
 CLOSED_HOW = {
-    "closed": "closed",
-    "end-of-day": "closed at the end of its day",
-    "use-by": "past its use-by time",
+    ClosedHow.CLOSED: "closed",
+    ClosedHow.END_OF_DAY: "closed at the end of its day",
+    ClosedHow.USE_BY: "past its use-by time",
 }
 
 
@@ -42,8 +42,10 @@ def _vial_row(vial: Vial, tz: str, figures: VialState) -> dict[str, Any]:
     return {
         "vial": vial,
         "state": state,
-        "closed_words": CLOSED_HOW.get(figures.closed_how, "") if state == "closed" else "",
-        "closes_at": present.local(figures.closes_at, tz) if state == "open" else None,
+        "closed_words": CLOSED_HOW.get(figures.closed_how, "")
+        if state == VialStatus.CLOSED
+        else "",
+        "closes_at": present.local(figures.closes_at, tz) if state == VialStatus.OPEN else None,
         "used": present.units(figures.used),
         "remaining": present.units(figures.remaining(now)),
         "drawn": bool(figures.draws),
@@ -73,7 +75,9 @@ def inventory_page(request: HttpRequest, actor: Actor) -> HttpResponse:
     )
     figures = inventory.vial_figures(actor, candidates, now)
     in_use = [
-        _vial_row(v, tz, figures[v.id]) for v in candidates if figures[v.id].status(now) == "open"
+        _vial_row(v, tz, figures[v.id])
+        for v in candidates
+        if figures[v.id].status(now) == VialStatus.OPEN
     ]
     return render(
         request,

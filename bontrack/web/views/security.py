@@ -35,7 +35,7 @@ from bontrack.patients.services import read_patient
 from bontrack.security import services
 from bontrack.security.policy import has_second_factor, mfa_required
 from bontrack.security.routes import PUBLIC, SIGNED_IN, declare
-from bontrack.treatments.models import SessionEvent, TreatmentSession
+from bontrack.treatments.models import SessionEvent, SessionEventKind, TreatmentSession
 from bontrack.web import present
 from bontrack.web.access import clinic_time, clinic_view, current_membership
 from bontrack.web.break_glass import break_glass_form
@@ -359,7 +359,7 @@ def amendments(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResp
                 patient=patient, signed_at__isnull=False
             ).order_by("-plan_date"),
             "amendments": SessionEvent.objects.filter(
-                session__patient=patient, kind="amended"
+                session__patient=patient, kind=SessionEventKind.AMENDED
             ).order_by("-at"),
             "can_record": actor.membership.can(Perm.DEMOGRAPHICS_WRITE),
             "can_decide": actor.membership.can(Perm.CORRECT),

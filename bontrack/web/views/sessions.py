@@ -22,12 +22,11 @@ from bontrack.domain.catalog import catalog
 from bontrack.outcomes.services import record_adverse_event
 from bontrack.security.reauth import ReauthenticationError, confirm_identity
 from bontrack.treatments import aftercare, corrections, reads, services
-from bontrack.treatments.records import status_of
+from bontrack.treatments.records import COUNTING_STATUSES, SessionStatus, status_of
 from bontrack.web import bodymap, present
 from bontrack.web.access import clinic_view
 from bontrack.web.charting import session_charting
 from bontrack.web.forms import AdverseEventForm, first_error
-from bontrack.web.views.corrections import CORRECTABLE
 from bontrack.web.views.followup import wear_off_context
 from bontrack.web.views.plans import render_editor
 
@@ -37,7 +36,7 @@ def session_page(request: HttpRequest, actor: Actor, session_id: UUID) -> HttpRe
     session = services.read_session(actor, session_id)
     if (
         not session.is_signed
-        and status_of(session) == "plan"
+        and status_of(session) == SessionStatus.PLAN
         and actor.membership.can(Perm.PLAN_WRITE)
     ):
         return render_editor(request, actor, session)
@@ -165,15 +164,17 @@ def _correction_context(actor: Actor, record: reads.SessionRecord) -> dict[str, 
     session, status = record.session, record.status
     tz = session.clinic.time_zone
     member = actor.membership
-    co_signing = services.co_signers(session) if status == "awaiting-co-signature" else None
+    co_signing = (
+        services.co_signers(session) if status == SessionStatus.AWAITING_CO_SIGNATURE else None
+    )
     return {
         "can_co_sign": co_signing is not None
         and member.can(Perm.OVERRIDE)
         and co_signing.includes(member),
         "co_signers": ", ".join(m.display_name for m in co_signing.members) if co_signing else "",
         "co_sign_why": co_signing.why if co_signing else "",
-        "can_correct": status in CORRECTABLE and member.can(Perm.CORRECT),
-        "can_request_correction": status in CORRECTABLE
+        "can_correct": status in COUNTING_STATUSES and member.can(Perm.CORRECT),
+        "can_request_correction": status in COUNTING_STATUSES
         and member.can(Perm.SIGN)
         and not member.can(Perm.CORRECT),
         "can_add_addendum": session.is_signed and session.injector_id == member.id,

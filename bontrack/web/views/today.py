@@ -63,7 +63,9 @@ def today(request: HttpRequest, actor: Actor) -> HttpResponse:
         due_total = found.total
     co_sign = corrections.awaiting_my_co_signature(actor)
     correction_requests = (
-        corrections.list_requests(actor, "open") if actor.membership.can(Perm.CORRECT) else []
+        corrections.list_requests(actor, corrections.RequestStatus.OPEN)
+        if actor.membership.can(Perm.CORRECT)
+        else []
     )
     # The front desk sees who is planned and with whom, never the treatment, product or units
     # (DESIGN 3.4: no clinical detail).

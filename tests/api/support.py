@@ -45,6 +45,7 @@ from bontrack.charting.models import (
 )
 from bontrack.inventory.models import Lot, Vial
 from bontrack.inventory.services import reconstitute_vial
+from bontrack.invoicing.models import Invoice, Payment, PriceEntry, Refund
 from bontrack.outcomes.models import AdverseEvent, Assessment, WearOffReport
 from bontrack.patients.models import Consent, Diagnosis, Patient
 from bontrack.security.models import AmendmentDecision, AmendmentRequest, BreakGlassAccess
@@ -92,6 +93,10 @@ TRACKED: tuple[type[Model], ...] = (
     ReminderLog,
     CorrectionRequest,
     CorrectionDecision,
+    PriceEntry,
+    Invoice,
+    Payment,
+    Refund,
 )
 # The clinic A objects a path or a test may name, e.g. /patients/{patient}.
 OBJECTS = (
@@ -116,6 +121,8 @@ OBJECTS = (
     "saved_plan",
     "correction_request",
     "nurse_member",
+    "cosmetic_signed",
+    "invoice",
 )
 
 
@@ -150,15 +157,22 @@ class Upload:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-def use_temporary_clinical_storage(settings: Any, folder: Path) -> None:
-    """Photos and signed forms written by a test go to its own folder, never to var/."""
-    settings.STORAGES = {
+def temporary_clinical_storages(folder: Path) -> dict[str, Any]:
+    """Django's STORAGES with the clinical files (photos, consent PDFs) kept in ``folder``."""
+    from django.conf import settings
+
+    return {
         **settings.STORAGES,
         "clinical": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
             "OPTIONS": {"location": str(folder), "base_url": "/nowhere/"},
         },
     }
+
+
+def use_temporary_clinical_storage(settings: Any, folder: Path) -> None:
+    """Photos and signed forms written by a test go to its own folder, never to var/."""
+    settings.STORAGES = temporary_clinical_storages(folder)
 
 
 def differences(before: dict[str, list[Any]], after: dict[str, list[Any]]) -> list[str]:
@@ -468,6 +482,22 @@ class World:
                 "Tolerated well.",
             ),
         )
+
+    @cached_property
+    def cosmetic_signed(self) -> TreatmentSession:
+        """A glabellar session of patient C-1 signed an hour ago (20 U), priced per unit and not
+        invoiced yet."""
+        from tests.invoicing.support import priced_session
+
+        return priced_session(self.a, "C-1")
+
+    @cached_property
+    def invoice(self) -> Invoice:
+        """The invoice of patient C-2's glabellar session (264.00 USD): 100.00 paid by card,
+        10.00 of it refunded."""
+        from tests.invoicing.support import paid_and_refunded
+
+        return paid_and_refunded(self.a, "C-2")
 
     @property
     def nurse_member(self) -> Membership:

@@ -64,6 +64,8 @@ DATA_FILES = (
     "scales.toml",
     "adverse_events.toml",
 )
+# The lock also covers the billing catalog, which lives beside these files (domain/billing).
+LOCKED_FILES = (*DATA_FILES, "billing.toml")
 LOCK_FILE = "catalog.lock"
 SIDES = ("left", "right", "midline")
 REGIONS = ("head-neck", "eye", "skin", "upper-limb", "lower-limb")
@@ -885,13 +887,13 @@ def _interval(
 
 def _packaged_texts() -> dict[str, str]:
     folder = resources.files("bontrack.domain.catalog") / "data"
-    return {name: (folder / name).read_text(encoding="utf-8") for name in DATA_FILES}
+    return {name: (folder / name).read_text(encoding="utf-8") for name in LOCKED_FILES}
 
 
 def content_hash(texts: Mapping[str, str]) -> str:
     """SHA-256 over the data files' names and contents, in a fixed order."""
     digest = hashlib.sha256()
-    for name in DATA_FILES:
+    for name in LOCKED_FILES:
         digest.update(name.encode())
         digest.update(b"\0")
         digest.update(texts[name].encode("utf-8"))

@@ -36,6 +36,7 @@ from bontrack.charting.models import (
 )
 from bontrack.core.errors import ForbiddenError, NotFoundError
 from bontrack.inventory.models import Lot, Vial
+from bontrack.invoicing.models import Invoice
 from bontrack.outcomes.models import AdverseEvent, Assessment
 from bontrack.patients.models import Consent, Diagnosis, Patient
 from bontrack.security.models import AmendmentRequest, BreakGlassAccess
@@ -270,6 +271,9 @@ AMENDMENT_REQUEST = RowKind(
     AmendmentRequest, "amendment request", patient="patient_id", url_parameter="request_id"
 )
 
+# A session's invoice: open to whoever may open the patient's chart for the billing permission.
+INVOICE = RowKind(Invoice, "invoice", related=("patient", "session"), patient="patient_id")
+
 KINDS: tuple[RowKind[Any], ...] = (
     PATIENT,
     SESSION,
@@ -289,6 +293,7 @@ KINDS: tuple[RowKind[Any], ...] = (
     SAVED_PLAN,
     APPOINTMENT,
     AMENDMENT_REQUEST,
+    INVOICE,
 )
 
 # The kinds a page's address names, by parameter (``bontrack/web/access.py``).

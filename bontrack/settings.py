@@ -156,6 +156,8 @@ INSTALLED_APPS = [
     "bontrack.outcomes",
     "bontrack.charting",
     "bontrack.interop",
+    "bontrack.billing",
+    "bontrack.invoicing",
     # The pages, the sign-in and second-factor ones included: listed before allauth, so that its
     # templates (account/, allauth/, mfa/) override allauth's.
     "bontrack.web",

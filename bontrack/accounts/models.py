@@ -54,6 +54,9 @@ class Membership(models.Model):
         "self", symmetrical=False, blank=True, related_name="supervisees"
     )
     active = models.BooleanField(default=True)
+    # The prescriber's National Provider Identifier, rendering their claims (billing.md 7.9):
+    # 10 digits with a Luhn check digit; blank until the clinic admin records it.
+    npi = models.CharField(max_length=10, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

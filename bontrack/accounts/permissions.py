@@ -42,6 +42,11 @@ class Perm(StrEnum):
     # Start a clinic-wide FHIR Bulk Data export (/fhir/$export): a scope of its own, so that a
     # token made to read one chart at a time cannot copy the whole clinic.
     BULK_EXPORT = "bulk.export"
+    # Charges, superbills, claims files, invoices and billing reports: what billing needs of a
+    # session (codes, units, dates), never its notes (docs/billing.md).
+    BILLING_READ = "billing.read"
+    # Record coverage, prices and payments, issue invoices, confirm claim items.
+    BILLING_WRITE = "billing.write"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -56,6 +61,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.AUDIT_READ,
             Perm.FORMS_MANAGE,
             Perm.BULK_EXPORT,
+            Perm.BILLING_READ,
+            Perm.BILLING_WRITE,
         }
     ),
     Role.PRESCRIBER: frozenset(
@@ -71,6 +78,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.INVENTORY_WRITE,
             Perm.FORMS_MANAGE,
             Perm.BULK_EXPORT,
+            Perm.BILLING_READ,
+            Perm.BILLING_WRITE,
         }
     ),
     Role.NURSE_INJECTOR: frozenset(
@@ -83,10 +92,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.INVENTORY_READ,
             Perm.INVENTORY_WRITE,
             Perm.BULK_EXPORT,
+            Perm.BILLING_READ,
         }
     ),
     Role.FRONT_DESK: frozenset(
-        {Perm.DEMOGRAPHICS_READ, Perm.DEMOGRAPHICS_WRITE, Perm.INVENTORY_READ}
+        {
+            Perm.DEMOGRAPHICS_READ,
+            Perm.DEMOGRAPHICS_WRITE,
+            Perm.INVENTORY_READ,
+            Perm.BILLING_READ,
+            Perm.BILLING_WRITE,
+        }
     ),
     Role.AUDITOR: frozenset(
         {
@@ -95,6 +111,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.INVENTORY_READ,
             Perm.AUDIT_READ,
             Perm.BULK_EXPORT,
+            Perm.BILLING_READ,
         }
     ),
     Role.SYSTEM_CLIENT: frozenset(
@@ -112,6 +129,7 @@ READ_SCOPES: frozenset[str] = frozenset(
         Perm.INVENTORY_READ.value,
         Perm.AUDIT_READ.value,
         Perm.BULK_EXPORT.value,
+        Perm.BILLING_READ.value,
     }
 )
 

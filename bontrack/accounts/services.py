@@ -1,4 +1,5 @@
-"""Clinics and their people: create a clinic, add a member with role, credentials and privileges."""
+"""Clinics and their people: create a clinic, add a member with role, credentials and privileges,
+a nurse injector's supervisors, a member's NPI."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bontrack.access import MEMBER, access, require
 from bontrack.accounts.models import Clinic, Membership
 from bontrack.accounts.permissions import ROLE_CREDENTIALS, Perm, Role
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.billing.identifiers import npi_problem
 from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.domain.catalog import catalog
 
@@ -120,4 +122,21 @@ def set_supervisors(
             supervisors_before=before,
             supervisors_after=sorted(str(m.id) for m in chosen),
         )
+    return member
+
+
+def set_npi(actor: Actor, membership_id: UUID | str, npi: str) -> Membership:
+    """The clinic admin records a member's NPI (billing.md 7.9: a prescriber's NPI renders
+    their claims and those of the nurse sessions they co-sign); blank clears it."""
+    with clinical_transaction(actor) as trail:
+        member = access(actor, MEMBER, membership_id)
+        require(actor, Perm.USERS_MANAGE)
+        npi = npi.strip()
+        problem = npi_problem(npi)
+        if problem:
+            raise ServiceError("npi", problem)
+        before = member.npi
+        member.npi = npi
+        member.save(update_fields=["npi"])
+        trail.record("update", "membership", member.id, None, npi_before=before, npi_after=npi)
     return member

@@ -48,6 +48,8 @@ def lot_out(lot: Lot) -> dict[str, Any]:
         "received_on": lot.received_on,
         "recalled_at": lot.recalled_at,
         "recall_reason": lot.recall_reason,
+        "ndc": lot.ndc,
+        "ndc_to_confirm": lot.ndc_to_confirm,
     }
 
 

@@ -51,6 +51,9 @@ api.add_router("/", "bontrack.api.followup.router")
 api.add_router("/", "bontrack.api.interop.router")
 api.add_router("/", "bontrack.api.charting.router")
 api.add_router("/", "bontrack.api.corrections.router")
+api.add_router("/", "bontrack.api.invoicing.router")
+api.add_router("/", "bontrack.api.billing.router")
+api.add_router("/", "bontrack.api.billing_reports.router")
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

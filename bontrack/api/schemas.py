@@ -336,6 +336,7 @@ class LotIn(In):
     expires_on: IsoDate
     received_vials: int
     received_on: IsoDate
+    ndc: str | None = None  # 11 digits, 5-4-2; absent: the billing catalog's for the vial size
 
 
 class LotOut(Schema):
@@ -348,6 +349,8 @@ class LotOut(Schema):
     received_on: date
     recalled_at: datetime | None
     recall_reason: str
+    ndc: str
+    ndc_to_confirm: bool
 
 
 class StockRow(Schema):

@@ -50,6 +50,17 @@ PROTECTED = (
     ("correction_request", "treatments_correctionrequest", None),
     ("correction_decision", "treatments_correctiondecision", None),
     ("continue_despite_verdict", "outcomes_continuedespiteverdict", None),
+    # Self-pay money (docs/billing.md): the price list's versions, invoices once issued, and the
+    # payments and refunds recorded against them.
+    ("price_entry", "invoicing_priceentry", None),
+    ("invoice", "invoicing_invoice", None),
+    ("payment", "invoicing_payment", None),
+    ("refund", "invoicing_refund", None),
+    # Claims (billing.md 7.1, 7.7, 7.8): coverage versions, the charge sets captured from signed
+    # records, and the claim items confirmed; each revised by a newer row, never rewritten.
+    ("coverage", "billing_coverage", None),
+    ("charge_set", "billing_chargeset", None),
+    ("claim_confirmation", "billing_claimconfirmation", None),
 )
 
 # Closed once signed: no row may be added to a signed session's injections, draws or decisions

@@ -37,7 +37,7 @@ from bontrack.accounts.models import Membership
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ServiceError
 from bontrack.interop import fhir
-from bontrack.interop.fhir_reads import EVERYTHING, UNOWNED, ClinicRecords
+from bontrack.interop.fhir_reads import BILLING, EVERYTHING, UNOWNED, ClinicRecords
 from bontrack.interop.fhir_search import SearchError
 from bontrack.interop.models import UNDER_WAY, ExportJob, ExportStatus
 from bontrack.patients.models import Patient
@@ -53,9 +53,13 @@ from bontrack.treatments.services import local_date
 
 logger = logging.getLogger(__name__)
 
-ALL_TYPES: tuple[str, ...] = EVERYTHING
+# What a system-level export writes when ``_type`` does not say: the charts and who and what
+# they name.
+DEFAULT_TYPES: tuple[str, ...] = EVERYTHING
+# Every type an export may write: the billing records too, when ``_type`` names them.
+ALL_TYPES: tuple[str, ...] = EVERYTHING + BILLING
 # The Patient compartment: what Patient/$export and Group/{id}/$export give by default.
-COMPARTMENT = tuple(t for t in ALL_TYPES if t not in UNOWNED)
+COMPARTMENT = tuple(t for t in DEFAULT_TYPES if t not in UNOWNED)
 OUTPUT_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
 NDJSON_TYPE = "application/fhir+ndjson"
 BATCH = 250  # patients read, mapped and written at a time

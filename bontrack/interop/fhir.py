@@ -6,6 +6,8 @@ own code (the catalog's, under ``{FHIR_BASE_URL}/CodeSystem/...``, published the
 (SNOMED CT, ICD-10-CM, LOINC) is added where the facts give one, and never invented where they
 do not (facts.md section 5). Doses are in the product's own units: UCUM's arbitrary unit
 ``[arb'U]`` shown as "U", always with the product they belong to, never converted (DESIGN 3.1).
+A Claim is coded as a claim is (CPT, HCPCS, NDC, NPI, place of service), from the charge set
+captured from the signed record; a Coverage from the patient's insurance (billing.md 5, 7).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from uuid import UUID
 from django.conf import settings
 
 from bontrack.accounts.models import Clinic, Membership
+from bontrack.billing.models import Coverage
+from bontrack.billing.reads import Superbill
 from bontrack.domain.catalog import catalog
 from bontrack.interop.fhir_search import SEARCHES
 from bontrack.inventory.models import Lot
@@ -34,7 +38,7 @@ Resource = dict[str, Any]
 FHIR_VERSION = "4.0.1"
 MEDIA_TYPE = "application/fhir+json"
 # The date of the CapabilityStatement: change it when what /fhir serves changes.
-CAPABILITY_DATE = "2026-11-25"
+CAPABILITY_DATE = "2026-12-06"
 
 # --- Code systems and extensions -----------------------------------------------------------------
 
@@ -120,6 +124,18 @@ SCALE_UNITS = {
 }
 SCORE_UNIT = ("score", "{score}")
 
+# Claims (billing.md 5, 7.8): the code systems a professional claim's lines are coded in.
+CPT = "http://www.ama-assn.org/go/cpt"
+HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+NDC = "http://hl7.org/fhir/sid/ndc"
+NPI = "http://hl7.org/fhir/sid/us-npi"
+PLACE_OF_SERVICE = (
+    "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
+)
+PLACE_OF_SERVICE_NAMES = {"11": "Office"}
+CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
+PROCESS_PRIORITY = "http://terminology.hl7.org/CodeSystem/processpriority"
+SUBSCRIBER_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
@@ -410,12 +426,11 @@ def practitioner_resource(membership: Membership) -> Resource:
     if user.first_name:
         name["given"] = [user.first_name]
     credentials = catalog().credentials
-    found: Resource = {
-        "resourceType": "Practitioner",
-        "id": str(membership.id),
-        "active": bool(membership.active and user.is_active),
-        "name": [name],
-    }
+    found: Resource = {"resourceType": "Practitioner", "id": str(membership.id)}
+    if membership.npi:  # a prescriber whose NPI the clinic admin recorded (billing.md 7.9)
+        found["identifier"] = [{"system": NPI, "value": membership.npi}]
+    found["active"] = bool(membership.active and user.is_active)
+    found["name"] = [name]
     if membership.credentials:
         found["qualification"] = [
             {
@@ -900,6 +915,110 @@ def provenance_resources(record: SessionRecord) -> list[Resource]:
             _signature(kind, event.at, event.by, event.digest, event.amends_digest)
         ]
         found.append(resource)
+    return found
+
+
+def coverage_resource(coverage: Coverage, today: date) -> Resource:
+    """One standing version of a patient's insurance (billing.md 7.7): ``active`` unless its
+    validity ended before ``today`` (``cancelled``); the payer by name and id, never a
+    reference (bontrack keeps no payer Organizations)."""
+    c = coverage
+    ended = c.valid_to is not None and c.valid_to < today
+    found: Resource = {
+        "resourceType": "Coverage",
+        "id": str(c.id),
+        "status": "cancelled" if ended else "active",
+    }
+    if c.relationship == "self":
+        found["subscriber"] = ref("Patient", c.patient_id)
+    found["subscriberId"] = c.member_id
+    found["beneficiary"] = ref("Patient", c.patient_id)
+    found["relationship"] = concept(
+        coding(SUBSCRIBER_RELATIONSHIP, c.relationship, c.relationship.capitalize())
+    )
+    period = {"start": day(c.valid_from)}
+    if c.valid_to is not None:
+        period["end"] = day(c.valid_to)
+    found["period"] = period
+    found["payor"] = [{"identifier": {"value": c.payer_id}, "display": c.payer_name}]
+    return found
+
+
+def _modifier_system(modifier: str) -> str:
+    """CPT's modifiers are two digits (50 bilateral); JW, JZ, RT, LT are HCPCS Level II's."""
+    return CPT if modifier.isdigit() else HCPCS
+
+
+def claim_resource(bill: Superbill) -> Resource:
+    """A professional claim (R4 ``Claim``, use ``claim``) from a charge set the claims file
+    exports (billing.md 7.8): the lines as captured, in billing units, each coded in CPT (a
+    procedure) or HCPCS (a drug given or discarded) with its modifiers and, on a drug line, the
+    lot's NDC as a detail; no amounts (bontrack holds no fee schedule). The caller passes only
+    an exportable superbill: complete, confirmed, covered, rendered under an NPI."""
+    coverage, provider = bill.coverage, bill.rendering_provider
+    assert coverage is not None
+    assert provider is not None
+    served = day(bill.date_of_service)
+    place = concept(
+        coding(
+            PLACE_OF_SERVICE,
+            bill.place_of_service,
+            PLACE_OF_SERVICE_NAMES.get(bill.place_of_service),
+        )
+    )
+    found: Resource = {
+        "resourceType": "Claim",
+        "id": str(bill.charge_set_id),
+        "status": "active",
+        "type": concept(coding(CLAIM_TYPE, "professional", "Professional")),
+        "use": "claim",
+        "patient": ref("Patient", bill.patient_id),
+        "billablePeriod": {"start": served, "end": served},
+        "created": instant(bill.captured_at),
+        "insurer": {"identifier": {"value": coverage.payer_id}, "display": coverage.payer_name},
+        "provider": {
+            "reference": f"Practitioner/{provider.id}",
+            "identifier": {"system": NPI, "value": provider.npi},
+            "display": provider.name,
+        },
+        "priority": concept(coding(PROCESS_PRIORITY, "normal", "Normal")),
+    }
+    if bill.diagnosis:
+        found["diagnosis"] = [
+            {
+                "sequence": 1,
+                "diagnosisCodeableConcept": concept(
+                    coding(ICD10CM, bill.diagnosis, bill.diagnosis_display or None)
+                ),
+            }
+        ]
+    found["insurance"] = [{"sequence": 1, "focal": True, "coverage": ref("Coverage", coverage.id)}]
+    items = []
+    for n, view in enumerate(bill.lines, start=1):
+        line = view.line
+        item: Resource = {"sequence": n}
+        if line.diagnosis_pointer and bill.diagnosis:
+            item["diagnosisSequence"] = [1]
+        # The description is bontrack's own words (CPT's descriptors are AMA copyright,
+        # billing.md 7.10): text, never a coding's display.
+        item["productOrService"] = concept(
+            coding(CPT if line.kind == "procedure" else HCPCS, line.code),
+            text=line.description,
+        )
+        if line.modifiers:
+            item["modifier"] = [concept(coding(_modifier_system(m), m)) for m in line.modifiers]
+        item["servicedDate"] = served
+        item["locationCodeableConcept"] = place
+        item["quantity"] = {"value": line.billing_units}
+        if line.ndc:
+            item["detail"] = [
+                {
+                    "sequence": 1,
+                    "productOrService": concept(coding(NDC, line.ndc.replace("-", ""))),
+                }
+            ]
+        items.append(item)
+    found["item"] = items
     return found
 
 

@@ -37,6 +37,8 @@ from bontrack.access import (
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Perm, Role
 from bontrack.audit.services import Actor
+from bontrack.billing import reads as billing_reads
+from bontrack.billing.models import ChargeReason, ChargeSet, ChargeStatus, Coverage
 from bontrack.core.errors import NotFoundError
 from bontrack.interop import fhir
 from bontrack.interop.fhir_search import Search
@@ -55,6 +57,8 @@ PERMS: dict[str, Perm] = {
     "PractitionerRole": Perm.DEMOGRAPHICS_READ,
     "Group": Perm.DEMOGRAPHICS_READ,
     "Medication": Perm.INVENTORY_READ,
+    "Coverage": Perm.BILLING_READ,
+    "Claim": Perm.BILLING_READ,
 }
 # Resource types that belong to no patient.
 UNOWNED = ("Organization", "Practitioner", "PractitionerRole", "Medication")
@@ -73,6 +77,9 @@ EVERYTHING = (
     "AdverseEvent",
     "Provenance",
 )
+# Billing records: read, searched and exported when ``_type`` names them (``billing.read``), never
+# part of $everything, which is the chart.
+BILLING = ("Coverage", "Claim")
 
 
 def perm_for(resource_type: str) -> Perm:
@@ -208,6 +215,8 @@ class ClinicRecords:
             "Consent": self._consents,
             "Provenance": self._provenances,
             "Group": self._groups,
+            "Coverage": self._coverages,
+            "Claim": self._claims,
         }[resource_type]
         return _ordered([self._stamp(e) for e in make()])
 
@@ -390,6 +399,51 @@ class ClinicRecords:
                     updated=moment,
                 )
 
+    def _coverages(self) -> Iterator[Entry]:
+        """The standing versions of each patient's coverage (a corrected one is replaced)."""
+        for c in self._rows(Coverage).filter(replaced_by__isnull=True):
+            yield Entry(
+                fhir.coverage_resource(c, self.today),
+                c.patient_id,
+                order=(c.valid_from.isoformat(), c.recorded_at.isoformat()),
+                updated=c.recorded_at,
+            )
+
+    def _claims(self) -> Iterator[Entry]:
+        """Each session's current charge set that the claims file exports (billing.md 7.8): a
+        claim left out (unconfirmed, uncovered, no NPI, awaiting a co-signature) is not one."""
+        candidates = [
+            s
+            for s in self._rows(ChargeSet)
+            .filter(replaced_by__isnull=True, status=ChargeStatus.COMPLETE)
+            .exclude(reason=ChargeReason.ENTERED_IN_ERROR)
+            .select_related("session__clinic", "session__patient", "session__signed_by")
+            if s.charges
+        ]
+        appended: dict[UUID, list[datetime]] = {}
+        for session_id, at in SessionEvent.objects.filter(
+            session_id__in=[s.session_id for s in candidates]
+        ).values_list("session_id", "at"):
+            appended.setdefault(session_id, []).append(at)
+        for charge_set in candidates:
+            bill = billing_reads.superbill(charge_set.session, charge_set)
+            if bill is None or not bill.exportable or bill.coverage is None:
+                continue
+            moments = [
+                bill.captured_at,
+                bill.coverage.recorded_at,
+                *(i.confirmed_at for i in bill.claim_items if i.confirmed_at is not None),
+                *appended.get(charge_set.session_id, []),
+            ]
+            yield Entry(
+                fhir.claim_resource(bill),
+                bill.patient_id,
+                bill.date_of_service,
+                bill.date_of_service,
+                order=(bill.date_of_service.isoformat(), bill.captured_at.isoformat()),
+                updated=max(moments),
+            )
+
 
 # --- Interactions ------------------------------------------------------------------------------
 
@@ -461,6 +515,12 @@ def _session_of_point(actor: Actor, point_id: str) -> UUID:
     raise _missing("MedicationAdministration")
 
 
+def _found(row_id: UUID | None, resource_type: str) -> UUID:
+    if row_id is None:
+        raise _missing(resource_type)
+    return row_id
+
+
 def _funnel(actor: Actor, resource_type: str, resource_id: str, perm: Perm) -> Patient | None:
     """Pass the access funnel of the row behind a resource id; the patient it belongs to."""
     if resource_type == "Patient":
@@ -484,6 +544,13 @@ def _funnel(actor: Actor, resource_type: str, resource_id: str, perm: Perm) -> P
         return access(actor, ADVERSE_EVENT, resource_id, perm).patient
     if resource_type == "Consent":
         return access(actor, CONSENT, resource_id, perm).patient
+    if resource_type == "Coverage":
+        # The coverage's patient, through the funnel: another clinic's is refused and logged.
+        owner = Coverage.objects.filter(id=resource_id).values_list("patient_id", flat=True)
+        return access(actor, PATIENT, _found(owner.first(), resource_type), perm)
+    if resource_type == "Claim":
+        session = ChargeSet.objects.filter(id=resource_id).values_list("session_id", flat=True)
+        return access(actor, SESSION, _found(session.first(), resource_type), perm).patient
     # Provenance: a signed session's signature, or one of its appended records.
     mine = TreatmentSession.objects.filter(clinic_id=actor.membership.clinic_id, id=resource_id)
     if mine.exists():

@@ -191,6 +191,14 @@ SEARCHES: dict[str, tuple[SearchParam, ...]] = {
             expression="Provenance.recorded",
         ),
     ),
+    # Billing records (billing.read): the patient's insurance and the claims exported.
+    "Coverage": (
+        ID,
+        LAST_UPDATED,
+        _patient("patient", "Coverage-patient"),
+        _patient("beneficiary", "Coverage-beneficiary"),
+    ),
+    "Claim": (ID, LAST_UPDATED, _patient("patient", "Claim-patient")),
 }
 
 

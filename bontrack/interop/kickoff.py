@@ -18,10 +18,12 @@ from bontrack.interop.bulk import (
     ALL_TYPES,
     BUSY_SECONDS,
     COMPARTMENT,
+    DEFAULT_TYPES,
     ExportBusyError,
     ExportRequest,
     fail_stale_exports,
 )
+from bontrack.interop.fhir_reads import BILLING, perm_for
 from bontrack.interop.models import ExportJob, ExportStatus, SystemClient
 from bontrack.interop.smart import Grant
 from bontrack.interop.tasks import run_export
@@ -43,7 +45,7 @@ def kick_off(
     require(actor, Perm.BULK_EXPORT)
     if level == "group":
         access(actor, CLINIC, group_id or "")
-    default = ALL_TYPES if level == "system" else COMPARTMENT
+    default = DEFAULT_TYPES if level == "system" else COMPARTMENT
     if request.types is None:
         types = [t for t in default if grant is None or grant.allows(t)]
     else:
@@ -51,6 +53,9 @@ def kick_off(
         if refused:
             raise ForbiddenError("_type", f"the token's scopes do not cover {', '.join(refused)}")
         types = [t for t in ALL_TYPES if t in request.types]
+        # Billing records are exported only when named, to a caller who reads them.
+        for resource_type in (t for t in types if t in BILLING):
+            require(actor, perm_for(resource_type))
     if not types:
         raise ForbiddenError("_type", "the token's scopes cover no resource type to export")
     now = timezone.now()

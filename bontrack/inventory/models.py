@@ -23,6 +23,10 @@ class Lot(models.Model):
     received_on = models.DateField()
     recalled_at = models.DateTimeField(null=True, blank=True)
     recall_reason = models.TextField(blank=True)
+    # The lot's NDC in the 11-digit 5-4-2 form (billing.md 7.5): chosen from the billing catalog
+    # for the product and vial size, or typed from the carton and then marked to confirm.
+    ndc = models.CharField(max_length=13, blank=True)
+    ndc_to_confirm = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from bontrack.access import LOT, VIAL, access, chart_open_to, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.billing.identifiers import lot_ndc
 from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.units import format_decimal
@@ -39,7 +40,11 @@ def receive_lot(
     expires_on: date,
     received_vials: int,
     received_on: date,
+    ndc: str | None = None,
 ) -> Lot:
+    """``ndc``: the NDC on the carton (billing.md 7.5). Left out, the billing catalog's NDC for
+    the product and vial size is recorded when it lists exactly one; one the catalog does not
+    list for them is recorded to confirm."""
     require(actor, Perm.INVENTORY_WRITE)
     found = catalog().products.get(product)
     if found is None:
@@ -51,6 +56,10 @@ def receive_lot(
         raise ServiceError("lot_number", "must not be empty")
     if received_vials < 1 or received_vials > 10000:
         raise ServiceError("received_vials", "must be between 1 and 10,000")
+    try:
+        carton_ndc, ndc_to_confirm = lot_ndc(product, vial_size_units, ndc)
+    except ValueError as error:
+        raise ServiceError("ndc", str(error)) from None
     with clinical_transaction(actor) as trail:
         if Lot.objects.filter(
             clinic_id=actor.membership.clinic_id, product=product, lot_number=lot_number
@@ -64,6 +73,8 @@ def receive_lot(
             expires_on=expires_on,
             received_vials=received_vials,
             received_on=received_on,
+            ndc=carton_ndc,
+            ndc_to_confirm=ndc_to_confirm,
         )
         Vial.objects.bulk_create(
             Vial(clinic_id=lot.clinic_id, lot=lot) for _ in range(received_vials)

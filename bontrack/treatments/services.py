@@ -22,6 +22,7 @@ from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import INJECTOR_ROLES, Perm, Role
 from bontrack.audit.chain import digest
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.billing.capture import ChargeReason, capture_charges
 from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.check import requires_weight
@@ -574,6 +575,7 @@ def sign_session(
             updated_at=session.signed_at,
         )
         trail.record("sign", "session", session.id, session.patient_id, digest=session.digest)
+        capture_charges(session, ChargeReason.SIGNED, actor, trail)
         session_signed.send(sender=TreatmentSession, session=session, trail=trail)
         overrides = [d for d in decisions.values() if d.kind == "override"]
         for d in overrides:
@@ -1034,6 +1036,7 @@ def append_amendment(
         amends=event.amends_digest,
         verdict=data["check"]["verdict"],
     )
+    capture_charges(session, ChargeReason.AMENDED, actor, trail)
     recheck_open_plans(session.patient_id, trail)
     return event
 
@@ -1087,6 +1090,7 @@ def append_entered_in_error(
         toxin_given=bool(toxin_given),
         digest=event.digest,
     )
+    capture_charges(session, ChargeReason.ENTERED_IN_ERROR, actor, trail)
     recheck_open_plans(session.patient_id, trail)
     return event
 

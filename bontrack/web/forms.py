@@ -169,6 +169,8 @@ class LotForm(ClinicalForm):
     vial_size_units = forms.DecimalField(max_digits=10, decimal_places=3)
     expires_on = forms.DateField()
     received_vials = forms.IntegerField(min_value=1, max_value=10000)
+    # Left blank: the billing catalog's NDC for the product and vial size (billing.md 7.5).
+    ndc = forms.CharField(max_length=13, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -4,12 +4,15 @@ from django.urls import path
 
 from bontrack.web.views import (
     auth,
+    billing,
+    billing_reports,
     consent_forms,
     corrections,
     due,
     external_doses,
     followup,
     inventory,
+    invoicing,
     patients,
     photos,
     plans,
@@ -148,4 +151,38 @@ urlpatterns = [
     ),
     path("inventory/vials/<uuid:vial_id>/waste", inventory.vial_waste, name="waste"),
     path("inventory/vials/<uuid:vial_id>/close", inventory.vial_close, name="vial-close"),
+    # Self-pay money: prices, a session's invoice and its PDF, the day's takings.
+    path("prices/", invoicing.prices_page, name="prices"),
+    path("prices/new", invoicing.add_price, name="add-price"),
+    path("sessions/<uuid:session_id>/invoice", invoicing.invoice_page, name="invoice"),
+    path("sessions/<uuid:session_id>/invoice/issue", invoicing.issue, name="issue-invoice"),
+    path("sessions/<uuid:session_id>/invoice/payments", invoicing.payment, name="payment"),
+    path("sessions/<uuid:session_id>/invoice/refunds", invoicing.refund, name="refund"),
+    path("sessions/<uuid:session_id>/invoice.pdf", invoicing.invoice_pdf, name="invoice-pdf"),
+    path("takings/", invoicing.takings_page, name="takings"),
+    path("takings.csv", invoicing.takings_export, name="takings-csv"),
+    # Claims of medical sessions: a session's superbill and its PDF, a patient's billing, the
+    # claims file of a period.
+    path("sessions/<uuid:session_id>/superbill/", billing.superbill_page, name="superbill"),
+    path("sessions/<uuid:session_id>/superbill.pdf", billing.superbill_pdf, name="superbill-pdf"),
+    path(
+        "sessions/<uuid:session_id>/superbill/confirmations",
+        billing.confirm_item,
+        name="confirm-claim-item",
+    ),
+    path("patients/<uuid:patient_id>/billing/", billing.patient_billing, name="patient-billing"),
+    path(
+        "patients/<uuid:patient_id>/billing/coverage",
+        billing.record_coverage,
+        name="record-coverage",
+    ),
+    path(
+        "patients/<uuid:patient_id>/billing/diagnosis",
+        billing.choose_diagnosis,
+        name="claim-diagnosis",
+    ),
+    path("billing/claims/", billing.claims_page, name="claims"),
+    path("billing/claims.csv", billing.claims_csv, name="claims-csv"),
+    path("billing/report/", billing_reports.report_page, name="billing-report"),
+    path("billing/report.csv", billing_reports.report_csv, name="billing-report-csv"),
 ]

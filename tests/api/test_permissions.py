@@ -639,6 +639,14 @@ CASES = [
         f"/billing/claims.csv?start={timezone.localdate() - timedelta(days=300)}&end={_today()}",
         EVERYONE,
     ),
+    Case("GET", "/billing/report", EVERYONE),
+    Case(
+        "GET",
+        f"/billing/report?start={timezone.localdate() - timedelta(days=300)}&end={_today()}",
+        EVERYONE,
+        label="a period",
+    ),
+    Case("GET", "/billing/report.csv", EVERYONE),
     Case(
         "PUT",
         "/members/{nurse_member}/npi",

@@ -55,7 +55,9 @@ def test_the_capability_statement_is_r4_and_lists_what_is_served(world):
     assert statement["fhirVersion"] == "4.0.1"
     assert "application/fhir+json" in statement["format"]
     listed = {r["type"]: r for r in statement["rest"][0]["resource"]}
-    assert set(listed) == {*EMITTED, "Group"}  # Group: the clinic Group/{id}/$export names
+    # Group: the clinic Group/{id}/$export names; Claim and Coverage: billing records, outside
+    # the chart (tests/interop/test_fhir_claims.py).
+    assert set(listed) == {*EMITTED, "Group", "Claim", "Coverage"}
     for resource_type, entry in listed.items():
         assert {i["code"] for i in entry["interaction"]} == {"read", "search-type"}
         # Every parameter it lists is served: a search by it is not refused as unknown.

@@ -60,6 +60,9 @@ def test_no_template_has_inline_script(template: Path):
 # into a PDF); no browser is sent one.
 PDF_STYLED = {
     "bontrack/web/templates/web/note.html",
+    # the superbill's and the invoice's PDF layouts (their pages use base.html)
+    "bontrack/web/templates/web/superbill_print.html",
+    "bontrack/web/templates/web/invoice_pdf.html",
     "bontrack/charting/templates/charting/consent_pdf.html",
 }
 
@@ -110,6 +113,9 @@ ALLOWED_QUERY = {
     "until",
     "start",
     "end",
+    # the day a price list, a day's takings or a diagnosis's validity is asked for
+    "on",
+    "date",
     "weeks",
     "overdue_weeks",
     "days",

@@ -26,6 +26,7 @@ from bontrack.audit.services import (
     verify_security_chain,
 )
 from bontrack.audit.triggers import MESSAGE, PROTECTED, installed_triggers, trigger_names
+from bontrack.billing import services as billing
 from bontrack.charting.services import consent_forms
 from bontrack.cli import main
 from bontrack.core.errors import SignedRecordError
@@ -41,6 +42,7 @@ from bontrack.treatments.records import current_digest
 from tests import builders
 from tests.charting import support as charting_support
 from tests.db_triggers import triggers_lifted
+from tests.invoicing.support import paid_and_refunded
 from tests.services.followup import migraine_patient
 
 # The closest marker wins: the TRUNCATE test's own `postgres` mark makes it PostgreSQL-only.
@@ -171,6 +173,20 @@ def records() -> Records:
         injections=[sessions.PointInput("splenius-capitis", "left", Decimal(10))],
     )
     assert decided.decisions.exists()
+    # Billing: signing and amending captured the session's charge sets; a coverage version and
+    # a confirmed claim item (60 U from a 200 U vial: the smallest-vial item, billing.md 7.6).
+    billing.record_coverage(
+        s.actor("front_desk"),
+        p.id,
+        payer_name="Medicare Part B",
+        payer_id="MCR-JE",
+        member_id="1EG4-TE5-MK72",
+        relationship="self",
+        valid_from=timezone.localdate() - timedelta(days=365),
+    )
+    billing.confirm_claim_item(s.actor("physician"), signed.id, item_code="smallest-vial")
+    # Self-pay money: a price, an invoice, a payment and a refund, each appended.
+    paid_and_refunded(s, "C-1")
     return Records(s, signed, plan, event, security, decided)
 
 
@@ -306,6 +322,23 @@ PROTECTED_ROWS = {
         "severity",
         "severe",
     ),
+    # Billing (billing.md 7): coverage versions, charge sets, claim items confirmed.
+    "billing_coverage": ("clinic_id", lambda r: clinic_key(r.staff.clinic.id), "member_id", "X"),
+    "billing_chargeset": ("clinic_id", lambda r: clinic_key(r.staff.clinic.id), "why", "rewritten"),
+    "billing_claimconfirmation": (
+        "clinic_id",
+        lambda r: clinic_key(r.staff.clinic.id),
+        "note",
+        "rewritten",
+    ),
+}
+
+# The invoicing app's appended rows: a price's version, an invoice, a payment, a refund.
+PROTECTED_ROWS |= {
+    "invoicing_priceentry": ("clinic_id", lambda r: clinic_key(r.staff.clinic.id), "amount", 1),
+    "invoicing_invoice": ("clinic_id", lambda r: clinic_key(r.staff.clinic.id), "total", 1),
+    "invoicing_payment": ("clinic_id", lambda r: clinic_key(r.staff.clinic.id), "amount", 1),
+    "invoicing_refund": ("clinic_id", lambda r: clinic_key(r.staff.clinic.id), "reason", "x"),
 }
 
 # Closed once signed (DESIGN 3.4): not even a new row may join a signed session's record.

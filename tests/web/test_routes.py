@@ -71,3 +71,42 @@ def test_the_pages_of_issue_8_declare_what_they_need():
     assert declared["patients/<uuid:patient_id>/disclosures"] == Perm.AUDIT_READ.value
     # A patient's request to amend is decided by a prescriber, as every correction (B.33).
     assert declared["amendment-requests/<uuid:request_id>/decision"] == Perm.CORRECT.value
+
+
+def test_the_self_pay_pages_declare_what_they_need():
+    """Prices, invoices and takings: billing.read to read them (the nurse and the auditor too),
+    billing.write to set a price, issue an invoice or take money (the front desk too)."""
+    declared = {path: declared_permission(view) for path, view in page_routes()}
+    read, write = Perm.BILLING_READ.value, Perm.BILLING_WRITE.value
+    assert declared["prices/"] == read
+    assert declared["prices/new"] == write
+    assert declared["sessions/<uuid:session_id>/invoice"] == read
+    assert declared["sessions/<uuid:session_id>/invoice.pdf"] == read
+    assert declared["sessions/<uuid:session_id>/invoice/issue"] == write
+    assert declared["sessions/<uuid:session_id>/invoice/payments"] == write
+    assert declared["sessions/<uuid:session_id>/invoice/refunds"] == write
+    assert declared["takings/"] == read
+    assert declared["takings.csv"] == read
+
+
+def test_the_claim_pages_declare_what_they_need():
+    """Superbills, a patient's billing and the claims file: billing.read to read them (the nurse
+    and the auditor too), billing.write to record coverage, choose a claim's diagnosis or confirm
+    a claim item (the front desk too)."""
+    declared = {path: declared_permission(view) for path, view in page_routes()}
+    read, write = Perm.BILLING_READ.value, Perm.BILLING_WRITE.value
+    assert declared["sessions/<uuid:session_id>/superbill/"] == read
+    assert declared["sessions/<uuid:session_id>/superbill.pdf"] == read
+    assert declared["sessions/<uuid:session_id>/superbill/confirmations"] == write
+    assert declared["patients/<uuid:patient_id>/billing/"] == read
+    assert declared["patients/<uuid:patient_id>/billing/coverage"] == write
+    assert declared["patients/<uuid:patient_id>/billing/diagnosis"] == write
+    assert declared["billing/claims/"] == read
+    assert declared["billing/claims.csv"] == read
+
+
+def test_the_billing_report_pages_declare_what_they_need():
+    """The billing report and its CSV: billing.read (figures that identify nobody)."""
+    declared = {path: declared_permission(view) for path, view in page_routes()}
+    assert declared["billing/report/"] == Perm.BILLING_READ.value
+    assert declared["billing/report.csv"] == Perm.BILLING_READ.value

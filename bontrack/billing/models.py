@@ -1,0 +1,143 @@
+"""Claims of medical sessions: the patient's coverage, the charge sets captured from signed
+records, and the claim items confirmed per claim (docs/billing.md, billing.md 7).
+
+Every table here is appended to, never rewritten (DESIGN 3.4; ``audit/triggers.py``): a coverage
+is corrected by a newer version that names the one it replaces; a session's charges are revised
+by a newer charge set (an amendment, an entered-in-error, a vial another session of the patient
+drew from too, a diagnosis chosen since) that names the set it replaces; a confirmation is a row
+of its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class Relationship(models.TextChoices):
+    """The patient's relationship to the insured person (billing.md 7.7)."""
+
+    SELF = "self", "self"
+    SPOUSE = "spouse", "spouse"
+    CHILD = "child", "child"
+    OTHER = "other", "other"
+
+
+class Coverage(models.Model):
+    """One version of a patient's insurance: who pays, the member id, and when it holds. The
+    coverage on a date is the newest version, not replaced by another, valid that date
+    (``bontrack/billing/coverage.py``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="coverages"
+    )
+    payer_name = models.CharField(max_length=200)
+    payer_id = models.CharField(max_length=80)
+    member_id = models.CharField(max_length=80)
+    relationship = models.CharField(max_length=8, choices=Relationship)
+    valid_from = models.DateField()
+    valid_to = models.DateField(null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField()
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "patient", "valid_from"])]
+
+
+class ChargeReason(models.TextChoices):
+    """Why a charge set was captured."""
+
+    SIGNED = "signed", "signed"
+    AMENDED = "amended", "amended"
+    # A voiding set: no lines, the claim is withdrawn.
+    ENTERED_IN_ERROR = "entered-in-error", "entered-in-error"
+    # Another session of the patient drew from one of this session's vials: the vial's discard
+    # moves to the later session's claim (billing.md 7.2).
+    VIAL_SHARED = "vial-shared", "vial-shared"
+    # A diagnosis was chosen for the indication after a set refused the claim for want of one.
+    DIAGNOSIS_CHOSEN = "diagnosis-chosen", "diagnosis-chosen"
+
+
+class ChargeStatus(models.TextChoices):
+    """``incomplete``: the charges could not be derived; ``why`` says what failed."""
+
+    COMPLETE = "complete", "complete"
+    INCOMPLETE = "incomplete", "incomplete"
+
+
+class ChargeSet(models.Model):
+    """The charges a session's record supports, derived at signing and again after each
+    correction (billing.md 7.1), numbered per session. ``charges`` is the domain's charge set as
+    ``charge_set_json`` writes it (empty for an incomplete or a voiding set)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(
+        "treatments.TreatmentSession", on_delete=models.PROTECT, related_name="charge_sets"
+    )
+    sequence = models.PositiveIntegerField()
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    )
+    reason = models.CharField(max_length=20, choices=ChargeReason)
+    status = models.CharField(max_length=12, choices=ChargeStatus)
+    why = models.TextField(blank=True)
+    charges = models.JSONField(default=dict, blank=True)
+    date_of_service = models.DateField()
+    rendering_provider = models.ForeignKey(
+        "accounts.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rendering_to_confirm = models.BooleanField(default=False)
+    # Claim items the capture adds to the domain's own (a shared vial, an NDC typed at receiving):
+    # [{"code", "message"}].
+    claim_items = models.JSONField(default=list, blank=True)
+    coverage = models.ForeignKey(
+        Coverage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    diagnosis = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "sequence"], name="charge_set_sequence_per_session"
+            )
+        ]
+        indexes = [models.Index(fields=["clinic", "date_of_service"])]
+
+
+class ClaimConfirmation(models.Model):
+    """Someone with the billing permission confirmed one claim item of a charge set (billing.md
+    7.8: a dose under one billing unit, the smallest-vial flag, a nurse's rendering provider...).
+    Once per item and set."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    charge_set = models.ForeignKey(
+        ChargeSet, on_delete=models.PROTECT, related_name="confirmations"
+    )
+    item_code = models.CharField(max_length=40)
+    confirmed_by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField()
+    note = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["charge_set", "item_code"], name="one_confirmation_per_claim_item"
+            )
+        ]

@@ -19,10 +19,12 @@ from bontrack.accounts.models import Clinic, Membership
 from bontrack.accounts.permissions import Role
 from bontrack.accounts.services import add_member, create_clinic
 from bontrack.audit.services import Actor
+from bontrack.billing.services import choose_diagnosis
 from bontrack.domain.planning import vials_needed
 from bontrack.domain.units import Units
 from bontrack.inventory.models import Lot
 from bontrack.inventory.services import receive_lot, reconstitute_vial
+from bontrack.invoicing.services import issue_invoice, record_payment, set_price
 from bontrack.ops.demo_charting import build_charting_demo
 from bontrack.outcomes.services import record_assessment, record_wear_off
 from bontrack.patients.models import Patient
@@ -288,6 +290,14 @@ def _patients(doctor: Actor, nurse: Actor, lots: dict[str, Lot], today: date) ->
     # Her diary: 25 headache days before PREEMPT, 18 after the first cycle, 12 after the
     # second: -52 % after 2 cycles, a 50 % responder.
     _headache_days(doctor, maria, cycles, [25, 18, 12], today)
+    # The claim's diagnosis (billing.md 4): her superbills then lack only her insurance.
+    choose_diagnosis(
+        doctor,
+        maria.id,
+        indication="chronic-migraine",
+        icd10="G43.709",
+        noted_on=today - timedelta(weeks=36),
+    )
 
     # Chronic migraine that does not respond: 22 headache days, still 18 after 2 cycles
     # (-18 %): NICE TA260 says stop.
@@ -402,6 +412,19 @@ def _patients(doctor: Actor, nurse: Actor, lots: dict[str, Lot], today: date) ->
         reported_on=glabellar[0].plan_date + timedelta(days=85),
         today=today,
     )
+
+    # Self-pay: the glabellar area has a price, and her last treatment was invoiced and paid.
+    set_price(
+        doctor,
+        product="abobotulinumtoxinA",
+        kind="per-area",
+        area="glabellar-dysport-50",
+        amount=Decimal("250.00"),
+        currency="GBP",
+        valid_from=today - timedelta(days=365),
+    )
+    invoice = issue_invoice(doctor, glabellar[-1].id)
+    record_payment(doctor, invoice.id, amount=invoice.total, method="card", reference="demo")
 
     # A child with cerebral palsy: weight-based dosing.
     leo = patient(

@@ -1,5 +1,6 @@
-"""Claims: a session's charge sets and superbill, claim items confirmed, coverage, the diagnosis a
-claim points at, the claims file, and a member's NPI (docs/billing.md)."""
+"""Claims: a session's charge sets and superbill, claim items confirmed, the catalog items a clinic
+confirms once, coverage, the diagnosis a claim points at, the claims file, and a member's NPI
+(docs/billing.md)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from bontrack.api.auth import actor_of
 from bontrack.api.perms import needs
 from bontrack.api.schemas import DiagnosisOut, ErrorOut, In
 from bontrack.billing import reads, services
-from bontrack.billing.models import ClaimConfirmation, Coverage
+from bontrack.billing.catalog_items import CatalogItem
+from bontrack.billing.models import CatalogConfirmation, ClaimConfirmation, Coverage
 from bontrack.core import csvfiles
 from bontrack.domain.billing import BillingTag, ChargeLine, ClaimItem, billing_catalog
 from bontrack.patients.models import Diagnosis
@@ -54,6 +56,34 @@ class ItemToConfirmOut(Schema):
     confirmed: bool
     confirmed_by: str
     confirmed_at: datetime | None
+    note: str
+
+
+class CatalogItemOut(Schema):
+    code: str
+    message: str
+    catalog_version: str
+    confirmed: bool
+    confirmed_by: str
+    confirmed_at: datetime | None
+    note: str
+
+
+class CatalogConfirmationIn(In):
+    limits_from = CatalogConfirmation
+
+    item_code: str
+    message: str
+    note: str = ""
+
+
+class CatalogConfirmationOut(Schema):
+    id: UUID
+    item_code: str
+    message: str
+    catalog_version: str
+    confirmed_by: str
+    confirmed_at: datetime
     note: str
 
 
@@ -145,7 +175,7 @@ class SuperbillOut(Schema):
     diagnosis_display: str
     lines: list[ChargeLineOut]
     claim_items: list[ItemToConfirmOut]
-    catalog_items: list[ClaimItemOut]
+    catalog_items: list[CatalogItemOut]
     refusals: list[ClaimItemOut]
     totals: list[HcpcsTotalOut]
     claimable: bool
@@ -215,6 +245,18 @@ def _line(line: ChargeLine, to_confirm: bool) -> dict[str, Any]:
     }
 
 
+def _catalog_item(item: CatalogItem) -> dict[str, Any]:
+    return {
+        "code": item.code,
+        "message": item.message,
+        "catalog_version": item.catalog_version,
+        "confirmed": item.confirmed,
+        "confirmed_by": item.confirmed_by,
+        "confirmed_at": item.confirmed_at,
+        "note": item.note,
+    }
+
+
 def _items(items: tuple[ClaimItem, ...]) -> list[dict[str, str]]:
     return [{"code": i.code, "message": i.message} for i in items]
 
@@ -280,7 +322,7 @@ def superbill_out(bill: reads.Superbill) -> dict[str, Any]:
             }
             for i in bill.claim_items
         ],
-        "catalog_items": _items(bill.catalog_items),
+        "catalog_items": [_catalog_item(i) for i in bill.catalog_items],
         "refusals": _items(bill.refusals),
         "totals": [
             {
@@ -374,6 +416,45 @@ def confirm_item(request: HttpRequest, session_id: UUID, body: ConfirmationIn) -
             "item_code": confirmation.item_code,
             "confirmed_by": confirmation.confirmed_by.display_name,
             "at": confirmation.at,
+            "note": confirmation.note,
+        },
+    )
+
+
+@router.get(
+    "/billing/catalog-items",
+    response={200: list[CatalogItemOut], **ERRORS},
+    openapi_extra=needs(Perm.BILLING_READ),
+)
+def catalog_items(request: HttpRequest) -> Any:
+    """Every catalog item the current billing catalog can raise on a claim ([R]/[U] codes, the
+    bilateral modifier, whether the JW line repeats the NDC...), with whether the clinic
+    confirmed it under this catalog version. A claim carrying an unconfirmed one stays out of
+    the claims file."""
+    return [_catalog_item(i) for i in services.catalog_items(actor_of(request))]
+
+
+@router.post(
+    "/billing/catalog-items/confirmations",
+    response={201: CatalogConfirmationOut, **ERRORS},
+    openapi_extra=needs(Perm.USERS_MANAGE),
+)
+def confirm_catalog_item(request: HttpRequest, body: CatalogConfirmationIn) -> Any:
+    """The clinic admin confirms one catalog item (`item_code` and `message` as listed) for
+    every claim of the clinic under the current catalog version, once (409 when it is
+    already); a new catalog version asks again."""
+    confirmation = services.confirm_catalog_item(
+        actor_of(request), body.item_code, body.message, body.note
+    )
+    return Status(
+        201,
+        {
+            "id": confirmation.id,
+            "item_code": confirmation.item_code,
+            "message": confirmation.message,
+            "catalog_version": confirmation.catalog_version,
+            "confirmed_by": confirmation.confirmed_by.display_name,
+            "confirmed_at": confirmation.confirmed_at,
             "note": confirmation.note,
         },
     )

@@ -57,10 +57,12 @@ PROTECTED = (
     ("payment", "invoicing_payment", None),
     ("refund", "invoicing_refund", None),
     # Claims (billing.md 7.1, 7.7, 7.8): coverage versions, the charge sets captured from signed
-    # records, and the claim items confirmed; each revised by a newer row, never rewritten.
+    # records, the claim items confirmed, and the catalog items a clinic confirmed once; each
+    # revised by a newer row, never rewritten.
     ("coverage", "billing_coverage", None),
     ("charge_set", "billing_chargeset", None),
     ("claim_confirmation", "billing_claimconfirmation", None),
+    ("catalog_confirmation", "billing_catalogconfirmation", None),
 )
 
 # Closed once signed: no row may be added to a signed session's injections, draws or decisions

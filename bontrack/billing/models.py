@@ -1,5 +1,6 @@
 """Claims of medical sessions: the patient's coverage, the charge sets captured from signed
-records, and the claim items confirmed per claim (docs/billing.md, billing.md 7).
+records, the claim items confirmed per claim and the catalog items confirmed once per clinic
+(docs/billing.md, billing.md 7).
 
 Every table here is appended to, never rewritten (DESIGN 3.4; ``audit/triggers.py``): a coverage
 is corrected by a newer version that names the one it replaces; a session's charges are revised
@@ -139,5 +140,33 @@ class ClaimConfirmation(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["charge_set", "item_code"], name="one_confirmation_per_claim_item"
+            )
+        ]
+
+
+class CatalogConfirmation(models.Model):
+    """A clinic admin confirmed one catalog item for the whole clinic (billing.md 7.8, first
+    kind: an [R]/[U] code, the bilateral modifier, whether the JW line repeats the NDC...).
+
+    The item is named by its code and its message, which the domain derives from the catalog
+    entry alone, so the pair identifies the entry. It holds for every claim while the billing
+    catalog's version is ``catalog_version``: a new catalog version re-opens every item."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    item_code = models.CharField(max_length=40)
+    message = models.TextField()
+    catalog_version = models.CharField(max_length=20)
+    confirmed_by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField()
+    note = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "catalog_version", "item_code", "message"],
+                name="one_confirmation_per_catalog_item_and_version",
             )
         ]

@@ -8,21 +8,34 @@ Every function here reads; none checks access or writes an audit entry: the serv
 reads.
 
 A claim is exportable when its session's latest charge set is complete and claimable (no
-refusal), every claim item of it is confirmed, the patient's coverage holds on the date of
-service, the rendering provider has an NPI, and a nurse injector's session is co-signed. A
-cosmetic session is invoiced, never claimed: it appears in no claims file.
+refusal), every claim item of it is confirmed, every catalog item of it is confirmed for the
+clinic under the current catalog version (``catalog_items.py``), the patient's coverage holds on
+the date of service, the rendering provider has an NPI, and a nurse injector's session is
+co-signed. A cosmetic session is invoiced, never claimed: it appears in no claims file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
 from bontrack.accounts.models import Membership
+from bontrack.billing.catalog_items import (
+    CatalogItem,
+    confirmations_of,
+    left_out_words,
+    with_confirmations,
+)
 from bontrack.billing.coverage import coverage_on, holding_on, standing_by_patient
-from bontrack.billing.models import ChargeReason, ChargeSet, ChargeStatus, ClaimConfirmation
+from bontrack.billing.models import (
+    CatalogConfirmation,
+    ChargeReason,
+    ChargeSet,
+    ChargeStatus,
+    ClaimConfirmation,
+)
 from bontrack.billing.models import Coverage as CoverageRow
 from bontrack.domain.billing import (
     BillingTag,
@@ -141,7 +154,7 @@ class Superbill:
     diagnosis_display: str
     lines: tuple[LineView, ...]
     claim_items: tuple[ItemToConfirm, ...]
-    catalog_items: tuple[ClaimItem, ...]  # confirmed once per clinic; shown "to confirm"
+    catalog_items: tuple[CatalogItem, ...]  # confirmed once per clinic (Billing settings)
     refusals: tuple[ClaimItem, ...]
     totals: tuple[HcpcsTotal, ...]
     claimable: bool
@@ -251,6 +264,7 @@ def _left_out(
     provider: Membership | None,
     refusals: Sequence[ClaimItem],
     items: Sequence[ItemToConfirm],
+    catalog_items: Sequence[CatalogItem],
 ) -> tuple[str, ...]:
     """Why the claim is not exported, in the order a biller fixes them; empty when it is."""
     if charge_set.reason == ChargeReason.ENTERED_IN_ERROR:
@@ -267,6 +281,7 @@ def _left_out(
     if status_of(session, events) == SessionStatus.AWAITING_CO_SIGNATURE:
         why.append("awaiting the co-signature of a supervising prescriber")
     why += [f"confirm: {i.message}" for i in items if not i.confirmed]
+    why += [left_out_words(i) for i in catalog_items if not i.confirmed]
     return tuple(why)
 
 
@@ -279,7 +294,10 @@ def superbill(session: TreatmentSession, charge_set: ChargeSet | None = None) ->
     events = list(SessionEvent.objects.filter(session_id=session.id).select_related("by__user"))
     confirmations = list(charge_set.confirmations.select_related("confirmed_by__user"))
     coverage = coverage_on(session.clinic_id, session.patient_id, charge_set.date_of_service)
-    return _superbill(session, session.patient, charge_set, events, confirmations, coverage)
+    catalog_confirmed = confirmations_of(session.clinic_id, billing_catalog().version)
+    return _superbill(
+        session, session.patient, charge_set, events, confirmations, coverage, catalog_confirmed
+    )
 
 
 def _superbill(
@@ -289,14 +307,16 @@ def _superbill(
     events: Sequence[SessionEvent],
     confirmations: Iterable[ClaimConfirmation],
     coverage: CoverageRow | None,
+    catalog_confirmed: Mapping[tuple[str, str], CatalogConfirmation],
 ) -> Superbill:
     stored = charge_set_from_json(charge_set.charges) if charge_set.charges else None
     lines = stored.lines if stored is not None else ()
     refusals = stored.refusals if stored is not None else ()
-    catalog_items = (
-        tuple(i for i in stored.to_confirm if i.code in CATALOG_ITEM_CODES)
-        if stored is not None
-        else ()
+    raised = stored.to_confirm if stored is not None else ()
+    catalog_items = with_confirmations(
+        (i for i in raised if i.code in CATALOG_ITEM_CODES),
+        catalog_confirmed,
+        billing_catalog().version,
     )
     items = _items_with_confirmations(claim_items_of(charge_set), confirmations)
     member, to_confirm = rendering_of(charge_set, events)
@@ -340,7 +360,9 @@ def _superbill(
         voided=charge_set.reason == ChargeReason.ENTERED_IN_ERROR,
         left_out_because=()
         if invoice_only
-        else _left_out(charge_set, session, events, coverage, member, refusals, items),
+        else _left_out(
+            charge_set, session, events, coverage, member, refusals, items, catalog_items
+        ),
     )
 
 
@@ -456,13 +478,20 @@ def claims_file(clinic_id: UUID, start: date, end: date) -> ClaimsFile:
     for e in SessionEvent.objects.filter(session_id__in=session_ids).select_related("by__user"):
         events[e.session_id].append(e)
     coverages = standing_by_patient(clinic_id, (s.patient_id for s in sets))
+    catalog_confirmed = confirmations_of(clinic_id, billing_catalog().version)
     rows: list[tuple[str, ...]] = []
     left_out: list[LeftOut] = []
     patients: set[UUID] = set()
     for s in sets:
         coverage = holding_on(coverages.get(s.patient_id, []), s.date_of_service)
         bill = _superbill(
-            s.session, s.patient, s, events[s.session_id], s.confirmations.all(), coverage
+            s.session,
+            s.patient,
+            s,
+            events[s.session_id],
+            s.confirmations.all(),
+            coverage,
+            catalog_confirmed,
         )
         if bill.invoice_only:
             continue  # billing.md 7.3: a cosmetic session is invoiced, never claimed

@@ -1,6 +1,6 @@
 """Claims of medical sessions: record a patient's coverage, choose the diagnosis a claim points
-at, confirm a claim's items, read a superbill and a session's charge sets, export the claims file
-(billing.md 7.7, 7.8; docs/billing.md).
+at, confirm a claim's items and the clinic's catalog items, read a superbill and a session's
+charge sets, export the claims file (billing.md 7.7, 7.8; docs/billing.md).
 
 The only writers of coverage and confirmations (charge sets are captured by
 ``bontrack/billing/capture.py`` when a session is signed or corrected). Every call reaches its
@@ -14,14 +14,17 @@ from datetime import date
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bontrack.access import PATIENT, SESSION, access, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.billing import catalog_items as catalog_confirming
 from bontrack.billing import reads
 from bontrack.billing.capture import RENDERING_ITEM, capture_charges, local_date
 from bontrack.billing.models import (
+    CatalogConfirmation,
     ChargeReason,
     ChargeSet,
     ChargeStatus,
@@ -307,3 +310,63 @@ def claims_export(actor: Actor, start: date, end: date) -> str:
 
 def claims_filename(start: date, end: date) -> str:
     return f"bontrack-claims-{start.isoformat()}-{end.isoformat()}.csv"
+
+
+# --- Catalog items, confirmed once per clinic (billing.md 7.8, first kind) ---------------------
+
+# The clinic admin alone holds users.manage: the clinic's billing settings are theirs.
+SETTINGS_PERM = Perm.USERS_MANAGE
+
+
+def catalog_items(actor: Actor) -> tuple[catalog_confirming.CatalogItem, ...]:
+    """Every catalog item the current billing catalog can raise on a claim, with whether, by
+    whom and when the clinic confirmed it under this catalog version. Names no patient."""
+    require(actor, Perm.BILLING_READ)
+    return catalog_confirming.clinic_catalog_items(actor.membership.clinic_id)
+
+
+def confirm_catalog_item(
+    actor: Actor, code: str, message: str, note: str = ""
+) -> CatalogConfirmation:
+    """The clinic admin confirms one catalog item for every claim of the clinic, under the
+    current catalog version (a new version asks again); once per item and version."""
+    require(actor, SETTINGS_PERM)
+    if len(note) > MAX_NOTE:
+        raise ServiceError("note", f"must be at most {MAX_NOTE:,} characters")
+    version = billing_catalog().version
+    raisable = catalog_confirming.raisable_items(billing_catalog())
+    if not any(i.code == code for i in raisable):
+        codes = ", ".join(dict.fromkeys(i.code for i in raisable))
+        raise ServiceError("code", f"not a catalog item code (codes: {codes})")
+    if not any(i.code == code and i.message == message for i in raisable):
+        raise ServiceError(
+            "message", f"not an item of billing catalog {version}: list the current items"
+        )
+    clinic_id = actor.membership.clinic_id
+    with clinical_transaction(actor) as trail:
+        if CatalogConfirmation.objects.filter(
+            clinic_id=clinic_id, catalog_version=version, item_code=code, message=message
+        ).exists():
+            raise ConflictError("message", "this item is confirmed already")
+        try:
+            with transaction.atomic():
+                confirmation = CatalogConfirmation.objects.create(
+                    clinic_id=clinic_id,
+                    item_code=code,
+                    message=message,
+                    catalog_version=version,
+                    confirmed_by=actor.membership,
+                    confirmed_at=timezone.now(),
+                    note=note.strip(),
+                )
+        except IntegrityError:
+            raise ConflictError("message", "this item is confirmed already") from None
+        trail.record(
+            "create",
+            "catalog-confirmation",
+            confirmation.id,
+            None,
+            item=code,
+            catalog_version=version,
+        )
+    return confirmation

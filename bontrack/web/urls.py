@@ -183,6 +183,12 @@ urlpatterns = [
     ),
     path("billing/claims/", billing.claims_page, name="claims"),
     path("billing/claims.csv", billing.claims_csv, name="claims-csv"),
+    path("billing/settings/", billing.settings_page, name="billing-settings"),
+    path(
+        "billing/settings/confirmations",
+        billing.confirm_catalog_item,
+        name="confirm-catalog-item",
+    ),
     path("billing/report/", billing_reports.report_page, name="billing-report"),
     path("billing/report.csv", billing_reports.report_csv, name="billing-report-csv"),
 ]

@@ -23,6 +23,8 @@ from django.utils import timezone
 
 from bontrack.api.main import api
 from bontrack.audit.models import AuditEntry, SecurityEvent
+from bontrack.billing.catalog_items import raisable_items
+from bontrack.domain.billing import billing_catalog
 from bontrack.domain.catalog import catalog
 from tests import builders
 from tests.api.support import (
@@ -92,6 +94,12 @@ def clinical_files(settings: Any, tmp_path: Path) -> None:
 
 def _today() -> str:
     return timezone.localdate().isoformat()
+
+
+def _catalog_item_body(w: World, role: str) -> dict[str, str]:
+    """The first item the current billing catalog can raise, as the settings list it."""
+    item = raisable_items(billing_catalog())[0]
+    return {"item_code": item.code, "message": item.message}
 
 
 def _repeat_last_body(w: World, role: str) -> dict[str, str]:
@@ -647,6 +655,14 @@ CASES = [
         label="a period",
     ),
     Case("GET", "/billing/report.csv", EVERYONE),
+    # The catalog items a clinic confirms once (billing.md 7.8): the clinic admin alone.
+    Case("GET", "/billing/catalog-items", EVERYONE),
+    Case(
+        "POST",
+        "/billing/catalog-items/confirmations",
+        ADMIN,
+        body=_catalog_item_body,
+    ),
     Case(
         "PUT",
         "/members/{nurse_member}/npi",

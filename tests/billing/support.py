@@ -1,5 +1,6 @@
-"""A clinic that bills: staff with the physician's NPI recorded, a BOTOX 200 U lot received with
-its catalog NDC, and helpers to sign sessions, record coverage and read the API as a client would.
+"""A clinic that bills: staff with the physician's NPI recorded, the billing catalog's items
+confirmed once for the clinic by its admin, a BOTOX 200 U lot received with its catalog NDC, and
+helpers to sign sessions, record coverage and read the API as a client would.
 """
 
 from __future__ import annotations
@@ -63,9 +64,21 @@ class Clinic:
         return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
-def billing_clinic() -> Clinic:
+def confirm_catalog_items(staff: builders.Staff) -> None:
+    """The clinic admin confirms every catalog item the current billing catalog can raise
+    (billing.md 7.8): what a clinic does once in its Billing settings before it exports."""
+    admin = staff.actor("admin")
+    for item in billing.catalog_items(admin):
+        if not item.confirmed:
+            billing.confirm_catalog_item(admin, item.code, item.message)
+
+
+def billing_clinic(catalog_confirmed: bool = True) -> Clinic:
+    """``catalog_confirmed=False`` leaves the catalog items open, as a new clinic has them."""
     s = builders.staff()
     set_npi(s.actor("admin"), s.physician.id, PHYSICIAN_NPI)
+    if catalog_confirmed:
+        confirm_catalog_items(s)
     patient = builders.patient(s, weight_kg=70)
     for indication in ("chronic-migraine", "glabellar-lines", "axillary-hyperhidrosis"):
         builders.consent(s, patient, indication)

@@ -17,6 +17,7 @@ from bontrack.audit.models import AuditEntry, SecurityEvent
 from bontrack.billing import services as billing
 from bontrack.billing.models import ChargeSet, Coverage
 from bontrack.interop import fhir
+from tests.billing.support import confirm_catalog_items
 from tests.interop.bulk_support import (
     download,
     get_token,
@@ -49,14 +50,16 @@ def _cover(world: World, **values: Any) -> Coverage:
 
 
 def _billable(world: World) -> Coverage:
-    """What a clinic does to bill Maria's cycles: her insurance, the physician's NPI, and the
-    nurse's session confirmed as rendered by the co-signing physician (billing.md 7.9)."""
+    """What a clinic does to bill Maria's cycles: her insurance, the physician's NPI, the
+    nurse's session confirmed as rendered by the co-signing physician (billing.md 7.9), and
+    the catalog items confirmed once for the clinic (7.8)."""
     world.clock.at(utc(TODAY))
     coverage = _cover(world)
     set_npi(world.a.actor("admin"), world.a.physician.id, NPI)
     billing.confirm_claim_item(
         world.a.actor("front_desk"), world.cycles[1].id, item_code="rendering-provider"
     )
+    confirm_catalog_items(world.a)
     return coverage
 
 
@@ -162,6 +165,8 @@ def test_only_a_claim_the_claims_file_exports_is_a_claim(world):
     _cover(world)
     assert _claims(world) == []  # no NPI for the rendering provider
     set_npi(world.a.actor("admin"), world.a.physician.id, NPI)
+    assert _claims(world) == []  # the catalog items are not confirmed for the clinic yet
+    confirm_catalog_items(world.a)
     # The nurse's cycle waits for its rendering provider to be confirmed (billing.md 7.9).
     assert [c["id"] for c in _claims(world)] == [
         str(_current(world.cycles[0].id).id),

@@ -185,6 +185,9 @@ def records() -> Records:
         valid_from=timezone.localdate() - timedelta(days=365),
     )
     billing.confirm_claim_item(s.actor("physician"), signed.id, item_code="smallest-vial")
+    # A catalog item the clinic admin confirmed once for every claim (billing.md 7.8).
+    first = billing.catalog_items(s.actor("admin"))[0]
+    billing.confirm_catalog_item(s.actor("admin"), first.code, first.message)
     # Self-pay money: a price, an invoice, a payment and a refund, each appended.
     paid_and_refunded(s, "C-1")
     return Records(s, signed, plan, event, security, decided)
@@ -322,10 +325,16 @@ PROTECTED_ROWS = {
         "severity",
         "severe",
     ),
-    # Billing (billing.md 7): coverage versions, charge sets, claim items confirmed.
+    # Billing (billing.md 7): coverage versions, charge sets, claim and catalog items confirmed.
     "billing_coverage": ("clinic_id", lambda r: clinic_key(r.staff.clinic.id), "member_id", "X"),
     "billing_chargeset": ("clinic_id", lambda r: clinic_key(r.staff.clinic.id), "why", "rewritten"),
     "billing_claimconfirmation": (
+        "clinic_id",
+        lambda r: clinic_key(r.staff.clinic.id),
+        "note",
+        "rewritten",
+    ),
+    "billing_catalogconfirmation": (
         "clinic_id",
         lambda r: clinic_key(r.staff.clinic.id),
         "note",

@@ -103,6 +103,10 @@ def test_the_claim_pages_declare_what_they_need():
     assert declared["patients/<uuid:patient_id>/billing/diagnosis"] == write
     assert declared["billing/claims/"] == read
     assert declared["billing/claims.csv"] == read
+    # Billing settings: everyone who bills reads them; the clinic admin alone (users.manage)
+    # confirms a catalog item for every claim (billing.md 7.8).
+    assert declared["billing/settings/"] == read
+    assert declared["billing/settings/confirmations"] == Perm.USERS_MANAGE.value
 
 
 def test_the_billing_report_pages_declare_what_they_need():

@@ -1,7 +1,8 @@
 """Claims of medical sessions on the pages: a session's superbill and its PDF (one template), the
 claim items confirmed from it, a patient's Billing page (coverage versions, the diagnosis each
-indication's claims point at, the patient's claims), and the clinic's claims file of a period
-with its CSV (docs/billing.md).
+indication's claims point at, the patient's claims), the clinic's claims file of a period
+with its CSV, and the clinic's Billing settings, where the clinic admin confirms the catalog
+items once for every claim (docs/billing.md).
 
 What is shown is ``bontrack.billing.reads`` as the API shows it; every rule and every audit entry
 is the billing services' (``bontrack/billing/services.py``). A superbill names codes, units,
@@ -91,6 +92,10 @@ def superbill_context(actor: Actor, bill: reads.Superbill, pdf: bool) -> dict[st
         "lines": [_line_row(v) for v in bill.lines],
         "items": [
             {"item": i, "confirmed_at": present.local(i.confirmed_at, tz)} for i in bill.claim_items
+        ],
+        "catalog_items": [
+            {"item": i, "confirmed_at": present.local(i.confirmed_at, tz)}
+            for i in bill.catalog_items
         ],
         "captured_at": present.local(bill.captured_at, tz),
         "reason_words": REASON_WORDS.get(bill.reason, bill.reason),
@@ -499,3 +504,55 @@ def claims_csv(request: HttpRequest, actor: Actor) -> HttpResponse:
     response["Content-Disposition"] = content_disposition(services.claims_filename(start, end))
     response["Cache-Control"] = "no-store"
     return response
+
+
+# --- Billing settings: the catalog items a clinic confirms once --------------------------------
+
+
+class CatalogConfirmationForm(ClinicalForm):
+    item_code = forms.CharField(max_length=40)
+    message = forms.CharField(max_length=2000)
+    note = forms.CharField(required=False, max_length=services.MAX_NOTE)
+
+
+def _settings_page(
+    request: HttpRequest, actor: Actor, error: str = "", status: int = 200
+) -> HttpResponse:
+    tz = actor.clinic.time_zone
+    items = services.catalog_items(actor)
+    return render(
+        request,
+        "web/billing_settings.html",
+        {
+            "items": [
+                {"item": i, "confirmed_at": present.local(i.confirmed_at, tz)} for i in items
+            ],
+            "open": sum(1 for i in items if not i.confirmed),
+            "catalog_version": billing_catalog().version,
+            "can_confirm": actor.membership.can(services.SETTINGS_PERM),
+            "error": error,
+            "nav": "billing",
+        },
+        status=status,
+    )
+
+
+@clinic_view(Perm.BILLING_READ)
+def settings_page(request: HttpRequest, actor: Actor) -> HttpResponse:
+    return _settings_page(request, actor)
+
+
+@clinic_view(services.SETTINGS_PERM, methods=("POST",))
+def confirm_catalog_item(request: HttpRequest, actor: Actor) -> HttpResponse:
+    """The clinic admin confirms one catalog item for every claim (billing.md 7.8)."""
+    form = CatalogConfirmationForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, actor, f"Not confirmed: {first_error(form)}", 400)
+    data = form.cleaned_data
+    try:
+        services.confirm_catalog_item(actor, data["item_code"], data["message"], data["note"])
+    except ServiceError as refused:
+        message = f"Not confirmed: {_refusal(refused)}"
+        return _settings_page(request, actor, message, refused.status)
+    messages.success(request, f"Confirmed for the clinic: {data['item_code']}.")
+    return HttpResponseRedirect("/billing/settings/#catalog-items")

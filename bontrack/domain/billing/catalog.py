@@ -27,6 +27,7 @@ from typing import Any
 from bontrack.domain.catalog import catalog
 from bontrack.domain.catalog.load import packaged_texts
 from bontrack.domain.catalog.model import Catalog
+from bontrack.domain.catalog.tables import TomlTable
 
 BILLING_FILE = "billing.toml"
 VERSION_PATTERN = re.compile(r"^\d{4}\.(0[1-9]|1[0-2])\.\d+$")
@@ -224,27 +225,14 @@ class BillingCatalog:
         return None
 
 
-class _Entry:
+class _Entry(TomlTable):
     """One table of billing.toml, read field by field with errors that say where."""
 
+    error = BillingCatalogError
+
     def __init__(self, where: str, data: Any, sources: Mapping[str, BillingSource]) -> None:
-        if not isinstance(data, dict):
-            raise BillingCatalogError(f"{BILLING_FILE}: {where}: must be a table")
-        self.where = where
-        self.data: dict[str, Any] = data
+        super().__init__(BILLING_FILE, where, data)
         self.sources = sources
-        self.used: set[str] = set()
-
-    def fail(self, field: str, problem: str) -> BillingCatalogError:
-        return BillingCatalogError(f"{BILLING_FILE}: {self.where}: {field}: {problem}")
-
-    def _get(self, field: str, required: bool) -> Any:
-        self.used.add(field)
-        if field not in self.data:
-            if required:
-                raise self.fail(field, "is required")
-            return None
-        return self.data[field]
 
     def text(self, field: str) -> str:
         value = self._get(field, True)
@@ -343,11 +331,6 @@ class _Entry:
         if value is None:
             return None
         return _Entry(f"{self.where}: {field}", value, self.sources)
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise self.fail(unknown[0], "unknown field")
 
 
 def _array(

@@ -52,6 +52,7 @@ from bontrack.domain.catalog.model import (
     Tag,
     Threshold,
 )
+from bontrack.domain.catalog.tables import TomlTable
 
 DATA_FILES = (
     "catalog.toml",
@@ -112,27 +113,10 @@ class CatalogError(ValueError):
     """The catalog's data is invalid: names the file, the entry and the field."""
 
 
-class _Entry:
+class _Entry(TomlTable):
     """One table of a data file, read field by field with errors that say where."""
 
-    def __init__(self, file: str, where: str, data: Any) -> None:
-        if not isinstance(data, dict):
-            raise CatalogError(f"{file}: {where}: must be a table")
-        self.file = file
-        self.where = where
-        self.data: dict[str, Any] = data
-        self.used: set[str] = set()
-
-    def fail(self, field: str, problem: str) -> CatalogError:
-        return CatalogError(f"{self.file}: {self.where}: {field}: {problem}")
-
-    def _get(self, field: str, required: bool) -> Any:
-        self.used.add(field)
-        if field not in self.data:
-            if required:
-                raise self.fail(field, "is required")
-            return None
-        return self.data[field]
+    error = CatalogError
 
     def text(self, field: str, default: str | None = None) -> str:
         value = self._get(field, default is None)
@@ -224,11 +208,6 @@ class _Entry:
 
     def table(self, field: str) -> _Entry:
         return _Entry(self.file, f"{self.where}: {field}", self._get(field, True))
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise self.fail(unknown[0], "unknown field")
 
 
 class _Reader:

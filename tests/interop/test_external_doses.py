@@ -28,13 +28,14 @@ LEFT, RIGHT = fhir.LATERALITY["left"][0], fhir.LATERALITY["right"][0]
 
 class Clinic:
     def __init__(self) -> None:
-        self.staff = builders.staff()
+        # Its own prefix: the FHIR tests' world (clinics "a" and "b") may be present too.
+        self.staff = builders.staff(prefix="ext")
         self.patient = builders.patient(self.staff, weight_kg=70)
         builders.consent(self.staff, self.patient, "chronic-migraine")
         self.http = Client()
         response = self.http.post(
             "/api/v1/auth/token",
-            {"username": "a-physician", "password": self.staff.password},
+            {"username": "ext-physician", "password": self.staff.password},
             content_type="application/json",
         )
         self.auth = {"HTTP_AUTHORIZATION": f"Bearer {response.json()['token']}"}

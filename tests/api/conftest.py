@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.db import transaction
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from tests.api.support import ROLES, World
 
@@ -37,3 +37,11 @@ def module_world(django_db_setup: None, django_db_blocker) -> Iterator[World]:
         finally:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def shared_world(module_world: World, db: None) -> World:
+    """The module's world for one test, in a savepoint of it, with a client of its own (what a
+    test signs in or sets on the client does not reach the next test)."""
+    module_world.client = Client()
+    return module_world

@@ -19,6 +19,9 @@
   ``BONTRACK_LOCKOUT_FAILURES`` (10) and ``BONTRACK_LOCKOUT_MINUTES`` (30),
   ``BONTRACK_BREAK_GLASS_MINUTES`` (60), ``BONTRACK_TRUSTED_PROXIES`` (0), ``BONTRACK_HTTPS``,
   ``BONTRACK_MFA_ENFORCED`` (1).
+- ``BONTRACK_ARGON2_TIME_COST``, ``BONTRACK_ARGON2_MEMORY_KIB``, ``BONTRACK_ARGON2_PARALLELISM``:
+  the password hasher's cost, else what ``manage.py calibrate_argon2`` wrote to
+  ``var/argon2.json``, else OWASP's floor (docs/security.md).
 - ``REDIS_URL``: background tasks (huey) queue in Redis; unset means huey's SQLite storage in
   ``var/tasks.sqlite3`` (``BONTRACK_TASK_QUEUE`` names another file). Bulk exports are written
   under ``var/exports/`` (``BONTRACK_EXPORT_DIR``).
@@ -35,6 +38,12 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from bontrack.accounts.argon2_parameters import (
+    Argon2ParameterError,
+    Argon2Parameters,
+    load_parameters,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("BONTRACK_VAR_DIR", BASE_DIR / "var"))
@@ -254,13 +263,27 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "bontrack.accounts.passwords.BreachedPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
 ]
-# Argon2id for new passwords; a hash of another kind is re-made with Argon2 at the next sign-in.
+# Argon2id for new passwords; a hash of another kind, or of other Argon2 parameters, is re-made
+# with these at the next sign-in with the password.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "bontrack.accounts.hashers.HostArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
+
+
+def _argon2() -> tuple[Argon2Parameters, str]:
+    """Argon2id's time cost, memory cost and parallelism for this host: the environment's
+    BONTRACK_ARGON2_*, else what `manage.py calibrate_argon2` wrote to var/argon2.json, else
+    OWASP's floor (accounts/argon2_parameters.py). Start-up refuses anything under that floor."""
+    try:
+        return load_parameters(VAR_DIR, os.environ)
+    except Argon2ParameterError as error:
+        raise ImproperlyConfigured(str(error)) from error
+
+
+BONTRACK_ARGON2, BONTRACK_ARGON2_SOURCE = _argon2()
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

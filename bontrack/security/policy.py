@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 
@@ -52,11 +53,25 @@ def verify_code(user: Any, code: str) -> bool:
     return False
 
 
+def looks_like_code(secret: str) -> bool:
+    """A TOTP code or a recovery code as typed: digits only, of either length (allauth's)."""
+    compact = secret.strip().replace(" ", "")
+    lengths = (mfa_settings.TOTP_DIGITS, mfa_settings.RECOVERY_CODE_DIGITS)
+    return compact.isdigit() and len(compact) in lengths
+
+
 def verify_secret(user: Any, secret: str) -> bool:
     """The password, or the code of the user's second factor: asked again before signing a
-    session or overriding a block (ASVS 3.7.1)."""
+    session or overriding a block (ASVS 3.7.1). What looks like a code is tried as one first,
+    so that a right code never pays for the password hash (Argon2id: the dearest step of a
+    page); a wrong one is still tried as a password, as a password that looks like a code may
+    predate the 12-character rule."""
     if not secret:
         return False
+    if looks_like_code(secret):
+        if has_second_factor(user) and verify_code(user, secret):
+            return True
+        return bool(user.check_password(secret))
     if user.check_password(secret):
         return True
     return has_second_factor(user) and verify_code(user, secret)

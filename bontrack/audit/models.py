@@ -28,15 +28,21 @@ ACTIONS = (
 
 
 class AuditEntry(models.Model):
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     seq = models.PositiveBigIntegerField()
     at = models.DateTimeField()
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     username = models.CharField(max_length=150, blank=True)
     role = models.CharField(max_length=32, blank=True)
-    patient_id = models.UUIDField(null=True, db_index=True)
+    patient_id = models.UUIDField(null=True)
     action = models.CharField(max_length=16, choices=[(a, a) for a in ACTIONS])
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64, blank=True)
@@ -49,6 +55,10 @@ class AuditEntry(models.Model):
     key_id = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "user"]),
+            models.Index(fields=["clinic", "patient_id"]),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["clinic", "seq"], name="one_audit_position_per_clinic")
         ]

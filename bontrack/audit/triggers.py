@@ -18,9 +18,17 @@ from django.db import connections
 MESSAGE = "bontrack: append-only record"
 
 # A signed session's own rows: which session a row of it belongs to is ``{row}.session_id``.
+# PostgreSQL reads it by the session table's key, ``(clinic_id, id)``, in the row's own clinic,
+# so that on a sharded database the lookup stays on the row's shard (DESIGN 3.6); its composite
+# foreign key refuses a row whose clinic is not its session's. SQLite keeps single-column
+# foreign keys, so there the session is found by ``id`` alone, whatever clinic the row names.
+_SESSION_OF_ROW = {
+    "postgresql": "(s.clinic_id, s.id) = ({row}.clinic_id, {row}.session_id)",
+    "sqlite": "s.id = {row}.session_id",
+}
 _OF_SIGNED_SESSION = (
     "EXISTS (SELECT 1 FROM treatments_treatmentsession s "
-    "WHERE s.id = {row}.session_id AND s.signed_at IS NOT NULL)"
+    "WHERE {session_of_row} AND s.signed_at IS NOT NULL)"
 )
 
 # (trigger name, table, SQL condition on the row ({row}: OLD, or NEW for an INSERT) for it to be
@@ -74,17 +82,18 @@ def _events(name: str) -> tuple[str, ...]:
     return ("INSERT", "UPDATE", "DELETE") if name in CLOSED else ("UPDATE", "DELETE")
 
 
-def _on(condition: str | None, event: str) -> str | None:
+def _on(condition: str | None, event: str, vendor: str) -> str | None:
     if condition is None:
         return None
-    return condition.format(row="NEW" if event == "INSERT" else "OLD")
+    row = "NEW" if event == "INSERT" else "OLD"
+    return condition.format(row=row, session_of_row=_SESSION_OF_ROW[vendor].format(row=row))
 
 
 def sqlite_statements() -> list[str]:
     statements = []
     for name, table, condition in PROTECTED:
         for event in _events(name):
-            when = _on(condition, event)
+            when = _on(condition, event, "sqlite")
             statements.append(
                 f"CREATE TRIGGER IF NOT EXISTS bontrack_{name}_no_{event.lower()} "
                 f"BEFORE {event} ON {table} FOR EACH ROW{f' WHEN {when}' if when else ''} "
@@ -105,12 +114,12 @@ def postgres_statements() -> list[str]:
             f"""CREATE OR REPLACE FUNCTION bontrack_guard_{name}() RETURNS trigger AS $$
             BEGIN
               IF TG_OP = 'INSERT' THEN
-                IF {_on(condition, "INSERT") or "TRUE"} THEN
+                IF {_on(condition, "INSERT", "postgresql") or "TRUE"} THEN
                   RAISE EXCEPTION '{MESSAGE}: % on %', TG_OP, TG_TABLE_NAME;
                 END IF;
                 RETURN NEW;
               END IF;
-              IF {_on(condition, "UPDATE") or "TRUE"} THEN
+              IF {_on(condition, "UPDATE", "postgresql") or "TRUE"} THEN
                 RAISE EXCEPTION '{MESSAGE}: % on %', TG_OP, TG_TABLE_NAME;
               END IF;
               IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;

@@ -15,6 +15,8 @@ import uuid
 
 from django.db import models
 
+from bontrack.core.scoping import SavedInItsClinic
+
 
 class Relationship(models.TextChoices):
     """The patient's relationship to the insured person (billing.md 7.7)."""
@@ -25,15 +27,17 @@ class Relationship(models.TextChoices):
     OTHER = "other", "other"
 
 
-class Coverage(models.Model):
+class Coverage(SavedInItsClinic):
     """One version of a patient's insurance: who pays, the member id, and when it holds. The
     coverage on a date is the newest version, not replaced by another, valid that date
     (``bontrack/billing/coverage.py``)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="coverages"
+        "patients.Patient", on_delete=models.PROTECT, related_name="coverages", db_index=False
     )
     payer_name = models.CharField(max_length=200)
     payer_id = models.CharField(max_length=80)
@@ -42,7 +46,7 @@ class Coverage(models.Model):
     valid_from = models.DateField()
     valid_to = models.DateField(null=True, blank=True)
     recorded_by = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     recorded_at = models.DateTimeField()
     replaces = models.OneToOneField(
@@ -50,7 +54,10 @@ class Coverage(models.Model):
     )
 
     class Meta:
-        indexes = [models.Index(fields=["clinic", "patient", "valid_from"])]
+        indexes = [
+            models.Index(fields=["clinic", "patient", "valid_from"]),
+            models.Index(fields=["clinic", "recorded_by"]),
+        ]
 
 
 class ChargeReason(models.TextChoices):
@@ -74,16 +81,23 @@ class ChargeStatus(models.TextChoices):
     INCOMPLETE = "incomplete", "incomplete"
 
 
-class ChargeSet(models.Model):
+class ChargeSet(SavedInItsClinic):
     """The charges a session's record supports, derived at signing and again after each
     correction (billing.md 7.1), numbered per session. ``charges`` is the domain's charge set as
     ``charge_set_json`` writes it (empty for an incomplete or a voiding set)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     session = models.ForeignKey(
-        "treatments.TreatmentSession", on_delete=models.PROTECT, related_name="charge_sets"
+        "treatments.TreatmentSession",
+        on_delete=models.PROTECT,
+        related_name="charge_sets",
+        db_index=False,
     )
     sequence = models.PositiveIntegerField()
     replaces = models.OneToOneField(
@@ -95,56 +109,70 @@ class ChargeSet(models.Model):
     charges = models.JSONField(default=dict, blank=True)
     date_of_service = models.DateField()
     rendering_provider = models.ForeignKey(
-        "accounts.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     rendering_to_confirm = models.BooleanField(default=False)
     # Claim items the capture adds to the domain's own (a shared vial, an NDC typed at receiving):
     # [{"code", "message"}].
     claim_items = models.JSONField(default=list, blank=True)
     coverage = models.ForeignKey(
-        Coverage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Coverage, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     diagnosis = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["session", "sequence"], name="charge_set_sequence_per_session"
+                fields=["clinic", "session", "sequence"], name="charge_set_sequence_per_session"
             )
         ]
-        indexes = [models.Index(fields=["clinic", "date_of_service"])]
+        indexes = [
+            models.Index(fields=["clinic", "date_of_service"]),
+            models.Index(fields=["clinic", "patient"]),
+            models.Index(fields=["clinic", "rendering_provider"]),
+            models.Index(fields=["clinic", "coverage"]),
+            models.Index(fields=["clinic", "created_by"]),
+        ]
 
 
-class ClaimConfirmation(models.Model):
+class ClaimConfirmation(SavedInItsClinic):
     """Someone with the billing permission confirmed one claim item of a charge set (billing.md
     7.8: a dose under one billing unit, the smallest-vial flag, a nurse's rendering provider...).
     Once per item and set."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     charge_set = models.ForeignKey(
-        ChargeSet, on_delete=models.PROTECT, related_name="confirmations"
+        ChargeSet, on_delete=models.PROTECT, related_name="confirmations", db_index=False
     )
     item_code = models.CharField(max_length=40)
     confirmed_by = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     at = models.DateTimeField()
     note = models.TextField(blank=True)
 
     class Meta:
+        indexes = [models.Index(fields=["clinic", "confirmed_by"])]
         constraints = [
             models.UniqueConstraint(
-                fields=["charge_set", "item_code"], name="one_confirmation_per_claim_item"
+                fields=["clinic", "charge_set", "item_code"], name="one_confirmation_per_claim_item"
             )
         ]
 
 
-class CatalogConfirmation(models.Model):
+class CatalogConfirmation(SavedInItsClinic):
     """A clinic admin confirmed one catalog item for the whole clinic (billing.md 7.8, first
     kind: an [R]/[U] code, the bilateral modifier, whether the JW line repeats the NDC...).
 
@@ -153,17 +181,20 @@ class CatalogConfirmation(models.Model):
     catalog's version is ``catalog_version``: a new catalog version re-opens every item."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     item_code = models.CharField(max_length=40)
     message = models.TextField()
     catalog_version = models.CharField(max_length=20)
     confirmed_by = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     confirmed_at = models.DateTimeField()
     note = models.TextField(blank=True)
 
     class Meta:
+        indexes = [models.Index(fields=["clinic", "confirmed_by"])]
         constraints = [
             models.UniqueConstraint(
                 fields=["clinic", "catalog_version", "item_code", "message"],

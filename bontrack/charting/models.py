@@ -13,6 +13,8 @@ import uuid
 
 from django.db import models
 
+from bontrack.core.scoping import SavedInItsClinic
+
 TIMEPOINTS = ("baseline", "before", "after", "follow-up")
 
 
@@ -34,12 +36,16 @@ class ReminderStatus(models.TextChoices):
     FAILED = "failed", "failed"
 
 
-class Photo(models.Model):
+class Photo(SavedInItsClinic):
     """One clinical photograph: re-encoded from its pixels (no EXIF, no GPS), with a thumbnail."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="photos")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="photos", db_index=False
+    )
     indication = models.CharField(max_length=64)
     session = models.ForeignKey(
         "treatments.TreatmentSession",
@@ -47,6 +53,7 @@ class Photo(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="photos",
+        db_index=False,
     )
     timepoint = models.CharField(max_length=16, choices=[(t, t) for t in TIMEPOINTS])
     view = models.CharField(max_length=64)  # a photo view code of the indication (catalog)
@@ -60,20 +67,26 @@ class Photo(models.Model):
     sha256 = models.CharField(max_length=64)
     original_format = models.CharField(max_length=16)
     uploaded_by = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["clinic", "patient", "indication", "view", "taken_on"])]
+        indexes = [
+            models.Index(fields=["clinic", "patient", "indication", "view", "taken_on"]),
+            models.Index(fields=["clinic", "session"]),
+            models.Index(fields=["clinic", "uploaded_by"]),
+        ]
 
 
-class ConsentTemplate(models.Model):
+class ConsentTemplate(SavedInItsClinic):
     """A consent form's wording for one indication, one version. A new version is a new row; a
     published version never changes (the forms signed on it point at it)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     indication = models.CharField(max_length=64)
     version = models.PositiveIntegerField()
     title = models.CharField(max_length=200)
@@ -81,11 +94,12 @@ class ConsentTemplate(models.Model):
     requires_witness = models.BooleanField(default=False)
     valid_days = models.PositiveIntegerField(default=365)
     created_by = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        indexes = [models.Index(fields=["clinic", "created_by"])]
         constraints = [
             models.UniqueConstraint(
                 fields=["clinic", "indication", "version"], name="one_consent_template_version"
@@ -93,16 +107,20 @@ class ConsentTemplate(models.Model):
         ]
 
 
-class SignedConsentForm(models.Model):
+class SignedConsentForm(SavedInItsClinic):
     """A consent form signed on screen: the PDF (SHA-256 recorded), the risks it listed, and the
     consent record the consent rule checks at signing."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
-    patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="consent_forms"
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
     )
-    template = models.ForeignKey(ConsentTemplate, on_delete=models.PROTECT, related_name="forms")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="consent_forms", db_index=False
+    )
+    template = models.ForeignKey(
+        ConsentTemplate, on_delete=models.PROTECT, related_name="forms", db_index=False
+    )
     consent = models.OneToOneField(
         "patients.Consent", on_delete=models.PROTECT, related_name="signed_form"
     )
@@ -116,22 +134,32 @@ class SignedConsentForm(models.Model):
     pdf_sha256 = models.CharField(max_length=64)
     signed_at = models.DateTimeField()
     recorded_by = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
 
+    class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "patient"]),
+            models.Index(fields=["clinic", "template"]),
+            models.Index(fields=["clinic", "recorded_by"]),
+        ]
 
-class SavedPlan(models.Model):
+
+class SavedPlan(SavedInItsClinic):
     """A named pattern of points ("my glabellar 24 U") in one product's units: the clinic's
     (no owner) or one injector's. Using it creates an ordinary plan, checked like any other."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     owner = models.ForeignKey(
         "accounts.Membership",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="saved_plans",
+        db_index=False,
     )
     name = models.CharField(max_length=100)
     product = models.CharField(max_length=64)
@@ -139,17 +167,25 @@ class SavedPlan(models.Model):
     protocol = models.CharField(max_length=64, blank=True)
     points = models.JSONField()  # [{"site", "side", "units" (a decimal string), "route"}]
     created_by = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
     retired_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "owner"]),
+            models.Index(fields=["clinic", "created_by"]),
+        ]
 
-class PlanOrigin(models.Model):
+
+class PlanOrigin(SavedInItsClinic):
     """Where a plan came from when it was not drawn from scratch: a saved plan, or the patient's
     last signed session of the indication with the same product (repeat last)."""
 
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     session = models.OneToOneField(
         "treatments.TreatmentSession", on_delete=models.PROTECT, related_name="origin"
     )
@@ -157,7 +193,7 @@ class PlanOrigin(models.Model):
         max_length=16, choices=[("saved-plan", "saved-plan"), ("repeat-last", "repeat-last")]
     )
     saved_plan = models.ForeignKey(
-        SavedPlan, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        SavedPlan, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     source_session = models.ForeignKey(
         "treatments.TreatmentSession",
@@ -165,14 +201,23 @@ class PlanOrigin(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
 
+    class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "saved_plan"]),
+            models.Index(fields=["clinic", "source_session"]),
+        ]
 
-class Appointment(models.Model):
+
+class Appointment(SavedInItsClinic):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="appointments"
+        "patients.Patient", on_delete=models.PROTECT, related_name="appointments", db_index=False
     )
     injector = models.ForeignKey(
         "accounts.Membership",
@@ -180,6 +225,7 @@ class Appointment(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="appointments",
+        db_index=False,
     )
     indication = models.CharField(max_length=64)
     starts_at = models.DateTimeField()
@@ -195,8 +241,11 @@ class Appointment(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
-    booked_by = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
+    booked_by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -204,23 +253,29 @@ class Appointment(models.Model):
         indexes = [
             models.Index(fields=["clinic", "starts_at"]),
             models.Index(fields=["clinic", "patient", "indication"]),
+            models.Index(fields=["clinic", "injector"]),
+            models.Index(fields=["clinic", "proposed_by_session"]),
+            models.Index(fields=["clinic", "booked_by"]),
         ]
 
 
-class ReminderTemplate(models.Model):
+class ReminderTemplate(SavedInItsClinic):
     """The clinic's reminder e-mail for one indication; without one, a standard wording."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     indication = models.CharField(max_length=64)
     subject = models.CharField(max_length=200)
     body = models.TextField()
     updated_by = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        indexes = [models.Index(fields=["clinic", "updated_by"])]
         constraints = [
             models.UniqueConstraint(
                 fields=["clinic", "indication"], name="one_reminder_template_per_indication"
@@ -228,14 +283,16 @@ class ReminderTemplate(models.Model):
         ]
 
 
-class ReminderLog(models.Model):
+class ReminderLog(SavedInItsClinic):
     """One reminder sent (or refused by the mail server): who, to which address, when, and the
     due date it announced. Never changed."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="reminders"
+        "patients.Patient", on_delete=models.PROTECT, related_name="reminders", db_index=False
     )
     indication = models.CharField(max_length=64)
     due_on = models.DateField(null=True)
@@ -244,8 +301,13 @@ class ReminderLog(models.Model):
     subject = models.CharField(max_length=200)
     status = models.CharField(max_length=16)  # a ReminderStatus
     error = models.TextField(blank=True)
-    sent_by = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
+    sent_by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     sent_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["clinic", "patient", "indication", "sent_at"])]
+        indexes = [
+            models.Index(fields=["clinic", "patient", "indication", "sent_at"]),
+            models.Index(fields=["clinic", "sent_by"]),
+        ]

@@ -11,6 +11,8 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from bontrack.core.scoping import SavedInItsClinic
+
 
 class ExportStatus(models.TextChoices):
     QUEUED = "queued", "queued"
@@ -71,17 +73,24 @@ class UsedAssertion(models.Model):
         ]
 
 
-class ExportJob(models.Model):
+class ExportJob(SavedInItsClinic):
     """One bulk $export: who asked, what, and where it stands. One export at a time per clinic
     (a partial unique index), so that a second kick-off is told to retry later (429)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     membership = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     client = models.ForeignKey(
-        SystemClient, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        SystemClient,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     level = models.CharField(max_length=8, choices=[(v, v) for v in EXPORT_LEVELS])
     types = models.JSONField(default=list)
@@ -100,6 +109,10 @@ class ExportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "membership"]),
+            models.Index(fields=["clinic", "client"]),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["clinic"],

@@ -11,10 +11,14 @@ import uuid
 
 from django.db import models
 
+from bontrack.core.scoping import SavedInItsClinic
 
-class Lot(models.Model):
+
+class Lot(SavedInItsClinic):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="lots")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="lots", db_index=False
+    )
     product = models.CharField(max_length=64)
     lot_number = models.CharField(max_length=64)
     vial_size_units = models.DecimalField(max_digits=10, decimal_places=3)
@@ -40,25 +44,44 @@ class Lot(models.Model):
         return f"{self.product} lot {self.lot_number}"
 
 
-class Vial(models.Model):
+class Vial(SavedInItsClinic):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
-    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="vials")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="vials", db_index=False)
     reconstituted_at = models.DateTimeField(null=True, blank=True)
     diluent_ml = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
     reconstituted_by = models.ForeignKey(
-        "accounts.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     patient = models.ForeignKey(
-        "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="vials"
+        "patients.Patient",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="vials",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # A vial not from stock (lot, size and expiry typed at signing, e.g. a pharmacy-prepared
     # syringe, B.30): it counts as a vial, and its lot row was created by that signing.
     from_stock = models.BooleanField(default=True)
 
+    class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "lot"]),
+            models.Index(fields=["clinic", "reconstituted_by"]),
+            models.Index(fields=["clinic", "patient"]),
+        ]
 
-class VialClosing(models.Model):
+
+class VialClosing(SavedInItsClinic):
     """A vial closed by a clinician (B.30): appended once, never changed. Closing at the end of
     the vial's clinic-local day or at its use-by time needs no row: it is derived from time.
 
@@ -66,11 +89,21 @@ class VialClosing(models.Model):
     the vial's size less its current draws."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     vial = models.OneToOneField(Vial, on_delete=models.PROTECT, related_name="closing")
     at = models.DateTimeField()
     by = models.ForeignKey(
-        "accounts.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     wasted_by_hand = models.BooleanField(default=False)
     note = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "by"])]

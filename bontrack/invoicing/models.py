@@ -47,7 +47,9 @@ class PriceEntry(AppendOnly):
     latest version whose ``valid_from`` has come."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     product = models.CharField(max_length=64)
     kind = models.CharField(max_length=16, choices=[(k.value, k.value) for k in PriceKind])
     # A protocol code of the catalog for a per-area price ("glabellar-20"), blank otherwise.
@@ -60,16 +62,20 @@ class PriceEntry(AppendOnly):
     tax_rate = models.DecimalField(max_digits=6, decimal_places=3)
     valid_from = models.DateField()
     recorded_by = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     recorded_at = models.DateTimeField()
     replaces = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
 
     class Meta:
         verbose_name = "price"
-        indexes = [models.Index(fields=["clinic", "product", "kind", "area", "indication"])]
+        indexes = [
+            models.Index(fields=["clinic", "product", "kind", "area", "indication"]),
+            models.Index(fields=["clinic", "recorded_by"]),
+            models.Index(fields=["clinic", "replaces"]),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(amount__gte=0), name="price_amount_not_negative"
@@ -87,16 +93,22 @@ class Invoice(AppendOnly):
     ``lines`` holds them as issued, each amount a decimal string."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     session = models.OneToOneField(
         "treatments.TreatmentSession", on_delete=models.PROTECT, related_name="invoice"
     )
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     number = models.PositiveIntegerField()
     # A medical session the patient pays for (billing.md 7.7), rather than a cosmetic one.
     self_pay = models.BooleanField(default=False)
     issued_at = models.DateTimeField()
-    issued_by = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
+    issued_by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     # [{"description", "detail", "quantity", "unit", "unit_price", "tax_rate", "amount", "tax",
     #   "price_id"}]
     lines = models.JSONField()
@@ -108,6 +120,10 @@ class Invoice(AppendOnly):
     price_versions = models.JSONField(default=list)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "patient"]),
+            models.Index(fields=["clinic", "issued_by"]),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["clinic", "number"], name="invoice_number_per_clinic")
         ]
@@ -118,18 +134,26 @@ class Payment(AppendOnly):
     transfer's reference), and when. No card is processed here."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     method = models.CharField(max_length=16, choices=PaymentMethod)
     reference = models.CharField(max_length=100, blank=True)
     received_at = models.DateTimeField()
     recorded_by = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
 
     class Meta:
-        indexes = [models.Index(fields=["clinic", "received_at"])]
+        indexes = [
+            models.Index(fields=["clinic", "received_at"]),
+            models.Index(fields=["clinic", "invoice"]),
+            models.Index(fields=["clinic", "recorded_by"]),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive")
         ]
@@ -139,18 +163,26 @@ class Refund(AppendOnly):
     """Money paid back on an invoice, with why; the payments it answers stay as they were."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="refunds", db_index=False
+    )
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     reason = models.TextField()
     method = models.CharField(max_length=16, choices=PaymentMethod)
     recorded_by = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["clinic", "at"])]
+        indexes = [
+            models.Index(fields=["clinic", "at"]),
+            models.Index(fields=["clinic", "invoice"]),
+            models.Index(fields=["clinic", "recorded_by"]),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive")
         ]

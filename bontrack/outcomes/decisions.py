@@ -18,6 +18,7 @@ from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ConflictError, ServiceError
 from bontrack.domain.outcomes import STOPPING
+from bontrack.outcomes import due_state
 from bontrack.outcomes.models import ContinueDespiteVerdict
 from bontrack.outcomes.verdicts import verdicts_of
 from bontrack.treatments.services import recheck_open_plans
@@ -102,4 +103,5 @@ def continue_despite(
         )
         # The open plans' stored checks drop the series' response warning (B.32).
         recheck_open_plans(patient.id, trail)
+        due_state.refresh(patient.clinic_id, patient.id)
     return decision

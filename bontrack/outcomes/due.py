@@ -1,16 +1,11 @@
 """Who is due for retreatment: per patient, and the clinic-wide due list (facts.md 3.7).
 
-The dates come from the pure ``bontrack.domain.due``; this module reads the rows it needs. The
-clinic-wide list costs a constant number of SQL queries, whatever the clinic's size:
-
-1. the latest counting session per patient and indication: signed, not entered in error (a
-   ``NOT EXISTS`` on the session's events), ranked with ``ROW_NUMBER() OVER (PARTITION BY
-   patient, indication ORDER BY date DESC)``, with its patient and injector joined;
-2. the clinic's wear-off reports of counting sessions (the same ``NOT EXISTS``);
-3. the plans already booked (unsigned, not cancelled, from today on);
-4. the clinic's outcome assessments and, only when there are any, the counting sessions' days of
-   the patients assessed and the "continue despite this verdict" decisions
-   (``outcomes.verdicts.ClinicVerdicts``).
+The dates come from the pure ``bontrack.domain.due``. The clinic-wide list reads them from the
+derived due state (``outcomes.DueState``, kept by ``outcomes.due_state`` in the transactions that
+write sessions, wear-off reports, assessments and decisions): the rows of the clinic whose due
+date falls in the window, through the ``(clinic, due_on)`` index, with their patient and injector
+joined, sorted and limited in SQL; then the plans already booked for the patients listed. Its
+cost follows the rows listed, not the clinic's size nor the other clinics'.
 
 A patient whose standing verdict for the indication is ``stop`` or ``non-responder`` (B.32) is
 not due: the list holds them apart (``held``), with "stop recommended (NICE TA260)" or "not
@@ -23,16 +18,16 @@ per patient exported.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Window
-from django.db.models.functions import Cast, RowNumber
+from django.db import connection
+from django.db.models import Exists, F, OrderBy, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Collate
 
 from bontrack.access import MEMBER, PATIENT, access, require
 from bontrack.accounts.models import Membership
@@ -40,26 +35,43 @@ from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
-from bontrack.domain.due import Due, DueRules, TreatedSession, due_per_indication, in_window
-from bontrack.outcomes.models import WearOffReport
+from bontrack.domain.due import Due, DueRules, TreatedSession, due_per_indication
+from bontrack.outcomes.due_state import counting_sessions
+from bontrack.outcomes.models import DueState, WearOffReport
 from bontrack.outcomes.services import clinic_today
-from bontrack.outcomes.verdicts import ClinicVerdicts
 from bontrack.patients.models import Patient
 from bontrack.treatments.models import SessionEvent, SessionEventKind, TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, status_of
 
+__all__ = [
+    "DueList",
+    "DueRow",
+    "DueStatus",
+    "booked_plans",
+    "compute_due_list",
+    "counting_sessions",
+    "due_list",
+    "due_of",
+    "export_due_list",
+    "patient_due",
+]
+
 MAX_WEEKS = 104
-# What the list reads of each latest session, its patient and its injector: plain values, not
-# model instances (a large clinic lists tens of thousands of rows).
-# Ids are read as text and made UUIDs only for the rows listed (converting every row's ids
-# costs more than the rest of the work).
+# What the list reads of each due state row, its patient and its last session's injector.
 LIST_FIELDS = (
-    "session_text",
-    "patient_text",
+    "patient_id",
     "indication",
     "product",
-    "plan_date",
-    "injector_text",
+    "last_session_id",
+    "last_session_on",
+    "injector_id",
+    "due_on",
+    "basis",
+    "earliest",
+    "wear_off_on",
+    "wear_off_median_days",
+    "wear_off_reports",
+    "held_because",
     "patient__record_number",
     "patient__given_name",
     "patient__family_name",
@@ -71,6 +83,8 @@ LIST_FIELDS = (
     "injector__user__first_name",
     "injector__user__last_name",
 )
+# Above this many patients listed, the booked plans are read for the whole clinic at once.
+BOOKED_BY_PATIENT = 1000
 
 
 class DueStatus(StrEnum):
@@ -110,58 +124,45 @@ class DueList:
     held: list[DueRow] = field(default_factory=list)
 
 
-def _entered_in_error() -> Exists:
-    return Exists(
-        SessionEvent.objects.filter(
-            session_id=OuterRef("pk"), kind=SessionEventKind.ENTERED_IN_ERROR
-        )
-    )
-
-
-def counting_sessions(clinic_id: UUID) -> QuerySet[TreatmentSession]:
-    """Signed sessions that count (co-signature pending and amended included), in SQL."""
-    return TreatmentSession.objects.filter(clinic_id=clinic_id, signed_at__isnull=False).exclude(
-        _entered_in_error()
-    )
-
-
 def _care_team_filter(membership: Membership) -> Q:
     """A restricted patient's chart is open to their care team only (DESIGN 3.4), in SQL."""
-    involved = TreatmentSession.objects.filter(patient_id=OuterRef("patient_id")).filter(
-        Q(planned_by=membership) | Q(signed_by=membership)
-    )
+    involved = TreatmentSession.objects.filter(
+        clinic_id=membership.clinic_id, patient_id=OuterRef("patient_id")
+    ).filter(Q(planned_by=membership) | Q(signed_by=membership))
     return Q(patient__restricted=False) | Q(patient__restricted_by=membership) | Q(Exists(involved))
 
 
-def latest_sessions(
-    membership: Membership, *, indication: str | None = None
-) -> QuerySet[TreatmentSession, tuple[Any, ...]]:
-    """Query 1: each patient's latest counting session per indication, with patient and
-    injector, as ``LIST_FIELDS`` tuples: ``ROW_NUMBER()`` over the counting sessions of the
-    patients whose chart the member may open (a filter of whole patients, so it may come before
-    the ranking)."""
-    sessions = counting_sessions(membership.clinic_id).filter(_care_team_filter(membership))
+def _in_code_point_order(column: str) -> Any:
+    """Text sorted as Python sorts it (by code point), whatever the database's collation:
+    SQLite's default comparison already is; PostgreSQL's "C" collation is."""
+    return Collate(F(column), "C") if connection.vendor == "postgresql" else F(column)
+
+
+def listed_states(
+    membership: Membership,
+    *,
+    start: date,
+    end: date,
+    indication: str | None = None,
+    injector_id: UUID | None = None,
+) -> QuerySet[DueState]:
+    """The clinic's due state rows due from ``start`` to ``end`` whose chart the member may
+    open, soonest first (then family name, given name, record number, indication)."""
+    clinic_id = membership.clinic_id
+    states = DueState.objects.filter(
+        clinic_id=clinic_id, patient__clinic_id=clinic_id, due_on__gte=start, due_on__lte=end
+    ).filter(_care_team_filter(membership))
     if indication:
-        sessions = sessions.filter(indication=indication)
-    return (
-        sessions.annotate(
-            latest=Window(
-                RowNumber(),
-                partition_by=[F("patient_id"), F("indication")],
-                order_by=[F("plan_date").desc(), F("administered_at").desc(), F("id").desc()],
-            ),
-            session_text=_text("id"),
-            patient_text=_text("patient_id"),
-            injector_text=_text("injector_id"),
-        )
-        .filter(latest=1)
-        .order_by()
-        .values_list(*LIST_FIELDS)
+        states = states.filter(indication=indication)
+    if injector_id is not None:
+        states = states.filter(injector_id=injector_id)
+    return states.order_by(
+        "due_on",
+        OrderBy(_in_code_point_order("patient__family_name")),
+        OrderBy(_in_code_point_order("patient__given_name")),
+        OrderBy(_in_code_point_order("patient__record_number")),
+        OrderBy(_in_code_point_order("indication")),
     )
-
-
-def _text(column: str) -> Cast:
-    return Cast(column, output_field=CharField())
 
 
 def _name(username: str | None, first: str | None, last: str | None) -> str | None:
@@ -172,53 +173,85 @@ def _name(username: str | None, first: str | None, last: str | None) -> str | No
     return full or username
 
 
-def wear_off_history(
-    clinic_id: UUID, indication: str | None = None
-) -> dict[tuple[str, str], list[TreatedSession]]:
-    """Query 2: every wear-off report of a counting session, per patient and indication."""
-    reports = WearOffReport.objects.filter(
-        clinic_id=clinic_id, session__signed_at__isnull=False
-    ).exclude(
-        Exists(
-            SessionEvent.objects.filter(
-                session_id=OuterRef("session_id"), kind=SessionEventKind.ENTERED_IN_ERROR
-            )
-        )
-    )
-    if indication:
-        reports = reports.filter(session__indication=indication)
-    found: dict[tuple[str, str], list[TreatedSession]] = defaultdict(list)
-    rows = reports.annotate(patient_text=_text("patient_id")).values_list(
-        "patient_text",
-        "session__indication",
-        "session__product",
-        "session__plan_date",
-        "wore_off_on",
-    )
-    for patient_id, ind, product, day, wore_off in rows:
-        found[(patient_id, ind)].append(TreatedSession(day, product, ind, wore_off_on=wore_off))
-    return found
-
-
-def booked_plans(clinic_id: UUID, today: date) -> dict[tuple[str, str], date]:
-    """Query 3: the first plan booked from today on, per patient and indication."""
+def booked_plans(
+    clinic_id: UUID, today: date, patient_ids: Sequence[UUID] | None = None
+) -> dict[tuple[UUID, str], date]:
+    """The first plan booked from today on, per patient and indication (of the patients given,
+    or of every patient of the clinic)."""
     cancelled = SessionEvent.objects.filter(
-        session_id=OuterRef("pk"), kind=SessionEventKind.CANCELLED
+        clinic_id=OuterRef("clinic_id"), session_id=OuterRef("pk"), kind=SessionEventKind.CANCELLED
     )
-    plans = (
-        TreatmentSession.objects.filter(
-            clinic_id=clinic_id, signed_at__isnull=True, plan_date__gte=today
-        )
-        .exclude(Exists(cancelled))
-        .annotate(patient_text=_text("patient_id"))
-        .values_list("patient_text", "indication", "plan_date")
-    )
-    found: dict[tuple[str, str], date] = {}
-    for patient_id, ind, day in plans:
+    plans = TreatmentSession.objects.filter(
+        clinic_id=clinic_id, signed_at__isnull=True, plan_date__gte=today
+    ).exclude(Exists(cancelled))
+    if patient_ids is not None:
+        plans = plans.filter(patient_id__in=patient_ids)
+    found: dict[tuple[UUID, str], date] = {}
+    for patient_id, ind, day in plans.order_by().values_list(
+        "patient_id", "indication", "plan_date"
+    ):
         key = (patient_id, ind)
         if key not in found or day < found[key]:
             found[key] = day
     return found
+
+
+def _due_of_state(rules: DueRules, row: tuple[Any, ...]) -> Due:
+    """The domain's ``Due`` as stored, with the catalog's interval for its product and
+    indication."""
+    _, ind, product, session_id, last_on, _, due_on, basis, earliest, wear_off, median, reports = (
+        row[:12]
+    )
+    return Due(
+        indication=ind,
+        product=product,
+        last_session=last_on,
+        last_key=str(session_id),
+        interval=rules.interval(product, ind),
+        earliest=earliest,
+        wear_off_date=wear_off,
+        wear_off_median_days=median,
+        wear_off_reports=reports,
+        due=due_on,
+        basis=basis,
+    )
+
+
+def _rows(
+    rules: DueRules,
+    found: Iterable[tuple[Any, ...]],
+    today: date,
+) -> list[tuple[DueRow, tuple[UUID, str]]]:
+    rows = []
+    for row in found:
+        patient_id, ind, _, session_id, _, injector, _, _, _, _, _, _, held_because = row[:13]
+        record_number, given, family, phone, email, agreed, method = row[13:20]
+        username, first_name, last_name = row[20:23]
+        due = _due_of_state(rules, row)
+        rows.append(
+            (
+                DueRow(
+                    patient_id=patient_id,
+                    record_number=record_number,
+                    given_name=given,
+                    family_name=family,
+                    phone=phone if agreed else "",
+                    email=email if agreed else "",
+                    contact_method=method if agreed else "none",
+                    last_session_id=session_id,
+                    injector_id=injector,
+                    injector=_name(username, first_name, last_name),
+                    due=due,
+                    status=DueStatus.OVERDUE
+                    if due.due is not None and due.due < today
+                    else DueStatus.DUE,
+                    booked_on=None,
+                    held_because=held_because,
+                ),
+                (patient_id, ind),
+            )
+        )
+    return rows
 
 
 def compute_due_list(
@@ -229,78 +262,40 @@ def compute_due_list(
     overdue_weeks: int = 12,
     indication: str | None = None,
     injector_id: UUID | None = None,
+    limit: int | None = None,
 ) -> DueList:
-    """The clinic's patients due from ``overdue_weeks`` ago to ``weeks`` ahead, soonest first:
-    three queries and the domain's ``due_for`` per patient and indication. No audit entry: the
-    callers below write them for what they show or export."""
+    """The clinic's patients due from ``overdue_weeks`` ago to ``weeks`` ahead, soonest first
+    (at most ``limit`` rows due and ``limit`` held apart; ``total`` counts every row due), from
+    the derived due state. No audit entry: the callers below write them for what they show or
+    export."""
     start = today - timedelta(weeks=overdue_weeks)
     end = today + timedelta(weeks=weeks)
     rules = DueRules(catalog())
-    history = wear_off_history(membership.clinic_id, indication)
-    booked = booked_plans(membership.clinic_id, today)
-    verdicts = ClinicVerdicts(membership.clinic_id, indication)
-    rows: list[DueRow] = []
-    held: list[DueRow] = []
-    latest = latest_sessions(membership, indication=indication)
-    for (
-        session_id,
-        patient_id,
-        ind,
-        product,
-        day,
-        injector,
-        record_number,
-        given_name,
-        family_name,
-        phone,
-        email,
-        agreed,
-        method,
-        username,
-        first_name,
-        last_name,
-    ) in latest:
-        if injector_id is not None and (injector is None or UUID(injector) != injector_id):
-            continue  # the filter reads the latest session's injector, so it comes after ranking
-        key = (patient_id, ind)
-        last = TreatedSession(day, product, ind, key=session_id)
-        reported = history.get(key)
-        due = rules.due_for([*reported, last] if reported else [last], ind)
-        if due is None or not in_window(due, start, end) or due.last_key != last.key:
-            continue
-        patient = UUID(patient_id)
-        stopping = verdicts.stopping(patient, ind)
-        (held if stopping is not None else rows).append(
-            DueRow(
-                patient_id=patient,
-                record_number=record_number,
-                given_name=given_name,
-                family_name=family_name,
-                phone=phone if agreed else "",
-                email=email if agreed else "",
-                contact_method=method if agreed else "none",
-                last_session_id=UUID(session_id),
-                injector_id=UUID(injector) if injector else None,
-                injector=_name(username, first_name, last_name),
-                due=due,
-                status=DueStatus.OVERDUE
-                if due.due is not None and due.due < today
-                else DueStatus.DUE,
-                booked_on=booked.get(key),
-                held_because=stopping.label if stopping is not None else "",
-            )
+    states = listed_states(
+        membership, start=start, end=end, indication=indication, injector_id=injector_id
+    )
+    due_states = states.filter(held_because="")
+    held_states = states.exclude(held_because="")
+    if limit is not None:
+        due_states, held_states = due_states[:limit], held_states[:limit]
+    listed = _rows(rules, due_states.values_list(*LIST_FIELDS), today)
+    held = _rows(rules, held_states.values_list(*LIST_FIELDS), today)
+    total = len(listed)
+    if limit is not None and total == limit:
+        total = states.filter(held_because="").count()
+    patients = list(dict.fromkeys(key[0] for _, key in [*listed, *held]))
+    booked = (
+        booked_plans(
+            membership.clinic_id, today, patients if len(patients) <= BOOKED_BY_PATIENT else None
         )
-    for found in (rows, held):
-        found.sort(
-            key=lambda r: (
-                r.due.due,
-                r.family_name,
-                r.given_name,
-                r.record_number,
-                r.due.indication,
-            )
-        )
-    return DueList(today, start, end, rows, len(rows), held)
+        if patients
+        else {}
+    )
+
+    def with_booking(found: list[tuple[DueRow, tuple[UUID, str]]]) -> list[DueRow]:
+        return [replace(row, booked_on=booked[key]) if key in booked else row for row, key in found]
+
+    return DueList(today, start, end, with_booking(listed), total, with_booking(held))
 
 
 def _validated(
@@ -338,9 +333,10 @@ def due_list(
         overdue_weeks=overdue_weeks,
         indication=indication,
         injector_id=injector_id,
+        limit=limit,
     )
-    shown = found.rows[:limit]
-    held = found.held[:limit]
+    shown = found.rows
+    held = found.held
     with clinical_transaction(actor) as trail:
         for patient_id in _patients([*shown, *held]):
             trail.record("read", "due-list", patient_id, patient_id)
@@ -380,10 +376,18 @@ def _patients(rows: Iterable[DueRow]) -> list[UUID]:
 def due_of(patient: Patient) -> list[Due]:
     """When a patient whose chart the caller has already opened through ``access_patient`` (and
     whose read entry it writes) is due, per indication treated: the patient page's due dates."""
+    clinic_id = patient.clinic_id
     sessions = (
-        TreatmentSession.objects.filter(patient=patient, signed_at__isnull=False)
+        TreatmentSession.objects.filter(
+            clinic_id=clinic_id, patient=patient, signed_at__isnull=False
+        )
         .select_related("signed_by")
-        .prefetch_related("events", "wear_off_reports")
+        .prefetch_related(
+            Prefetch("events", queryset=SessionEvent.objects.filter(clinic_id=clinic_id)),
+            Prefetch(
+                "wear_off_reports", queryset=WearOffReport.objects.filter(clinic_id=clinic_id)
+            ),
+        )
     )
     history = []
     for s in sessions:

@@ -22,6 +22,7 @@ from bontrack.access import PATIENT, SESSION, access
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ConflictError, ServiceError
+from bontrack.core.scoping import in_clinic, prefetch_in_clinic
 from bontrack.domain.catalog import catalog
 from bontrack.domain.units import format_decimal
 from bontrack.outcome_input import (
@@ -30,6 +31,7 @@ from bontrack.outcome_input import (
     scale_indication_problem,
     value_problem,
 )
+from bontrack.outcomes import due_state
 from bontrack.outcomes.diary import (
     DIARY_INDICATION,
     MONTH_SCALE,
@@ -49,8 +51,9 @@ from bontrack.outcomes.models import (
     Assessment,
     WearOffReport,
 )
+from bontrack.outcomes.verdicts import counting_readings
 from bontrack.patients.models import Patient
-from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.models import SessionEvent, TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, status_of
 from bontrack.treatments.services import local_date, recheck_open_plans
 
@@ -202,7 +205,7 @@ def record_assessment(
                     f"a {timepoint} result follows the session it is linked to "
                     f"({session.plan_date.isoformat()})",
                 )
-        same = Assessment.objects.filter(
+        same = counting_readings(patient.clinic_id).filter(
             patient=patient, indication=indication, scale=scale, muscle_group=muscle_group
         )
         same = (
@@ -239,6 +242,7 @@ def record_assessment(
         )
         # A result may change a verdict that the open plans' checks read (B.32).
         recheck_open_plans(patient.id, trail)
+        due_state.refresh(patient.clinic_id, patient.id)
     return assessment
 
 
@@ -252,7 +256,7 @@ def list_assessments(
     """The patient's results, oldest first; one read entry."""
     with clinical_transaction(actor) as trail:
         patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
-        rows = Assessment.objects.filter(patient=patient)
+        rows = counting_readings(patient.clinic_id).filter(patient=patient)
         if indication:
             rows = rows.filter(indication=indication)
         if scale:
@@ -291,7 +295,7 @@ def record_wear_off(
             )
         if wore_off_on > reported:
             raise ServiceError("wore_off_on", "is after the day it was reported")
-        if WearOffReport.objects.filter(session=session).exists():
+        if WearOffReport.objects.filter(clinic_id=session.clinic_id, session=session).exists():
             raise ConflictError("session_id", "this session's wear-off is already reported")
         report = WearOffReport.objects.create(
             clinic_id=session.clinic_id,
@@ -310,6 +314,7 @@ def record_wear_off(
             session.patient_id,
             days=(wore_off_on - session.plan_date).days,
         )
+        due_state.refresh(session.clinic_id, session.patient_id)
     return report
 
 
@@ -317,8 +322,8 @@ def list_wear_off(actor: Actor, patient_id: UUID | str) -> list[WearOffReport]:
     with clinical_transaction(actor) as trail:
         patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
         found = list(
-            WearOffReport.objects.filter(patient=patient)
-            .select_related("session")
+            in_clinic(WearOffReport.objects.all(), patient.clinic_id, "session")
+            .filter(patient=patient)
             .order_by("session__plan_date", "reported_on")
         )
         trail.record("read", "wear-off-reports", patient.id, patient.id)
@@ -390,10 +395,13 @@ def _cycles(patient: Patient, indication: str) -> list[TreatmentSession]:
     """The patient's signed sessions of the indication that count, in order."""
     sessions = (
         TreatmentSession.objects.filter(
-            patient=patient, indication=indication, signed_at__isnull=False
+            clinic_id=patient.clinic_id,
+            patient=patient,
+            indication=indication,
+            signed_at__isnull=False,
         )
         .select_related("signed_by")
-        .prefetch_related("events")
+        .prefetch_related(prefetch_in_clinic("events", SessionEvent, patient.clinic_id))
         .order_by("plan_date", "administered_at", "id")
     )
     return [s for s in sessions if counts_toward_limits(status_of(s, list(s.events.all())))]
@@ -467,7 +475,7 @@ def import_diary(
         planned, months = _diary_plan(diary, cycles)
         existing = {
             (a.scale, a.period_start, a.period_end): a
-            for a in Assessment.objects.filter(
+            for a in counting_readings(patient.clinic_id).filter(
                 patient=patient,
                 indication=DIARY_INDICATION,
                 muscle_group="",
@@ -537,4 +545,6 @@ def import_diary(
             trail.record(
                 "read", "diary-import", patient.id, patient.id, dry_run=dry_run, rows=diary.rows
             )
+        if not dry_run:
+            due_state.refresh(patient.clinic_id, patient.id)
     return result

@@ -10,6 +10,8 @@ import uuid
 
 from django.db import models
 
+from bontrack.core.scoping import SavedInItsClinic
+
 
 class AmendmentOutcome(models.TextChoices):
     ACCEPTED = "accepted", "accepted"
@@ -19,15 +21,19 @@ class AmendmentOutcome(models.TextChoices):
     DENIED = "denied", "declined"
 
 
-class BreakGlassAccess(models.Model):
+class BreakGlassAccess(SavedInItsClinic):
     """A member opened a restricted chart outside their care team, giving a reason; the chart
     stays open to them until ``expires_at``. Shown to the clinic admin (ONC 170.315(d)(6))."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     membership = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     reason = models.TextField()
     at = models.DateTimeField()
@@ -35,16 +41,25 @@ class BreakGlassAccess(models.Model):
     address = models.CharField(max_length=64, blank=True)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "patient"]),
+            models.Index(fields=["clinic", "membership"]),
+        ]
         ordering = ["-at"]
 
 
-class AmendmentRequest(models.Model):
+class AmendmentRequest(SavedInItsClinic):
     """A patient asked for their record to be amended: what they asked, and which record."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="amendment_requests"
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        related_name="amendment_requests",
+        db_index=False,
     )
     # The record the request concerns (a treatment session), or none for the chart in general.
     session = models.ForeignKey(
@@ -53,24 +68,32 @@ class AmendmentRequest(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     received_on = models.DateField()
     request = models.TextField()
     recorded_by = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     recorded_at = models.DateTimeField()
 
     class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "patient"]),
+            models.Index(fields=["clinic", "session"]),
+            models.Index(fields=["clinic", "recorded_by"]),
+        ]
         ordering = ["-recorded_at"]
 
 
-class AmendmentDecision(models.Model):
+class AmendmentDecision(SavedInItsClinic):
     """The acceptance or denial of a request, appended beside it. An accepted request names the
     session amendment that carries the change (appended too), when there is one."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     request = models.OneToOneField(
         AmendmentRequest, on_delete=models.PROTECT, related_name="decision"
     )
@@ -82,6 +105,15 @@ class AmendmentDecision(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
-    by = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
+    by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "amendment"]),
+            models.Index(fields=["clinic", "by"]),
+        ]

@@ -29,6 +29,7 @@ from bontrack.audit.chain import digest
 from bontrack.audit.services import Actor, AuditTrail, clinical_transaction
 from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
+from bontrack.outcomes import due_state
 from bontrack.patients.models import Patient
 from bontrack.plan_input import MAX_DECIMALS, MAX_UNITS, has_at_most_decimals
 from bontrack.treatments.models import Injection, TreatmentSession
@@ -172,7 +173,7 @@ def write_external(
     session.signed_at = timezone.now()
     session.signed_by = actor.membership
     session.digest = digest(session_document(session))
-    TreatmentSession.objects.filter(pk=session.pk).update(
+    TreatmentSession.objects.filter(clinic_id=session.clinic_id, pk=session.pk).update(
         administered_at=session.administered_at,
         signed_at=session.signed_at,
         signed_by=session.signed_by,
@@ -188,6 +189,7 @@ def write_external(
         source_document=session.source_document,
     )
     trail.record("sign", "session", session.id, patient.id, digest=session.digest)
+    due_state.refresh(patient.clinic_id, patient.id, locked=True)
     return session, True
 
 

@@ -13,17 +13,20 @@ from typing import Any
 from django.db import models
 
 from bontrack.core.errors import SignedRecordError
+from bontrack.core.scoping import SavedInItsClinic
 
 # How the injector localised the muscles: none (anatomical landmarks), EMG, electrical
 # stimulation, ultrasound.
 GUIDANCE = ("none", "emg", "electrical-stimulation", "ultrasound")
 
 
-class TreatmentSession(models.Model):
+class TreatmentSession(SavedInItsClinic):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="sessions"
+        "patients.Patient", on_delete=models.PROTECT, related_name="sessions", db_index=False
     )
     product = models.CharField(max_length=64)
     indication = models.CharField(max_length=64)
@@ -40,10 +43,15 @@ class TreatmentSession(models.Model):
     weight_kg = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
     weight_measured_on = models.DateField(null=True, blank=True)
     planned_by = models.ForeignKey(
-        "accounts.Membership", on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     injector = models.ForeignKey(
-        "accounts.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     # The latest check: {"verdict", "total_units", "findings": [...], "catalog_version"}.
     check_result = models.JSONField(default=dict)
@@ -51,7 +59,12 @@ class TreatmentSession(models.Model):
     administered_at = models.DateTimeField(null=True, blank=True)
     signed_at = models.DateTimeField(null=True, blank=True)
     signed_by = models.ForeignKey(
-        "accounts.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "accounts.Membership",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     digest = models.CharField(max_length=64, blank=True)
     # The version of the canonical form the digest was computed under (DESIGN 3.4): verification
@@ -62,7 +75,7 @@ class TreatmentSession(models.Model):
     # ``external_key`` identifies an imported dose, so that importing it again adds nothing.
     source_place = models.CharField(max_length=200, blank=True)
     source_document = models.CharField(max_length=300, blank=True)
-    external_key = models.CharField(max_length=64, blank=True, db_index=True)
+    external_key = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -70,6 +83,10 @@ class TreatmentSession(models.Model):
         indexes = [
             models.Index(fields=["clinic", "patient", "plan_date"]),
             models.Index(fields=["clinic", "signed_at"]),
+            models.Index(fields=["clinic", "planned_by"]),
+            models.Index(fields=["clinic", "injector"]),
+            models.Index(fields=["clinic", "signed_by"]),
+            models.Index(fields=["clinic", "external_key"]),
         ]
 
     @property
@@ -79,7 +96,10 @@ class TreatmentSession(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             stored = (
-                type(self).objects.filter(pk=self.pk).values_list("signed_at", flat=True).first()
+                type(self)
+                .objects.filter(clinic_id=self.clinic_id, pk=self.pk)
+                .values_list("signed_at", flat=True)
+                .first()
             )
             if stored is not None:
                 raise SignedRecordError("a signed session is never changed: append an amendment")
@@ -91,11 +111,13 @@ class TreatmentSession(models.Model):
         return super().delete(*args, **kwargs)
 
 
-class Injection(models.Model):
+class Injection(SavedInItsClinic):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     session = models.ForeignKey(
-        TreatmentSession, on_delete=models.PROTECT, related_name="injections"
+        TreatmentSession, on_delete=models.PROTECT, related_name="injections", db_index=False
     )
     position = models.PositiveIntegerField()
     site = models.CharField(max_length=64)
@@ -103,17 +125,28 @@ class Injection(models.Model):
     units = models.DecimalField(max_digits=10, decimal_places=3)
     route = models.CharField(max_length=16)
     vial = models.ForeignKey(
-        "inventory.Vial", null=True, blank=True, on_delete=models.PROTECT, related_name="injections"
+        "inventory.Vial",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="injections",
+        db_index=False,
     )
     # A dose given elsewhere, imported: the administration's identifier in the source system
     # ("system|value"), so that each imported administration stays itself.
     source_identifier = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "session"]),
+            models.Index(fields=["clinic", "vial"]),
+        ]
         ordering = ["position"]
 
     def _session_signed(self) -> bool:
-        return TreatmentSession.objects.filter(pk=self.session_id, signed_at__isnull=False).exists()
+        return TreatmentSession.objects.filter(
+            clinic_id=self.clinic_id, pk=self.session_id, signed_at__isnull=False
+        ).exists()
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self._session_signed():
@@ -126,33 +159,40 @@ class Injection(models.Model):
         return super().delete(*args, **kwargs)
 
 
-class SessionVial(models.Model):
+class SessionVial(SavedInItsClinic):
     """A vial used for a session (its lot, reconstitution and age are checked)."""
 
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     session = models.ForeignKey(
-        TreatmentSession, on_delete=models.PROTECT, related_name="session_vials"
+        TreatmentSession, on_delete=models.PROTECT, related_name="session_vials", db_index=False
     )
     vial = models.ForeignKey(
-        "inventory.Vial", on_delete=models.PROTECT, related_name="session_uses"
+        "inventory.Vial", on_delete=models.PROTECT, related_name="session_uses", db_index=False
     )
     # B.30: the units this session drew from the vial, stored once at signing (null on a plan).
     drawn_units = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
 
     class Meta:
+        indexes = [models.Index(fields=["clinic", "vial"])]
         constraints = [
-            models.UniqueConstraint(fields=["session", "vial"], name="vial_once_per_session")
+            models.UniqueConstraint(
+                fields=["clinic", "session", "vial"], name="vial_once_per_session"
+            )
         ]
 
 
-class FindingDecision(models.Model):
+class FindingDecision(SavedInItsClinic):
     """A clinician's answer to one finding of the current plan: acknowledged (a warning) or
     overridden with a written reason (an overridable block, prescribers only). Bound to the
     finding's fingerprint, so that a changed plan asks again."""
 
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     session = models.ForeignKey(
-        TreatmentSession, on_delete=models.PROTECT, related_name="decisions"
+        TreatmentSession, on_delete=models.PROTECT, related_name="decisions", db_index=False
     )
     fingerprint = models.CharField(max_length=64)
     rule = models.CharField(max_length=32)
@@ -160,8 +200,16 @@ class FindingDecision(models.Model):
         max_length=16, choices=[("acknowledge", "acknowledge"), ("override", "override")]
     )
     reason = models.TextField(blank=True)
-    by = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
+    by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "session"]),
+            models.Index(fields=["clinic", "by"]),
+        ]
 
 
 class SessionEventKind(models.TextChoices):
@@ -172,16 +220,22 @@ class SessionEventKind(models.TextChoices):
     ADDENDUM = "addendum", "addendum"
 
 
-class SessionEvent(models.Model):
+class SessionEvent(SavedInItsClinic):
     """Appended to a session: cancelled (a plan), co-signed, amended, entered-in-error, or a note
     addendum of its injector (text only, B.33)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
-    session = models.ForeignKey(TreatmentSession, on_delete=models.PROTECT, related_name="events")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    session = models.ForeignKey(
+        TreatmentSession, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=SessionEventKind)
     reason = models.TextField(blank=True)
-    by = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
+    by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     at = models.DateTimeField()
     # For an amendment: the corrected injections and notes, in full.
     data = models.JSONField(default=dict)
@@ -190,6 +244,10 @@ class SessionEvent(models.Model):
     canon = models.PositiveSmallIntegerField(default=1)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "session"]),
+            models.Index(fields=["clinic", "by"]),
+        ]
         ordering = ["at", "id"]
 
 
@@ -198,14 +256,19 @@ class CorrectionKind(models.TextChoices):
     ENTERED_IN_ERROR = "entered-in-error", "entered-in-error"
 
 
-class CorrectionRequest(models.Model):
+class CorrectionRequest(SavedInItsClinic):
     """A nurse injector's proposed correction of a signed session (B.33): a full amendment or an
     entered-in-error, naming the digest it corrects. Appended; its outcome is a decision row."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     session = models.ForeignKey(
-        TreatmentSession, on_delete=models.PROTECT, related_name="correction_requests"
+        TreatmentSession,
+        on_delete=models.PROTECT,
+        related_name="correction_requests",
+        db_index=False,
     )
     kind = models.CharField(max_length=20, choices=CorrectionKind)
     corrects_digest = models.CharField(max_length=64)
@@ -213,12 +276,18 @@ class CorrectionRequest(models.Model):
     # The proposal in full: {"injections": [...], "notes": ..., "vials": [...]} for an amendment,
     # {"toxin_given": bool} for an entered-in-error.
     proposed = models.JSONField(default=dict)
-    by = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
+    by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     at = models.DateTimeField()
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["clinic", "at"])]
+        indexes = [
+            models.Index(fields=["clinic", "at"]),
+            models.Index(fields=["clinic", "session"]),
+            models.Index(fields=["clinic", "by"]),
+        ]
 
 
 class CorrectionOutcome(models.TextChoices):
@@ -227,20 +296,32 @@ class CorrectionOutcome(models.TextChoices):
     WITHDRAWN = "withdrawn", "withdrawn"
 
 
-class CorrectionDecision(models.Model):
+class CorrectionDecision(SavedInItsClinic):
     """What became of a correction request: accepted or declined by a prescriber, or withdrawn by
     the nurse who filed it. One per request, appended."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     request = models.OneToOneField(
         CorrectionRequest, on_delete=models.PROTECT, related_name="decision"
     )
     outcome = models.CharField(max_length=10, choices=CorrectionOutcome)
     reason = models.TextField(blank=True)
-    by = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
+    by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     at = models.DateTimeField()
     # The amendment or entered-in-error an acceptance appended.
     event = models.ForeignKey(
-        SessionEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        SessionEvent,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "by"]), models.Index(fields=["clinic", "event"])]

@@ -7,10 +7,13 @@ and the same client:
 - the empty endpoint (GET /api/v1/health): requests per second;
 - signing: sessions per second, each planned (POST /sessions, PREEMPT with a reconstituted vial),
   its warnings acknowledged and signed, for a patient of its own so that no cumulative limit
-  blocks; and the ratio of the two (target >= 0.3).
+  blocks; the ratio of the whole session's rate to the empty endpoint's (target >= 0.08) and of
+  the sign request's alone (target >= 0.2).
 
-Then, in this process (not through the server), the SQL queries of signing and of reading the
-timeline for a patient with 5 and with 50 earlier signed sessions (target: the same count).
+Then, in this process (not through the server), the SQL statements of the whole sign request
+(POST /api/v1/sessions/{id}/sign: authentication and permission checks included) and of reading
+the timeline, for a patient with 5 and with 50 earlier signed sessions (targets: the same count;
+signing at most 12 statements).
 The server is stopped and the directory removed at the end; everything stays on 127.0.0.1.
 """
 
@@ -38,7 +41,9 @@ HOST = "127.0.0.1"
 EMPTY_SECONDS, EMPTY_MAX = 3.0, 5000  # the empty endpoint: at most this long, this many
 SIGN_SECONDS, SIGN_MAX, SIGN_WARMUP = 20.0, 30, 2  # signing: the same, plus unmeasured warm-up
 HISTORIES = (5, 50)
-TARGET_RATIO = 0.3
+TARGET_SESSION_RATIO = 0.08  # plan, acknowledge, sign
+TARGET_SIGN_RATIO = 0.2  # the sign request alone
+TARGET_SIGN_STATEMENTS = 12
 
 
 def configure(directory: Path) -> dict[str, str]:
@@ -185,7 +190,7 @@ def query_counts(bench: Bench) -> dict[str, dict[int, int]]:
 
     _, token = issue_token(bench.actor.membership, "bench", 1)
     client = Client(SERVER_NAME="localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
-    counts: dict[str, dict[int, int]] = {"GET timeline": {}, "sign_session": {}}
+    counts: dict[str, dict[int, int]] = {"GET timeline": {}, "POST sign": {}}
     for count, p in bench.histories.items():
         with CaptureQueriesContext(connection) as ctx:
             response = client.get(f"/api/v1/patients/{p.id}/timeline")
@@ -216,8 +221,13 @@ def query_counts(bench: Bench) -> dict[str, dict[int, int]]:
                 reason="Benchmark: reviewed with the patient.",
             )
         with CaptureQueriesContext(connection) as ctx:
-            services.sign_session(bench.actor, plan.id, administered_at=at)
-        counts["sign_session"][count] = len(ctx.captured_queries)
+            response = client.post(
+                f"/api/v1/sessions/{plan.id}/sign",
+                {"administered_at": at.isoformat(), "vial_ids": [str(vial.id)]},
+                content_type="application/json",
+            )
+        assert response.status_code == 200, response.content
+        counts["POST sign"][count] = len(ctx.captured_queries)
     return counts
 
 
@@ -390,25 +400,34 @@ def main() -> None:
         finally:
             stop_server(server)
 
-    ratio = signed / empty
-    verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
+    def met(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    session_ratio, sign_ratio = signed / empty, sign_alone / empty
     print(f"server: gunicorn, 2 sync workers, {HOST}:{port}; one client, one request at a time")
     print(f"empty endpoint (GET /api/v1/health): {empty:8.1f} requests per second")
     print(
         f"sign PREEMPT, 31 points:              {signed:8.2f} sessions per second "
         f"({count} sessions; plan, acknowledge, sign: {per_session:.1f} requests each)"
     )
-    target = f"target >= {TARGET_RATIO}, {verdict}"
-    print(f"ratio signing / empty:               {ratio:8.3f}  ({target})")
     print(
-        f"  the sign request alone:            {sign_alone:8.1f} per second, "
-        f"ratio {sign_alone / empty:.3f}"
+        f"ratio whole session / empty:         {session_ratio:8.3f}  "
+        f"(target >= {TARGET_SESSION_RATIO}, {met(session_ratio >= TARGET_SESSION_RATIO)})"
     )
-    print("SQL queries, in this process (CaptureQueriesContext):")
+    print(f"the sign request alone:              {sign_alone:8.1f} per second")
+    print(
+        f"ratio sign request / empty:          {sign_ratio:8.3f}  "
+        f"(target >= {TARGET_SIGN_RATIO}, {met(sign_ratio >= TARGET_SIGN_RATIO)})"
+    )
+    print("SQL statements, in this process (CaptureQueriesContext):")
     for name, by_history in counts.items():
         same = len(set(by_history.values())) == 1
         shown = ", ".join(f"{n} earlier sessions: {q}" for n, q in by_history.items())
-        print(f"  {name:<13} {shown}  ({'the same' if same else 'NOT the same'}; target: the same)")
+        target = f"the same, {met(same)}"
+        if name == "POST sign":
+            most = max(by_history.values())
+            target += f"; at most {TARGET_SIGN_STATEMENTS}, {met(most <= TARGET_SIGN_STATEMENTS)}"
+        print(f"  {name:<13} {shown}  (target: {target})")
 
 
 if __name__ == "__main__":

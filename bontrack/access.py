@@ -35,6 +35,7 @@ from bontrack.charting.models import (
     SignedConsentForm,
 )
 from bontrack.core.errors import ForbiddenError, NotFoundError
+from bontrack.core.scoping import in_clinic
 from bontrack.inventory.models import Lot, Vial
 from bontrack.invoicing.models import Invoice
 from bontrack.outcomes.models import AdverseEvent, Assessment
@@ -117,12 +118,32 @@ def access(actor: Actor, kind: RowKind[Row], row_id: UUID | str, perm: Perm | No
         return _in_clinic(actor, kind, row_id)
     row = _in_clinic(actor, kind, row_id)
     if kind.patient is not None:
-        access(actor, PATIENT, attrgetter(kind.patient)(row), perm)
+        patient = _patient_loaded_with(row, kind.patient, actor)
+        if patient is None:
+            access(actor, PATIENT, attrgetter(kind.patient)(row), perm)
+        else:
+            require(actor, perm)
+            _restricted_chart(actor, patient, perm)
     else:
         require(actor, perm)
     if kind.rule is not None:
         kind.rule(actor, row, perm)
     return row
+
+
+def _patient_loaded_with(row: Model, path: str, actor: Actor) -> Patient | None:
+    """The chart's patient when the row's lookup loaded it (``related``) and it is of the
+    caller's clinic: the funnel then checks it without reading it again."""
+    if "." in path or not path.endswith("_id"):
+        return None
+    name = path.removesuffix("_id")
+    field = row._meta.get_field(name)
+    if not field.is_relation or not field.is_cached(row):  # type: ignore[attr-defined]
+        return None
+    patient = getattr(row, name)
+    if not isinstance(patient, Patient) or patient.clinic_id != actor.membership.clinic_id:
+        return None
+    return patient
 
 
 def _in_clinic(actor: Actor, kind: RowKind[Row], row_id: UUID | str) -> Row:
@@ -131,11 +152,11 @@ def _in_clinic(actor: Actor, kind: RowKind[Row], row_id: UUID | str) -> Row:
     if kind.find is not None:
         found = kind.find(actor, row_id)
     else:
-        rows = kind.model._default_manager.all()
-        if kind.related:
-            rows = rows.select_related(*kind.related)
+        rows = in_clinic(
+            kind.model._default_manager.all(), actor.membership.clinic_id, *kind.related
+        )
         try:
-            found = rows.filter(clinic_id=actor.membership.clinic_id, id=row_id).first()
+            found = rows.filter(id=row_id).first()
         except (ValidationError, ValueError):
             found = None
     if found is None:
@@ -230,12 +251,37 @@ def _own_clinic(actor: Actor, clinic_id: UUID | str) -> Clinic | None:
 
 
 PATIENT = RowKind(Patient, "patient", rule=_restricted_chart, url_parameter="patient_id")
+
+
+def _session_locking_patient(actor: Actor, row_id: UUID | str) -> TreatmentSession | None:
+    """A session with its patient, the patient's row locked in the same statement (signing:
+    DESIGN 3.4; PostgreSQL, a lock that does not conflict with inserts referencing the patient;
+    SQLite's IMMEDIATE transaction already holds the write lock)."""
+    try:
+        return (
+            in_clinic(TreatmentSession.objects.all(), actor.membership.clinic_id, "patient")
+            .select_for_update(of=("patient",), no_key=True)
+            .filter(id=row_id)
+            .first()
+        )
+    except (ValidationError, ValueError):
+        return None
+
+
 SESSION = RowKind(
     TreatmentSession,
     "session",
     related=("patient",),
     patient="patient_id",
     url_parameter="session_id",
+)
+# The session being signed: its patient locked as it is read (``services.sign_session``).
+SESSION_TO_SIGN = RowKind(
+    TreatmentSession,
+    "session",
+    related=("patient",),
+    patient="patient_id",
+    find=_session_locking_patient,
 )
 LOT = RowKind(Lot, "lot", url_parameter="lot_id")
 VIAL = RowKind(Vial, "vial", related=("lot",), url_parameter="vial_id")

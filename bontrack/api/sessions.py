@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +35,15 @@ from bontrack.core.errors import ConflictError
 from bontrack.outcomes.services import record_adverse_event
 from bontrack.treatments import reads, services, supply
 from bontrack.treatments.models import TreatmentSession
-from bontrack.treatments.records import Point
+from bontrack.treatments.records import (
+    Point,
+    current_digest,
+    current_notes,
+    current_points,
+    status_of,
+    total_units,
+)
+from bontrack.treatments.signing_rows import cache_related
 
 router = Router(tags=["sessions"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -78,7 +87,50 @@ def _weight_out(weight: reads.WeightUsed | None) -> dict[str, Any] | None:
 
 
 def session_out(session: TreatmentSession) -> dict[str, Any]:
-    record = reads.session_record(session.pk)
+    return record_out(reads.session_record(session.pk, session.clinic_id))
+
+
+def signed_out(signed: services.Signed) -> dict[str, Any]:
+    """The session ``services.sign`` wrote, from the rows it holds (its points, records and
+    vial rows): nothing is read again."""
+    session = signed.session
+    cache_related(session, "injections", signed.injections)
+    cache_related(session, "events", signed.events)
+    cache_related(session, "session_vials", signed.uses)
+    events = signed.events
+    points = tuple(current_points(session, events))
+    total = total_units(points)
+    weight = (
+        reads.WeightUsed(
+            Decimal(session.weight_kg),
+            session.weight_measured_on,
+            services.units_per_kg(total, Decimal(session.weight_kg)),
+        )
+        if session.weight_kg is not None
+        else None
+    )
+    return record_out(
+        reads.SessionRecord(
+            session=session,
+            status=status_of(session, events),
+            events=events,
+            points=points,
+            original_points=tuple(
+                Point(i.site, i.side, i.units, i.route) for i in session.injections.all()
+            ),
+            total=total,
+            notes=current_notes(session, events),
+            weight=weight,
+            vials=reads.vials_of(session, events, points),
+            findings=(),
+            verdict=str(session.check_result.get("verdict", "")),
+            current_digest=current_digest(session, events),
+            amendment_findings=(),
+        )
+    )
+
+
+def record_out(record: reads.SessionRecord) -> dict[str, Any]:
     session = record.session
     return {
         "id": session.id,
@@ -241,14 +293,14 @@ def sign(request: HttpRequest, session_id: UUID, body: SignIn) -> Any:
         if body.vials is not None
         else None
     )
-    session = services.sign_session(
+    signed = services.sign(
         actor_of(request),
         session_id,
         administered_at=body.administered_at,
         vial_ids=body.vial_ids,
         vials=vials,
     )
-    return session_out(session)
+    return signed_out(signed)
 
 
 @router.post(

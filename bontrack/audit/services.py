@@ -43,6 +43,16 @@ class Actor:
 class AuditTrail:
     actor: Actor
     pending: list[dict[str, Any]] = field(default_factory=list)
+    # The chain's head (seq, hash) as a caller read it with rows of its own, where
+    # ``head_readable_early`` allows: ``write`` then appends in one statement.
+    head: tuple[int, str] | None = None
+
+    @staticmethod
+    def head_readable_early() -> bool:
+        """Whether the head read anywhere in the transaction is still the head at its end:
+        SQLite's IMMEDIATE transactions hold the write lock from their first statement. On
+        PostgreSQL the head is read after the chain's lock, taken last (DESIGN 3.4)."""
+        return connection.vendor != "postgresql"
 
     def record(
         self,
@@ -67,8 +77,13 @@ class AuditTrail:
             return
         membership = self.actor.membership
         _lock_chain(str(membership.clinic_id))
-        head = AuditEntry.objects.filter(clinic_id=membership.clinic_id).order_by("-seq").first()
-        seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+        if self.head is not None and self.head_readable_early():
+            seq, prev = self.head
+        else:
+            head = (
+                AuditEntry.objects.filter(clinic_id=membership.clinic_id).order_by("-seq").first()
+            )
+            seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
         now = timezone.now()
         key = signing_key()
         rows = []
@@ -90,6 +105,7 @@ class AuditTrail:
             prev = entry.hash
             rows.append(entry)
         AuditEntry.objects.bulk_create(rows)
+        self.head = (seq, prev)
         self.pending.clear()
 
 

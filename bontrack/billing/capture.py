@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,8 +34,8 @@ from django.utils import timezone
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import Role
 from bontrack.audit.services import Actor, AuditTrail
-from bontrack.billing.coverage import coverage_on
-from bontrack.billing.models import ChargeReason, ChargeSet, ChargeStatus
+from bontrack.billing.coverage import coverage_on, holding_on
+from bontrack.billing.models import ChargeReason, ChargeSet, ChargeStatus, Coverage
 from bontrack.domain.billing import (
     BillingCatalog,
     Visit,
@@ -46,11 +46,17 @@ from bontrack.domain.billing import (
     derive_charges,
 )
 from bontrack.domain.units import Units
-from bontrack.inventory.models import Vial
+from bontrack.inventory.models import Vial, VialClosing
 from bontrack.patients.models import Diagnosis
 from bontrack.treatments.models import SessionEvent, SessionEventKind, SessionVial, TreatmentSession
 from bontrack.treatments.records import current_points
-from bontrack.treatments.supply import VialState, session_draws, vial_states
+from bontrack.treatments.supply import (
+    SignedDraws,
+    VialState,
+    session_draws,
+    states_of,
+    vial_states,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,17 +94,40 @@ class Derived:
         )
 
 
+@dataclass(frozen=True)
+class Known:
+    """The rows a signing has read already (``treatments/signing_rows.py``), so that the
+    capture reads none: the session's records and vial rows (with their draws as signed), the
+    vials it names (with their lots) and their closings, the draws and times of every signed
+    session of the patient (this one included), the patient's diagnoses and standing coverage
+    for the indication, and the session's charge sets."""
+
+    events: Sequence[SessionEvent]
+    uses: Sequence[SessionVial]
+    vials: Mapping[UUID, Vial]
+    closings: Mapping[UUID, VialClosing]
+    signed: Sequence[SignedDraws]
+    signed_at: Mapping[UUID, datetime]
+    diagnoses: Sequence[Diagnosis]
+    coverages: Sequence[Coverage]
+    charge_sets: Sequence[ChargeSet]
+
+
 def capture_charges(
     session: TreatmentSession,
     reason: ChargeReason,
     actor: Actor,
     trail: AuditTrail | None = None,
+    known: Known | None = None,
 ) -> ChargeSet | None:
     """Append the session's charge set for ``reason``: derived from the record, a voiding set
     for an entered-in-error, an incomplete one with why when deriving fails. Nothing for a dose
-    given elsewhere (another clinic's claim). Never raises."""
+    given elsewhere (another clinic's claim). Never raises. ``known``: the rows the caller has
+    read (signing), derived from without a query."""
     if session.external:
         return None
+    if known is not None and reason == ChargeReason.SIGNED:
+        return _capture_known(session, actor, trail, known)
     recorded = len(trail.pending) if trail is not None else 0
     try:
         with transaction.atomic():
@@ -134,10 +163,54 @@ def capture_charges(
     return captured
 
 
+def _capture_known(
+    session: TreatmentSession, actor: Actor, trail: AuditTrail | None, known: Known
+) -> ChargeSet | None:
+    """A signature's capture from rows already read. The derivation reads and writes nothing,
+    so a failure of it needs no savepoint: it gives the incomplete set, appended with the one
+    INSERT of the signing's transaction (a row of checked values, as the signature's own)."""
+    try:
+        derived = derive(session, known.events, known)
+    except Exception as error:
+        logger.exception("charge capture failed for session %s", session.id)
+        derived = Derived(
+            status=ChargeStatus.INCOMPLETE,
+            why=f"the charges could not be derived: {error}",
+            charges={},
+            date_of_service=date_of_service(session),
+            rendering_provider=None,
+            rendering_to_confirm=False,
+            claim_items=[],
+            diagnosis="",
+        )
+    captured = _append(session, ChargeReason.SIGNED, actor, trail, derived, known)
+    mine = {str(u.vial_id) for u in known.uses}
+    shared = any(
+        other != session.id and units > 0 and vial_id in mine
+        for other, _, draws in known.signed
+        for vial_id, units in draws.items()
+    )
+    if shared:
+        # Another session of the patient drew from these vials: its claim may change (rare).
+        recorded = len(trail.pending) if trail is not None else 0
+        try:
+            with transaction.atomic():
+                _revise_sharers(session, known.events, actor, trail)
+        except Exception:
+            logger.exception("revising the sharers of session %s failed", session.id)
+            if trail is not None:
+                del trail.pending[recorded:]
+    return captured
+
+
 def _capture(
     session: TreatmentSession, reason: ChargeReason, actor: Actor, trail: AuditTrail | None
 ) -> ChargeSet:
-    events = list(SessionEvent.objects.filter(session_id=session.id).select_related("by"))
+    events = list(
+        SessionEvent.objects.filter(
+            clinic_id=session.clinic_id, session_id=session.id
+        ).select_related("by")
+    )
     if reason == ChargeReason.ENTERED_IN_ERROR:
         derived = Derived(
             status=ChargeStatus.COMPLETE,
@@ -167,12 +240,14 @@ def local_date(time_zone: str, moment: datetime) -> date:
     return moment.astimezone(zoneinfo.ZoneInfo(time_zone)).date()
 
 
-def derive(session: TreatmentSession, events: Sequence[SessionEvent]) -> Derived:
+def derive(
+    session: TreatmentSession, events: Sequence[SessionEvent], known: Known | None = None
+) -> Derived:
     """The charge set the record supports now (not stored)."""
     catalog = billing_catalog()
     day = date_of_service(session)
-    vials, items = visit_vials(session, events, catalog)
-    diagnosis = diagnosis_of(session)
+    vials, items = visit_vials(session, events, catalog, known)
+    diagnosis = diagnosis_of(session, known)
     visit = Visit(
         product=session.product,
         indication=session.indication,
@@ -201,8 +276,15 @@ def derive(session: TreatmentSession, events: Sequence[SessionEvent]) -> Derived
     )
 
 
-def diagnosis_of(session: TreatmentSession) -> str | None:
+def diagnosis_of(session: TreatmentSession, known: Known | None = None) -> str | None:
     """The patient's ICD-10-CM code for the session's indication: the latest one noted."""
+    if known is not None:
+        noted = sorted(
+            (d for d in known.diagnoses if d.indication == session.indication),
+            key=lambda d: (d.noted_on, d.created_at),
+            reverse=True,
+        )
+        return (noted[0].icd10 or None) if noted else None
     found = (
         Diagnosis.objects.filter(
             clinic_id=session.clinic_id,
@@ -239,20 +321,44 @@ def rendering_provider(
 
 
 def visit_vials(
-    session: TreatmentSession, events: Sequence[SessionEvent], catalog: BillingCatalog
+    session: TreatmentSession,
+    events: Sequence[SessionEvent],
+    catalog: BillingCatalog,
+    known: Known | None = None,
 ) -> tuple[tuple[VisitVial, ...], list[dict[str, str]]]:
     """The vials the session drew from, each with its size and discard, and the claim items
     they raise: a vial another session of the patient drew from too (its discard goes on the
     later session's claim only)."""
-    draws = session_draws(SessionVial.objects.filter(session_id=session.id), events)
-    drawn = {UUID(v): units for v, units in draws.items() if units > 0}
-    rows = list(
-        Vial.objects.select_related("lot")
-        .filter(id__in=drawn, lot__product=session.product)
-        .order_by("created_at", "id")
+    uses = (
+        known.uses
+        if known is not None
+        else SessionVial.objects.filter(clinic_id=session.clinic_id, session_id=session.id)
     )
-    states = vial_states(rows, session.clinic.time_zone) if rows else {}
-    order = _drawing_order(s for state in states.values() for s, _ in state.draws)
+    draws = session_draws(uses, events)
+    drawn = {UUID(v): units for v, units in draws.items() if units > 0}
+    if known is not None:
+        rows = sorted(
+            (v for v in known.vials.values() if v.id in drawn and v.lot.product == session.product),
+            key=lambda v: (v.created_at, v.id),
+        )
+        tz = session.clinic.time_zone
+        states = states_of(rows, tz, known.closings, known.signed) if rows else {}
+        order = _known_order(known)
+    else:
+        rows = list(
+            Vial.objects.select_related("lot")
+            .filter(
+                clinic_id=session.clinic_id,
+                lot__clinic_id=session.clinic_id,
+                id__in=drawn,
+                lot__product=session.product,
+            )
+            .order_by("created_at", "id")
+        )
+        states = vial_states(rows, session.clinic.time_zone) if rows else {}
+        order = _drawing_order(
+            session.clinic_id, (s for state in states.values() for s, _ in state.draws)
+        )
     product = catalog.product(session.product)
     vials: list[VisitVial] = []
     items: list[dict[str, str]] = []
@@ -295,19 +401,31 @@ def _unique(items: list[dict[str, str]]) -> list[dict[str, str]]:
     return kept
 
 
-def _drawing_order(session_ids: Iterable[UUID]) -> dict[UUID, tuple[float, float, str]]:
+def _drawing_order(
+    clinic_id: UUID, session_ids: Iterable[UUID]
+) -> dict[UUID, tuple[float, float, str]]:
     """For each signed session, a key that orders the sessions by when they drew (injection
     time, then signature)."""
     ids = set(session_ids)
     if not ids:
         return {}
     order = {}
-    for row in TreatmentSession.objects.filter(id__in=ids, signed_at__isnull=False).values(
-        "id", "administered_at", "signed_at"
-    ):
+    for row in TreatmentSession.objects.filter(
+        clinic_id=clinic_id, id__in=ids, signed_at__isnull=False
+    ).values("id", "administered_at", "signed_at"):
         signed = row["signed_at"].timestamp()
         given = row["administered_at"].timestamp() if row["administered_at"] else signed
         order[row["id"]] = (given, signed, str(row["id"]))
+    return order
+
+
+def _known_order(known: Known) -> dict[UUID, tuple[float, float, str]]:
+    """``_drawing_order`` of every signed session the signing read."""
+    order = {}
+    for session_id, administered_at, _ in known.signed:
+        signed = known.signed_at[session_id].timestamp()
+        given = administered_at.timestamp() if administered_at else signed
+        order[session_id] = (given, signed, str(session_id))
     return order
 
 
@@ -338,8 +456,18 @@ def _append(
     actor: Actor,
     trail: AuditTrail | None,
     derived: Derived,
+    known: Known | None = None,
 ) -> ChargeSet:
-    previous = ChargeSet.objects.filter(session_id=session.id).order_by("-sequence").first()
+    if known is not None:
+        previous = max(known.charge_sets, key=lambda c: c.sequence, default=None)
+        coverage = holding_on(known.coverages, derived.date_of_service)
+    else:
+        previous = (
+            ChargeSet.objects.filter(clinic_id=session.clinic_id, session_id=session.id)
+            .order_by("-sequence")
+            .first()
+        )
+        coverage = coverage_on(session.clinic_id, session.patient_id, derived.date_of_service)
     charge_set = ChargeSet.objects.create(
         clinic_id=session.clinic_id,
         patient_id=session.patient_id,
@@ -354,7 +482,7 @@ def _append(
         rendering_provider=derived.rendering_provider,
         rendering_to_confirm=derived.rendering_to_confirm,
         claim_items=derived.claim_items,
-        coverage=coverage_on(session.clinic_id, session.patient_id, derived.date_of_service),
+        coverage=coverage,
         diagnosis=derived.diagnosis,
         created_at=timezone.now(),
         created_by=actor.membership,
@@ -373,9 +501,13 @@ def _append(
     return charge_set
 
 
-def _vials_ever(session_id: UUID, events: Iterable[SessionEvent]) -> set[UUID]:
+def _vials_ever(clinic_id: UUID, session_id: UUID, events: Iterable[SessionEvent]) -> set[UUID]:
     """Every vial the session's record has named: as signed and in each amendment."""
-    found = set(SessionVial.objects.filter(session_id=session_id).values_list("vial_id", flat=True))
+    found = set(
+        SessionVial.objects.filter(clinic_id=clinic_id, session_id=session_id).values_list(
+            "vial_id", flat=True
+        )
+    )
     for e in events:
         if e.kind == SessionEventKind.AMENDED:
             found |= {UUID(str(v["vial_id"])) for v in (e.data or {}).get("vials", [])}
@@ -391,7 +523,12 @@ def _revise_sharers(
     """The other sessions of the patient that drew from this session's vials: when what their
     claim now says differs from their latest charge set (a discard that moved to a later
     session, or back after a correction), they get a revised set (reason ``vial-shared``)."""
-    vials = list(Vial.objects.select_related("lot").filter(id__in=_vials_ever(session.id, events)))
+    ever = _vials_ever(session.clinic_id, session.id, events)
+    vials = list(
+        Vial.objects.select_related("lot").filter(
+            clinic_id=session.clinic_id, lot__clinic_id=session.clinic_id, id__in=ever
+        )
+    )
     if not vials:
         return
     states = vial_states(vials, session.clinic.time_zone)
@@ -406,10 +543,18 @@ def _revise_sharers(
         .order_by("administered_at", "id")
     )
     for other in others:
-        latest = ChargeSet.objects.filter(session_id=other.id).order_by("-sequence").first()
+        latest = (
+            ChargeSet.objects.filter(clinic_id=other.clinic_id, session_id=other.id)
+            .order_by("-sequence")
+            .first()
+        )
         if latest is None or latest.reason == ChargeReason.ENTERED_IN_ERROR:
             continue
-        other_events = list(SessionEvent.objects.filter(session_id=other.id).select_related("by"))
+        other_events = list(
+            SessionEvent.objects.filter(
+                clinic_id=other.clinic_id, session_id=other.id
+            ).select_related("by")
+        )
         derived = derive(other, other_events)
         if not derived.same_claim(latest):
             _append(other, ChargeReason.VIAL_SHARED, actor, trail, derived)

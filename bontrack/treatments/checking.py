@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from bontrack.accounts.models import Membership
 from bontrack.check_output import finding_json, result_json
 from bontrack.core.errors import ServiceError
+from bontrack.core.scoping import in_clinic, prefetch_in_clinic
 from bontrack.domain.check import CheckResult, evaluate, requires_weight
 from bontrack.domain.rules.findings import Finding
 from bontrack.domain.treatment import (
@@ -20,13 +21,15 @@ from bontrack.domain.treatment import (
     Injector,
     Patient,
     Plan,
+    Verdict,
 )
 from bontrack.domain.treatment import Vial as VialValue
 from bontrack.domain.units import Units
 from bontrack.outcomes.verdicts import check_verdicts
 from bontrack.patients.models import Patient as PatientRow
 from bontrack.treatments import supply
-from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.models import Injection as InjectionRow
+from bontrack.treatments.models import SessionEvent, TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, current_points, status_of, total_units
 
 
@@ -54,9 +57,14 @@ def history_of(row: PatientRow, exclude: TreatmentSession | None = None) -> list
     """Every signed session of the patient that still counts, with its amended values, when it
     was given (in the clinic's time zone) and who injected it."""
     sessions = (
-        TreatmentSession.objects.filter(patient=row, signed_at__isnull=False)
+        TreatmentSession.objects.filter(
+            clinic_id=row.clinic_id, patient=row, signed_at__isnull=False
+        )
         .select_related("signed_by", "injector__user", "clinic")
-        .prefetch_related("injections", "events")
+        .prefetch_related(
+            prefetch_in_clinic("injections", InjectionRow, row.clinic_id),
+            prefetch_in_clinic("events", SessionEvent, row.clinic_id),
+        )
     )
     history = []
     for s in sessions:
@@ -106,7 +114,9 @@ def plan_values(session: TreatmentSession, *, vials: Sequence[VialValue] | None 
     ``vials`` as signing settled them (with this session's draws)."""
     points = current_points(session)
     if vials is None:
-        rows = [u.vial for u in session.session_vials.select_related("vial__lot").all()]
+        rows = [
+            u.vial for u in in_clinic(session.session_vials.all(), session.clinic_id, "vial__lot")
+        ]
         vials = supply.domain_vials(session, rows) if rows else ()
     return Plan(
         date=session.plan_date,
@@ -126,12 +136,16 @@ def run_check(
     *,
     vials: Sequence[VialValue] | None = None,
     at_signing: bool = False,
+    history: Sequence[HistoryEntry] | None = None,
+    verdicts: Sequence[Verdict] | None = None,
 ) -> CheckResult:
     """``vials``: as signing settled them, with their draws; ``at_signing``: a session signed
     without a vial of its product is refused (B.30). History dated after the session counts too
-    (late charting, B.37)."""
+    (late charting, B.37). ``history`` (``history_of`` without this session) and ``verdicts``
+    (``check_verdicts``): when the caller has read them already."""
     patient = patient_values(session.patient, session.plan_date)
-    history = history_of(session.patient, exclude=session)
+    if history is None:
+        history = history_of(session.patient, exclude=session)
     plan = plan_values(session, vials=vials)
     if patient.weight_kg is None and requires_weight(plan, patient, history):
         measured = session.patient.weight_measured_on
@@ -153,7 +167,9 @@ def run_check(
         history,
         injector_values(session.injector),
         now,
-        verdicts=check_verdicts(session.patient, session.indication),
+        verdicts=check_verdicts(session.patient, session.indication)
+        if verdicts is None
+        else tuple(verdicts),
         at_signing=at_signing,
     )
 

@@ -7,7 +7,7 @@ real history, stores the findings, and appends its audit entries in the same tra
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,19 +15,34 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from django.db import connection, transaction
+from django.db.models import Case, DecimalField, Value, When
 from django.utils import timezone
 
-from bontrack.access import MEMBER, PATIENT, SESSION, VIAL, access, require
+from bontrack.access import (
+    MEMBER,
+    PATIENT,
+    SESSION,
+    SESSION_TO_SIGN,
+    VIAL,
+    access,
+    refuse_outside_clinic,
+    require,
+)
 from bontrack.accounts.models import Membership
 from bontrack.accounts.permissions import INJECTOR_ROLES, Perm, Role
 from bontrack.audit.chain import digest
 from bontrack.audit.services import Actor, clinical_transaction
-from bontrack.billing.capture import ChargeReason, capture_charges
+from bontrack.billing.capture import ChargeReason, Known, capture_charges
 from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
 from bontrack.domain.catalog import catalog
-from bontrack.domain.check import requires_weight
+from bontrack.domain.check import evaluate, requires_weight
 from bontrack.domain.planning import expand_protocol
-from bontrack.patients.models import Consent, Patient
+from bontrack.domain.treatment import HistoryEntry, Injector, Verdict
+from bontrack.domain.treatment import Injection as DomainInjection
+from bontrack.domain.units import Units
+from bontrack.outcomes import due_state
+from bontrack.outcomes.verdicts import Counted, domain_verdict, judge_patient
+from bontrack.patients.models import Consent, Patient, with_withdrawals
 from bontrack.plan_input import MAX_DECIMALS, MAX_UNITS, has_at_most_decimals
 from bontrack.treatments import supply
 from bontrack.treatments.checking import (
@@ -48,7 +63,9 @@ from bontrack.treatments.models import (
     TreatmentSession,
 )
 from bontrack.treatments.records import (
+    Point,
     SessionStatus,
+    counts_toward_limits,
     current_digest,
     current_notes,
     current_points,
@@ -56,6 +73,7 @@ from bontrack.treatments.records import (
     total_units,
 )
 from bontrack.treatments.signals import session_signed
+from bontrack.treatments.signing_rows import SigningRows, cache_related, read_for_signing
 
 
 @dataclass(frozen=True)
@@ -161,7 +179,7 @@ def validate_points(points: Sequence[PointInput], field: str = "injections") -> 
 
 
 def _write_points(session: TreatmentSession, points: Sequence[PointInput]) -> None:
-    session.injections.all().delete()
+    Injection.objects.filter(clinic_id=session.clinic_id, session_id=session.pk).delete()
     Injection.objects.bulk_create(
         Injection(
             clinic_id=session.clinic_id,
@@ -309,7 +327,7 @@ def _attach_vials(
 ) -> None:
     """The plan's vials, replacing those chosen before (``rows``: already read through the
     funnel). A vial opened for another patient is never drawn for this one (B.30)."""
-    SessionVial.objects.filter(session=session).delete()
+    SessionVial.objects.filter(clinic_id=session.clinic_id, session=session).delete()
     seen = set()
     for n, vial_id in enumerate(vial_ids):
         vial = rows[n] if rows is not None else access(actor, VIAL, vial_id, Perm.INVENTORY_READ)
@@ -450,11 +468,21 @@ def local_date(clinic_tz: str, moment: datetime) -> date:
     return moment.astimezone(zoneinfo.ZoneInfo(clinic_tz)).date()
 
 
-def consent_finding(session: TreatmentSession, day: date) -> dict[str, Any] | None:
-    """B.22, B.29: signing needs a consent for the indication valid on the session date."""
-    consents = Consent.objects.filter(
-        patient_id=session.patient_id, indication=session.indication
-    ).select_related("withdrawal")
+def consent_finding(
+    session: TreatmentSession, day: date, consents: Sequence[Consent] | None = None
+) -> dict[str, Any] | None:
+    """B.22, B.29: signing needs a consent for the indication valid on the session date.
+    ``consents``: the patient's consents for the indication (with their withdrawals), read."""
+    if consents is None:
+        consents = with_withdrawals(
+            list(
+                Consent.objects.filter(
+                    clinic_id=session.clinic_id,
+                    patient_id=session.patient_id,
+                    indication=session.indication,
+                )
+            )
+        )
     if any(c.valid_on(day) for c in consents):
         return None
     cite = catalog().rule_sources["consent"].cite
@@ -487,6 +515,17 @@ def refuse_future_injection(administered_at: datetime, field: str = "administere
         )
 
 
+@dataclass(frozen=True)
+class Signed:
+    """A session as its signing wrote it: the row, and its points, records and vial rows (with
+    their vials and lots), for an answer that reads nothing again."""
+
+    session: TreatmentSession
+    injections: tuple[Injection, ...]
+    events: tuple[SessionEvent, ...]
+    uses: tuple[SessionVial, ...]
+
+
 def sign_session(
     actor: Actor,
     session_id: UUID | str,
@@ -495,6 +534,20 @@ def sign_session(
     vial_ids: Sequence[UUID | str] | None = None,
     vials: Sequence[supply.DrawInput] | None = None,
 ) -> TreatmentSession:
+    """``sign``: the signed session (its related rows are read again when asked for)."""
+    return sign(
+        actor, session_id, administered_at=administered_at, vial_ids=vial_ids, vials=vials
+    ).session
+
+
+def sign(
+    actor: Actor,
+    session_id: UUID | str,
+    *,
+    administered_at: datetime,
+    vial_ids: Sequence[UUID | str] | None = None,
+    vials: Sequence[supply.DrawInput] | None = None,
+) -> Signed:
     """Sign what was injected: re-check with the real vials, lots, injector and time inside the
     transaction that writes the signature, holding the patient's lock.
 
@@ -511,21 +564,37 @@ def sign_session(
         vials = [supply.DrawInput(vial_id=v) for v in vial_ids]
     require(actor, Perm.SIGN)
     with clinical_transaction(actor) as trail:
-        session = access(actor, SESSION, session_id, Perm.SIGN)
-        lock_patient(session.patient_id)
-        session.refresh_from_db()
+        # One statement reads the session and its patient and locks the patient; one more reads
+        # every other row signing needs (treatments/signing_rows.py), the audit chain's head too
+        # where it stays the head until the end (SQLite; PostgreSQL's chain lock comes last).
+        session = access(actor, SESSION_TO_SIGN, session_id, Perm.SIGN)
+        session.clinic = actor.membership.clinic
+        stock = [item.vial_id for item in vials or () if item.vial_id is not None]
+        read = read_for_signing(
+            session,
+            actor.membership,
+            _vial_uuids(actor, stock),
+            with_audit_head=trail.head_readable_early(),
+        )
+        trail.head = read.audit_head
+        _keep_own_rows(session, read)
         _require_plan(session)
         if actor.membership.role not in INJECTOR_ROLES:
             raise ForbiddenError(None, "only the injector signs what they injected")
+        uses = list(session.session_vials.all())
         if vials is not None:
-            rows, requested = supply.resolve_vials(actor, session, vials, field)
-            _attach_vials(actor, session, [v.id for v in rows], field, rows)
+            rows, requested = _named_vials(actor, session, vials, field, read)
         else:
-            rows = [u.vial for u in session.session_vials.select_related("vial__lot")]
+            rows = [u.vial for u in uses]
             requested = {}
         session.injector = actor.membership
-        session.plan_date = local_date(session.clinic.time_zone, administered_at)
+        tz = session.clinic.time_zone
+        session.plan_date = local_date(tz, administered_at)
         session.administered_at = administered_at
+        signed = _signed_draws(read)
+        states = supply.states_of(
+            rows, tz, read.closings, signed, opening_at={v.id: administered_at for v in rows}
+        )
         settled = supply.settle_draws(
             session,
             rows,
@@ -533,19 +602,37 @@ def sign_session(
             total=total_units(current_points(session)),
             at=administered_at,
             field=field,
+            states=states,
         )
         # Checked as it will be signed, then written once with the signature below.
+        history = _history(read, tz)
+        patient = patient_values(session.patient, session.plan_date)
+        plan = plan_values(session, vials=settled.values)
+        weight_rule = requires_weight(plan, patient, history)
+        if patient.weight_kg is None and weight_rule:
+            _refuse_without_weight(session)
         result = stored_result(
-            run_check(session, administered_at, vials=settled.values, at_signing=True)
+            evaluate(
+                plan,
+                patient,
+                history,
+                _injector_value(actor.membership, read.supervisor_ids),
+                administered_at,
+                verdicts=_verdicts(read, session.indication),
+                at_signing=True,
+            )
         )
         session.catalog_version = result["catalog_version"]
-        weight = weight_used(session, settled.values)
-        session.weight_kg, session.weight_measured_on = weight if weight else (None, None)
-        consent = consent_finding(session, session.plan_date)
+        if patient.weight_kg is not None and weight_rule:
+            session.weight_kg = Decimal(patient.weight_kg)
+            session.weight_measured_on = patient.weight_measured_on
+        else:
+            session.weight_kg, session.weight_measured_on = None, None
+        consent = consent_finding(session, session.plan_date, read.consents)
         if consent is not None:
             result["findings"].insert(0, consent)
             result["verdict"] = "block"
-        decisions = {d.fingerprint: d for d in session.decisions.all()}
+        decisions = {d.fingerprint: d for d in read.decisions}
         _refuse_unresolved(result["findings"], decisions)
         findings = [
             {**f, "decision": _decision_json(decisions.get(f["fingerprint"]))}
@@ -553,14 +640,20 @@ def sign_session(
         ]
         session.check_result = {**result, "findings": findings}
         # The draws first: once the session is signed its vial rows are closed (DESIGN 3.4).
-        for vial, units in settled.draws:
-            SessionVial.objects.filter(session=session, vial=vial).update(drawn_units=units)
+        uses = _record_draws(session, uses, rows, settled.draws)
         supply.claim_vials(session, rows)
         session.signed_at = timezone.now()
         session.signed_by = actor.membership
         session.canon = supply.CANON
-        session.digest = digest(session_document(session))
-        TreatmentSession.objects.filter(pk=session.pk).update(
+        session.digest = digest(
+            session_document(session, uses=uses, injections=session.injections.all())
+        )
+        written = TreatmentSession.objects.filter(
+            pk=session.pk,
+            clinic_id=session.clinic_id,
+            signed_at__isnull=True,
+            updated_at=session.updated_at,
+        ).update(
             canon=session.canon,
             injector=session.injector,
             plan_date=session.plan_date,
@@ -574,15 +667,246 @@ def sign_session(
             digest=session.digest,
             updated_at=session.signed_at,
         )
+        if written != 1:
+            # Read before the patient's lock was granted, and changed meanwhile.
+            raise ConflictError(
+                None, "this plan changed while it was being signed: open it again and sign"
+            )
+        session.updated_at = session.signed_at
+        due_state.refresh(session.clinic_id, session.patient_id, locked=True)
         trail.record("sign", "session", session.id, session.patient_id, digest=session.digest)
-        capture_charges(session, ChargeReason.SIGNED, actor, trail)
+        capture_charges(
+            session,
+            ChargeReason.SIGNED,
+            actor,
+            trail,
+            known=Known(
+                events=list(session.events.all()),
+                uses=uses,
+                vials={v.id: v for v in rows},
+                closings=read.closings,
+                signed=[*signed, (session.id, administered_at, supply.session_draws(uses, ()))],
+                signed_at={
+                    **{s.id: s.signed_at for s in read.history if s.signed_at is not None},
+                    session.id: session.signed_at,
+                },
+                diagnoses=read.diagnoses,
+                coverages=read.coverages,
+                charge_sets=read.charge_sets,
+            ),
+        )
         session_signed.send(sender=TreatmentSession, session=session, trail=trail)
         overrides = [d for d in decisions.values() if d.kind == "override"]
         for d in overrides:
             trail.record(
                 "override", "finding", session.id, session.patient_id, rule=d.rule, reason=d.reason
             )
-    return session
+    written_rows = Signed(
+        session,
+        tuple(session.injections.all()),
+        tuple(session.events.all()),
+        tuple(session.session_vials.all()),
+    )
+    # Records are appended to a signed session later: its related rows are read when asked for.
+    session._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    return written_rows
+
+
+def _vial_uuids(actor: Actor, ids: Sequence[UUID | str]) -> list[UUID]:
+    """The vial ids a signer named; one that is not an id is no vial of this clinic (404)."""
+    found = []
+    for vial_id in ids:
+        try:
+            found.append(vial_id if isinstance(vial_id, UUID) else UUID(str(vial_id)))
+        except ValueError:
+            raise refuse_outside_clinic(actor, VIAL.word, vial_id) from None
+    return found
+
+
+def _keep_own_rows(session: TreatmentSession, read: SigningRows) -> None:
+    """The session's own points, records and vial rows (with their vials) as read."""
+    cache_related(session, "injections", read.injections.get(session.pk, []))
+    cache_related(session, "events", read.events.get(session.pk, []))
+    uses = read.uses.get(session.pk, [])
+    for u in uses:
+        u.vial = read.vials[u.vial_id]
+    cache_related(session, "session_vials", sorted(uses, key=lambda u: u.pk))
+
+
+def _named_vials(
+    actor: Actor,
+    session: TreatmentSession,
+    items: Sequence[supply.DrawInput],
+    field: str,
+    read: SigningRows,
+) -> tuple[list[Any], dict[UUID, Decimal | None]]:
+    """The vials a signer names, as ``supply.resolve_vials`` and ``_attach_vials`` take them:
+    stock vials from the rows read (another clinic's id: 404), a vial not from stock created."""
+    if any(item.vial_id is not None for item in items):
+        require(actor, Perm.INVENTORY_READ)
+    rows: list[Any] = []
+    requested: dict[UUID, Decimal | None] = {}
+    for n, item in enumerate(items):
+        here = f"{field}[{n}]"
+        if item.vial_id is not None:
+            vial_id = _vial_uuids(actor, [item.vial_id])[0]
+            vial = read.vials.get(vial_id)
+            if vial is None:
+                raise refuse_outside_clinic(actor, VIAL.word, item.vial_id)
+        elif item.lot_number is not None:
+            vial = supply.vial_not_from_stock(session, item, here)
+        else:
+            raise ServiceError(
+                here, "name a vial of stock (vial_id) or type the lot, size and expiry"
+            )
+        if vial.id in requested:
+            raise ServiceError(f"{here}.vial_id", "this vial is listed twice: list it once")
+        if vial.patient_id is not None and vial.patient_id != session.patient_id:
+            raise ServiceError(
+                here,
+                "this vial was opened for another patient: a vial is drawn for one patient "
+                "only; pick another vial",
+            )
+        rows.append(vial)
+        requested[vial.id] = item.drawn_units
+    return rows, requested
+
+
+def _record_draws(
+    session: TreatmentSession,
+    uses: Sequence[SessionVial],
+    vials: Sequence[Any],
+    draws: Sequence[tuple[Any, Decimal]],
+) -> list[SessionVial]:
+    """Store the units drawn from each vial on the session's vial rows: one UPDATE when the
+    signer kept the plan's vials, else the rows replaced (the signer's order kept)."""
+    units = {v.id: u for v, u in draws}
+    kept = [u.vial_id for u in uses]
+    if sorted(kept) == sorted(v.id for v in vials):
+        own = SessionVial.objects.filter(clinic_id=session.clinic_id, session_id=session.pk)
+        if len(kept) == 1:
+            own.update(drawn_units=units[kept[0]])
+        elif kept:
+            own.update(
+                drawn_units=Case(
+                    *(When(vial_id=vial_id, then=Value(units[vial_id])) for vial_id in kept),
+                    output_field=DecimalField(max_digits=10, decimal_places=3),
+                )
+            )
+        for u in uses:
+            u.drawn_units = units[u.vial_id]
+        stored = list(uses)
+    else:
+        SessionVial.objects.filter(clinic_id=session.clinic_id, session_id=session.pk).delete()
+        stored = SessionVial.objects.bulk_create(
+            SessionVial(
+                clinic_id=session.clinic_id, session=session, vial=v, drawn_units=units[v.id]
+            )
+            for v in vials
+        )
+    cache_related(session, "session_vials", stored)
+    return stored
+
+
+def _signed_draws(read: SigningRows) -> list[supply.SignedDraws]:
+    """Each signed session of the patient: its id, injection time and current draws."""
+    return [
+        (
+            s.id,
+            s.administered_at,
+            supply.session_draws(read.uses.get(s.id, []), read.events.get(s.id, [])),
+        )
+        for s in read.history
+    ]
+
+
+def _history(read: SigningRows, tz: str) -> list[HistoryEntry]:
+    """``checking.history_of`` from the rows read: every signed session of the patient that
+    still counts, with its amended values, its time in the clinic's zone and its injector."""
+    zone = zoneinfo.ZoneInfo(tz)
+    history = []
+    for s in read.history:
+        events = read.events.get(s.id, [])
+        if not counts_toward_limits(status_of(s, events)):
+            continue
+        points = current_points(s, events, _own_points(read.injections.get(s.id, [])))
+        history.append(
+            HistoryEntry(
+                s.plan_date,
+                s.product,
+                s.indication,
+                Units(s.product, total_units(points)),
+                tuple(
+                    DomainInjection(p.site, p.side, Units(s.product, p.units), p.route)
+                    for p in points
+                    if p.site
+                ),
+                administered_at=s.administered_at.astimezone(zone)
+                if s.administered_at is not None
+                else None,
+                injector=None if s.external or s.injector is None else s.injector.display_name,
+            )
+        )
+    return history
+
+
+def _own_points(injections: Sequence[Injection]) -> list[Point]:
+    return [
+        Point(
+            i.site,
+            i.side,
+            i.units,
+            i.route,
+            str(i.vial_id) if i.vial_id else None,
+            str(i.id),
+            i.source_identifier,
+        )
+        for i in injections
+    ]
+
+
+def _injector_value(member: Membership, supervisor_ids: Sequence[UUID]) -> Injector:
+    """``checking.injector_values`` with the supervisors read."""
+    return Injector(
+        credentials=tuple(member.credentials),
+        indications=tuple(member.indications),
+        supervised_by=",".join(sorted(str(i) for i in supervisor_ids)) or None,
+    )
+
+
+def _verdicts(read: SigningRows, indication: str) -> tuple[Verdict, ...]:
+    """``outcomes.verdicts.check_verdicts`` from the rows read: the cycles are the patient's
+    signed sessions of the indication that are not entered in error."""
+    counted = [
+        Counted(s.id, s.patient_id, s.indication, s.plan_date)
+        for s in read.history
+        if s.indication == indication
+        and not any(e.kind == SessionEventKind.ENTERED_IN_ERROR for e in read.events.get(s.id, []))
+    ]
+    found, _, _ = judge_patient(read.assessments, counted, read.continued)
+    return tuple(
+        verdict
+        for v in found
+        if v.continued is None and (verdict := domain_verdict(v.verdict)) is not None
+    )
+
+
+def _refuse_without_weight(session: TreatmentSession) -> None:
+    """As ``checking.run_check``: a weight-based rule applies and no weight of the session's
+    date is known."""
+    measured = session.patient.weight_measured_on
+    if session.patient.weight_kg is not None and measured is not None:
+        raise ServiceError(
+            "patient.weight_kg",
+            f"the patient's weight was measured on {measured.isoformat()}, after this "
+            f"session's date {session.plan_date.isoformat()}, and a weight-based dose rule "
+            "applies: enter the weight measured on or before that date (with its date) to "
+            "chart this session",
+        )
+    raise ServiceError(
+        "patient.weight_kg",
+        "the patient is a child and a weight-based dose rule applies: record a weight first",
+    )
 
 
 def unresolved_findings(
@@ -590,7 +914,12 @@ def unresolved_findings(
 ) -> dict[str, str]:
     """For each finding that would refuse the signature as decided so far, its fingerprint and
     the refusal's words (the same test as signing)."""
-    decisions = {d.fingerprint: d for d in session.decisions.select_related("by")}
+    decisions = {
+        d.fingerprint: d
+        for d in FindingDecision.objects.select_related("by").filter(
+            clinic_id=session.clinic_id, session_id=session.pk
+        )
+    }
     refusals = {}
     for f in findings:
         try:
@@ -634,12 +963,23 @@ def _refuse_unresolved(
             )
 
 
-def session_document(session: TreatmentSession) -> dict[str, Any]:
+def session_document(
+    session: TreatmentSession,
+    *,
+    uses: Sequence[SessionVial] | None = None,
+    injections: Iterable[Injection] | None = None,
+) -> dict[str, Any]:
     """The canonical content of a signed session, which its digest covers, under the version it
     was signed with (DESIGN 3.4): 1 named the vials; 2 carries ``"canon": 2`` and the units drawn
     from each vial (B.30); 3 adds each imported administration's source identifier; 4 the
-    technique (guidance, needle) and the weight a weight-based rule read, with its date."""
-    uses = SessionVial.objects.filter(session_id=session.pk)
+    technique (guidance, needle) and the weight a weight-based rule read, with its date.
+    ``uses`` and ``injections``: the session's rows as the signer holds them (else read)."""
+    if uses is None:
+        uses = SessionVial.objects.filter(clinic_id=session.clinic_id, session_id=session.pk)
+    if injections is None:
+        injections = Injection.objects.filter(
+            clinic_id=session.clinic_id, session_id=session.pk
+        ).order_by("position")
     if session.canon == 1:
         vials: list[Any] = sorted(str(v.vial_id) for v in uses)
         version: dict[str, Any] = {}
@@ -678,7 +1018,7 @@ def session_document(session: TreatmentSession) -> dict[str, Any]:
                 "vial": i.vial_id,
                 **({"source_identifier": i.source_identifier} if session.canon >= 3 else {}),
             }
-            for i in Injection.objects.filter(session_id=session.pk).order_by("position")
+            for i in sorted(injections, key=lambda i: i.position)
         ],
         "vials": vials,
         "catalog_version": session.catalog_version,
@@ -879,8 +1219,12 @@ def locked_signed_session(session: TreatmentSession) -> TreatmentSession:
 def recheck_open_plans(patient_id: UUID, trail: Any) -> int:
     """After a correction or a change of the check's patient inputs, every open plan of the
     patient is checked again and its stored result refreshed (B.33); how many were."""
+    clinic_id = trail.actor.membership.clinic_id
     plans = TreatmentSession.objects.select_related("patient", "injector").filter(
-        patient_id=patient_id, signed_at__isnull=True
+        clinic_id=clinic_id,
+        patient__clinic_id=clinic_id,
+        patient_id=patient_id,
+        signed_at__isnull=True,
     )
     checked = 0
     for plan in plans:
@@ -1038,6 +1382,7 @@ def append_amendment(
     )
     capture_charges(session, ChargeReason.AMENDED, actor, trail)
     recheck_open_plans(session.patient_id, trail)
+    due_state.refresh(session.clinic_id, session.patient_id)
     return event
 
 
@@ -1092,6 +1437,7 @@ def append_entered_in_error(
     )
     capture_charges(session, ChargeReason.ENTERED_IN_ERROR, actor, trail)
     recheck_open_plans(session.patient_id, trail)
+    due_state.refresh(session.clinic_id, session.patient_id)
     return event
 
 

@@ -35,7 +35,8 @@ from django.utils import timezone
 from bontrack.access import VIAL, access
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
-from bontrack.core.errors import ServiceError
+from bontrack.core.errors import ConflictError, ServiceError
+from bontrack.core.scoping import clinic_of, prefetch_in_clinic
 from bontrack.domain.catalog import catalog
 from bontrack.domain.planning import fill_draws, use_by
 from bontrack.domain.treatment import Vial as VialValue
@@ -155,6 +156,10 @@ def _use_by(vial: Vial) -> datetime | None:
     return use_by(product, vial.reconstituted_at)
 
 
+# A signed session's id, injection time and current draws (vial id as text to units).
+SignedDraws = tuple[UUID, datetime | None, Mapping[str, Decimal]]
+
+
 def vial_states(
     vials: Iterable[Vial], tz: str, *, opening_at: Mapping[UUID, datetime] | None = None
 ) -> dict[UUID, VialState]:
@@ -163,21 +168,46 @@ def vial_states(
     ``opening_at``: for a vial nobody opened yet, when a draw being signed would open it."""
     vials = list(vials)
     ids = [v.id for v in vials]
-    closings = {c.vial_id: c for c in VialClosing.objects.filter(vial_id__in=ids)}
+    clinic = clinic_of(vials)
+    closings = {c.vial_id: c for c in VialClosing.objects.filter(clinic_id=clinic, vial_id__in=ids)}
     # Whose the vials are, as stored now (a row read before a signing claimed it is stale).
     patients = set(
-        Vial.objects.filter(id__in=ids, patient__isnull=False).values_list("patient_id", flat=True)
+        Vial.objects.filter(clinic_id=clinic, id__in=ids, patient__isnull=False).values_list(
+            "patient_id", flat=True
+        )
     )
-    draws: dict[UUID, list[tuple[UUID, Decimal, datetime | None]]] = defaultdict(list)
+    signed: list[SignedDraws] = []
     if patients:
-        wanted = {str(i) for i in ids}
         sessions = TreatmentSession.objects.filter(
-            patient_id__in=patients, signed_at__isnull=False
-        ).prefetch_related("session_vials", "events")
-        for s in sessions:
-            for vial_id, units in session_draws(s.session_vials.all(), s.events.all()).items():
-                if vial_id in wanted:
-                    draws[UUID(vial_id)].append((s.id, units, s.administered_at))
+            clinic_id=clinic, patient_id__in=patients, signed_at__isnull=False
+        ).prefetch_related(
+            prefetch_in_clinic("session_vials", SessionVial, clinic),
+            prefetch_in_clinic("events", SessionEvent, clinic),
+        )
+        signed = [
+            (s.id, s.administered_at, session_draws(s.session_vials.all(), s.events.all()))
+            for s in sessions
+        ]
+    return states_of(vials, tz, closings, signed, opening_at=opening_at)
+
+
+def states_of(
+    vials: Iterable[Vial],
+    tz: str,
+    closings: Mapping[UUID, VialClosing],
+    signed: Iterable[SignedDraws],
+    *,
+    opening_at: Mapping[UUID, datetime] | None = None,
+) -> dict[UUID, VialState]:
+    """The state of each vial from rows already read: its closing, and the current draws of
+    every signed session of the vials' patients."""
+    vials = list(vials)
+    wanted = {str(v.id) for v in vials}
+    draws: dict[UUID, list[tuple[UUID, Decimal, datetime | None]]] = defaultdict(list)
+    for session_id, administered_at, current in signed:
+        for vial_id, units in current.items():
+            if vial_id in wanted:
+                draws[UUID(vial_id)].append((session_id, units, administered_at))
     states = {}
     for v in vials:
         mine = draws.get(v.id, [])
@@ -212,18 +242,29 @@ def vial_states(
 _OPEN_AT_MOST = timedelta(days=2)
 
 
-def may_be_open(now: datetime) -> Q:
+def may_be_open(now: datetime, clinic_id: UUID | None = None) -> Q:
     """Vials that may be open (or unopened) at ``now``: never opened, or opened in the last two
-    days; a list of open vials reads only these, not every vial ever drawn."""
+    days; a list of open vials reads only these, not every vial ever drawn. With ``clinic_id``,
+    the vials drawn lately are found by a subquery inside the clinic rather than by a join."""
     since = now - _OPEN_AT_MOST
-    return (
-        Q(reconstituted_at__isnull=True, patient__isnull=True)
-        | Q(reconstituted_at__gte=since)
-        | Q(
-            reconstituted_at__isnull=True,
+    if clinic_id is None:
+        drawn_lately = Q(
             session_uses__session__administered_at__gte=since,
             session_uses__session__signed_at__isnull=False,
         )
+    else:
+        drawn_lately = Q(
+            pk__in=SessionVial.objects.filter(
+                clinic_id=clinic_id,
+                session__clinic_id=clinic_id,
+                session__administered_at__gte=since,
+                session__signed_at__isnull=False,
+            ).values("vial_id")
+        )
+    return (
+        Q(reconstituted_at__isnull=True, patient__isnull=True)
+        | Q(reconstituted_at__gte=since)
+        | (Q(reconstituted_at__isnull=True) & drawn_lately)
     )
 
 
@@ -344,12 +385,16 @@ def settle_draws(
     total: Decimal,
     at: datetime,
     field: str = "vials",
+    states: Mapping[UUID, VialState] | None = None,
 ) -> SettledDraws:
     """Refuse a vial of another patient or one closed before ``at`` (the injection time); fill
     the draws not given (in the order the vials were opened, up to what each still holds) so that
-    they add up to ``total`` where the vials can. Whether they fit is the check's ``supply``."""
+    they add up to ``total`` where the vials can. Whether they fit is the check's ``supply``.
+    ``states``: the vials' states as ``states_of`` gives them with ``opening_at`` ``at``, when
+    the caller has read their rows already."""
     tz = session.clinic.time_zone
-    states = vial_states(vials, tz, opening_at={v.id: at for v in vials})
+    if states is None:
+        states = vial_states(vials, tz, opening_at={v.id: at for v in vials})
     for n, v in enumerate(vials):
         here = f"{field}[{n}]"
         if v.patient_id is not None and v.patient_id != session.patient_id:
@@ -430,12 +475,26 @@ def resolve_vials(
 
 
 def claim_vials(session: TreatmentSession, vials: Iterable[Vial]) -> None:
-    """A vial drawn for a patient is that patient's from then on (B.30)."""
+    """A vial drawn for a patient is that patient's from then on (B.30). A vial another
+    patient's signing claimed since it was read is refused, as it would have been then."""
+    vials = list(vials)
     unclaimed = [v.id for v in vials if v.patient_id is None]
-    if unclaimed:
-        Vial.objects.filter(pk__in=unclaimed, patient__isnull=True).update(
-            patient_id=session.patient_id
+    if not unclaimed:
+        return
+    claimed = (
+        Vial.objects.filter(clinic_id=session.clinic_id, pk__in=unclaimed)
+        .filter(Q(patient__isnull=True) | Q(patient_id=session.patient_id))
+        .update(patient_id=session.patient_id)
+    )
+    if claimed != len(unclaimed):
+        raise ConflictError(
+            "vials",
+            "a vial of this session was just drawn for another patient: a vial is drawn for one "
+            "patient only; pick another vial",
         )
+    for v in vials:
+        if v.patient_id is None:
+            v.patient_id = session.patient_id
 
 
 def amendment_draws(

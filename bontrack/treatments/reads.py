@@ -11,24 +11,30 @@ entries live.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from django.db.models import Prefetch
 
 from bontrack.accounts.models import Membership
 from bontrack.domain.catalog import catalog
+from bontrack.domain.due import TreatedSession
 from bontrack.domain.planning import reconstitute, use_by, vial_concentration
 from bontrack.domain.quantities import Concentration, Volume
-from bontrack.domain.treatment import Injection
+from bontrack.domain.treatment import HistoryEntry, Injection
 from bontrack.domain.units import Units
 from bontrack.inventory.models import Vial
-from bontrack.outcomes.models import AdverseEvent
+from bontrack.outcomes.models import AdverseEvent, Assessment, ContinueDespiteVerdict, WearOffReport
+from bontrack.outcomes.verdicts import Counted, counting_readings
 from bontrack.patients.models import Patient
+from bontrack.treatments.models import Injection as InjectionRow
 from bontrack.treatments.models import (
     SessionEvent,
     SessionEventKind,
@@ -37,7 +43,9 @@ from bontrack.treatments.models import (
 )
 from bontrack.treatments.records import (
     Point,
+    SessionStatus,
     addenda,
+    counts_toward_limits,
     current_digest,
     current_notes,
     current_points,
@@ -286,19 +294,45 @@ class SessionRecord:
         return tuple(addenda(self.events))
 
 
-def session_record(session_id: UUID | str) -> SessionRecord:
-    """The record of a session the caller has opened through the access funnel."""
-    session = (
-        TreatmentSession.objects.select_related(
-            "patient", "clinic", "injector__user", "signed_by__user", "planned_by__user"
+def session_record(session_id: UUID | str, clinic_id: UUID | None = None) -> SessionRecord:
+    """The record of a session the caller has opened through the access funnel. ``clinic_id``:
+    the session's clinic, so that every row is read inside it (a caller that gives none reads
+    the rows by the session's id alone)."""
+    rows = TreatmentSession.objects.filter(pk=session_id)
+    related = ("patient", "clinic", "injector__user", "signed_by__user", "planned_by__user")
+    if clinic_id is None:
+        session = (
+            rows.select_related(*related)
+            .prefetch_related(
+                "injections",
+                Prefetch("events", queryset=SessionEvent.objects.select_related("by__user")),
+                "session_vials__vial__lot",
+            )
+            .get()
         )
-        .prefetch_related(
-            "injections",
-            Prefetch("events", queryset=SessionEvent.objects.select_related("by__user")),
-            "session_vials__vial__lot",
+    else:
+        session = (
+            rows.filter(clinic_id=clinic_id, patient__clinic_id=clinic_id)
+            .select_related(*related)
+            .prefetch_related(
+                Prefetch("injections", queryset=InjectionRow.objects.filter(clinic_id=clinic_id)),
+                Prefetch(
+                    "events",
+                    queryset=SessionEvent.objects.filter(clinic_id=clinic_id).select_related(
+                        "by__user"
+                    ),
+                ),
+                Prefetch(
+                    "session_vials",
+                    queryset=SessionVial.objects.filter(
+                        clinic_id=clinic_id,
+                        vial__clinic_id=clinic_id,
+                        vial__lot__clinic_id=clinic_id,
+                    ).select_related("vial__lot"),
+                ),
+            )
+            .get()
         )
-        .get(pk=session_id)
-    )
     events = tuple(session.events.all())
     points = tuple(current_points(session, events))
     original = tuple(Point(i.site, i.side, i.units, i.route) for i in session.injections.all())
@@ -332,7 +366,11 @@ def _weight_used(session: TreatmentSession, total: Decimal) -> WeightUsed | None
 
 def adverse_events_of(session: TreatmentSession) -> list[AdverseEvent]:
     """The adverse events reported after a session, latest onset first."""
-    return list(session.adverse_events.order_by("-onset_date"))
+    return list(
+        AdverseEvent.objects.filter(clinic_id=session.clinic_id, session_id=session.pk).order_by(
+            "-onset_date"
+        )
+    )
 
 
 # --- The patient's timeline --------------------------------------------------------------------
@@ -368,24 +406,199 @@ class TimelineEntry:
 
 def patient_timeline(patient: Patient) -> tuple[TimelineEntry, ...]:
     """Every session of the patient, newest first (plan date, then creation), plans and
-    cancelled or entered-in-error sessions included; a constant number of queries however long
-    the history."""
-    sessions = (
-        TreatmentSession.objects.filter(patient=patient)
+    cancelled or entered-in-error sessions included; three queries however long the history."""
+    return timeline_of(patient_sessions(patient))
+
+
+def timeline_of(rows: SessionRows) -> tuple[TimelineEntry, ...]:
+    """The timeline of the sessions read by ``patient_sessions``, in their order."""
+    return tuple(
+        TimelineEntry(
+            session=s,
+            status=rows.statuses[s.id],
+            total=total_units(rows.points[s.id]),
+            injector=s.injector.display_name if s.injector else None,
+            overridden=tuple(f for f in stored_findings(s.check_result) if f.overridden),
+        )
+        for s in rows.sessions
+    )
+
+
+# --- The patient's history, read once ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionRows:
+    """Every session of one patient, newest first (plan date, then creation), with its injector
+    and signer, and by session id: its events (in order), its status and its points as they now
+    stand (as amended last)."""
+
+    sessions: tuple[TreatmentSession, ...]
+    events: Mapping[UUID, tuple[SessionEvent, ...]]
+    statuses: Mapping[UUID, str]
+    points: Mapping[UUID, tuple[Point, ...]]
+
+
+def patient_sessions(patient: Patient) -> SessionRows:
+    """Three queries, each inside the patient's clinic, run whatever the history's length (a
+    prefetch would skip its query when there is no session): the sessions, their events, and
+    their injections as plain values (a long history has thousands, and the pages need their
+    values, never their rows)."""
+    clinic_id = patient.clinic_id
+    sessions = tuple(
+        TreatmentSession.objects.filter(clinic_id=clinic_id, patient_id=patient.pk)
         .select_related("injector__user", "signed_by")
-        .prefetch_related("injections", "events")
         .order_by("-plan_date", "-created_at")
     )
-    entries = []
+    of_patient = {"clinic_id": clinic_id, "session__clinic_id": clinic_id}
+    of_patient["session__patient_id"] = patient.pk
+    events: dict[UUID, list[SessionEvent]] = defaultdict(list)
+    for event in SessionEvent.objects.filter(**of_patient):
+        events[event.session_id].append(event)
+    original: dict[UUID, list[Point]] = defaultdict(list)
+    injections = InjectionRow.objects.filter(**of_patient).values_list(
+        "session_id", "site", "side", "units", "route", "vial_id", "id", "source_identifier"
+    )
+    for session_id, site, side, units, route, vial_id, row_id, source in injections:
+        vial = str(vial_id) if vial_id else None
+        original[session_id].append(Point(site, side, units, route, vial, str(row_id), source))
+    statuses = {}
+    points = {}
     for s in sessions:
-        events = list(s.events.all())
-        entries.append(
-            TimelineEntry(
-                session=s,
-                status=status_of(s, events),
-                total=total_units(current_points(s, events)),
-                injector=s.injector.display_name if s.injector else None,
-                overridden=tuple(f for f in stored_findings(s.check_result) if f.overridden),
+        found = events.get(s.id, [])
+        statuses[s.id] = status_of(s, found)
+        points[s.id] = tuple(current_points(s, found, original.get(s.id, [])))
+    return SessionRows(
+        sessions, {s.id: tuple(events.get(s.id, ())) for s in sessions}, statuses, points
+    )
+
+
+def dose_history(
+    rows: SessionRows, time_zone: str, exclude: UUID | None = None
+) -> list[HistoryEntry]:
+    """``treatments.checking.history_of``'s entries from the sessions read by
+    ``patient_sessions`` (``exclude``: the session being checked): every signed session that
+    still counts, with its amended values, when it was given (in the clinic's time zone) and
+    who injected it."""
+    zone = ZoneInfo(time_zone)
+    history = []
+    for s in rows.sessions:
+        if not s.is_signed or s.id == exclude or not counts_toward_limits(rows.statuses[s.id]):
+            continue
+        points = rows.points[s.id]
+        history.append(
+            HistoryEntry(
+                s.plan_date,
+                s.product,
+                s.indication,
+                Units(s.product, total_units(points)),
+                # A dose given elsewhere whose sites are not known is one point without a site:
+                # it counts in the session's total, never toward a muscle's.
+                tuple(
+                    Injection(p.site, p.side, Units(s.product, p.units), p.route)
+                    for p in points
+                    if p.site
+                ),
+                administered_at=s.administered_at.astimezone(zone)
+                if s.administered_at is not None
+                else None,
+                injector=None if s.external or s.injector is None else s.injector.display_name,
             )
         )
-    return tuple(entries)
+    return history
+
+
+@dataclass(frozen=True)
+class PatientHistory:
+    """A patient's history read once (six queries, whatever its length) and handed to every
+    part of the patient page: the timeline, the cumulative-dose chart, the verdicts and outcome
+    charts, the due dates and the charting card read these rows and nothing more.
+
+    ``rows``: every session with its events, status and current points (``sessions``,
+    ``statuses`` and ``points`` for short); ``assessments``: the current readings;
+    ``wear_off``: the wear-off report of each session by session id; ``decisions``: the
+    standing "continue despite" decisions' rows; ``adverse_events``: latest onset first, each
+    with its session."""
+
+    patient: Patient
+    time_zone: str
+    rows: SessionRows
+    assessments: tuple[Assessment, ...]
+    wear_off: Mapping[UUID, WearOffReport]
+    decisions: tuple[ContinueDespiteVerdict, ...]
+    adverse_events: tuple[AdverseEvent, ...]
+
+    @property
+    def sessions(self) -> tuple[TreatmentSession, ...]:
+        return self.rows.sessions
+
+    @property
+    def statuses(self) -> Mapping[UUID, str]:
+        return self.rows.statuses
+
+    @property
+    def points(self) -> Mapping[UUID, tuple[Point, ...]]:
+        return self.rows.points
+
+    def session(self, session_id: UUID | None) -> TreatmentSession | None:
+        return self.by_id.get(session_id) if session_id is not None else None
+
+    @cached_property
+    def by_id(self) -> dict[UUID, TreatmentSession]:
+        return {s.id: s for s in self.sessions}
+
+    def timeline(self) -> tuple[TimelineEntry, ...]:
+        return timeline_of(self.rows)
+
+    def dose_history(self) -> list[HistoryEntry]:
+        return dose_history(self.rows, self.time_zone)
+
+    def counted(self) -> list[Counted]:
+        """The signed sessions not entered in error, as the verdicts' cycles read them."""
+        return [
+            Counted(s.id, s.patient_id, s.indication, s.plan_date)
+            for s in self.sessions
+            if s.is_signed and self.statuses[s.id] != SessionStatus.ENTERED_IN_ERROR
+        ]
+
+    def treated(self) -> list[TreatedSession]:
+        """The signed sessions as the due rules read them, with their wear-off day."""
+        return [
+            TreatedSession(
+                s.plan_date,
+                s.product,
+                s.indication,
+                wore_off_on=report.wore_off_on
+                if (report := self.wear_off.get(s.id)) is not None
+                else None,
+                entered_in_error=not counts_toward_limits(self.statuses[s.id]),
+                key=str(s.id),
+            )
+            for s in self.sessions
+            if s.is_signed
+        ]
+
+
+def patient_history(patient: Patient, time_zone: str) -> PatientHistory:
+    """The history of a patient the caller has opened through the access funnel."""
+    clinic_id = patient.clinic_id
+    rows = patient_sessions(patient)
+    sessions = rows.sessions
+    by_id = {s.id: s for s in sessions}
+    mine = {"clinic_id": clinic_id, "patient_id": patient.pk}
+    reports = {r.session_id: r for r in WearOffReport.objects.filter(**mine)}
+    adverse = tuple(AdverseEvent.objects.filter(**mine).order_by("-onset_date"))
+    for event in adverse:
+        if event.session_id in by_id:
+            AdverseEvent.session.field.set_cached_value(event, by_id[event.session_id])
+    return PatientHistory(
+        patient=patient,
+        time_zone=time_zone,
+        rows=rows,
+        assessments=tuple(counting_readings(clinic_id).filter(patient_id=patient.pk)),
+        wear_off=reports,
+        decisions=tuple(
+            ContinueDespiteVerdict.objects.filter(**mine).select_related("decided_by__user")
+        ),
+        adverse_events=adverse,
+    )

@@ -31,6 +31,7 @@ from bontrack.audit.services import Actor
 from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.catalog.model import Product, Protocol
+from bontrack.domain.check import requires_weight
 from bontrack.domain.planning import (
     VialCombination,
     listed_dilutions,
@@ -41,14 +42,25 @@ from bontrack.domain.planning import (
     vials_needed,
 )
 from bontrack.domain.quantities import Concentration, Volume
-from bontrack.domain.treatment import Injection
+from bontrack.domain.treatment import HistoryEntry, Injection, Verdict
 from bontrack.domain.units import Units
 from bontrack.inventory import services as inventory
 from bontrack.inventory.models import Lot, Vial
+from bontrack.outcomes.models import ContinueDespiteVerdict
+from bontrack.outcomes.verdicts import Counted, counting_readings, domain_verdict, judge_patient
 from bontrack.treatments import services, supply
+from bontrack.treatments.checking import patient_values, plan_values, run_check, stored_result
 from bontrack.treatments.models import FindingDecision, TreatmentSession
-from bontrack.treatments.reads import SessionRecord, StoredFinding, WeightUsed, session_record
-from bontrack.treatments.records import Point, total_units
+from bontrack.treatments.reads import (
+    SessionRecord,
+    SessionRows,
+    StoredFinding,
+    WeightUsed,
+    dose_history,
+    patient_sessions,
+    session_record,
+)
+from bontrack.treatments.records import Point, SessionStatus, total_units
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,14 +252,21 @@ def planned_session(session_id: UUID | str) -> TreatmentSession:
 
 def plan_workspace(actor: Actor, session_id: UUID | str, at: datetime) -> PlanWorkspace:
     """The workspace of a plan the caller has opened, with the check run at ``at``."""
-    record = session_record(session_id)
+    record = session_record(session_id, actor.membership.clinic_id)
     session = record.session
     cat = catalog()
     product = cat.products[session.product]
     points, total = record.points, record.total
-    result, check_error = _check_at(session, at)
+    # The patient's sessions are read once, for the dose history and the verdicts' cycles.
+    others = patient_sessions(session.patient)
+    history = dose_history(others, session.clinic.time_zone, exclude=session.id)
+    result, check_error = _check_at(session, at, history, _check_verdicts(session, others))
     decisions: dict[str, FindingDecision] = {}
-    for d in session.decisions.select_related("by__user").order_by("at", "id"):
+    for d in (
+        FindingDecision.objects.filter(clinic_id=session.clinic_id, session_id=session.pk)
+        .select_related("by__user")
+        .order_by("at", "id")
+    ):
         decisions[d.fingerprint] = d
     refusals = services.unresolved_findings(session, result["findings"])
     findings = tuple(
@@ -303,15 +322,25 @@ def plan_workspace(actor: Actor, session_id: UUID | str, at: datetime) -> PlanWo
         draws=draws,
         draw_error=draw_error,
         unresolved=bool(refusals) or bool(check_error) or bool(draw_error),
-        weight=_weight_read(session, total),
+        weight=_weight_read(session, total, history),
         indication_sites=tuple(indication.sites) if indication is not None else (),
     )
 
 
-def _check_at(session: TreatmentSession, at: datetime) -> tuple[dict[str, Any], str]:
-    """The check at the injection time (what signing will re-run), with the consent rule."""
+def _check_at(
+    session: TreatmentSession,
+    at: datetime,
+    history: Sequence[HistoryEntry],
+    verdicts: Sequence[Verdict],
+) -> tuple[dict[str, Any], str]:
+    """The check at the injection time (what signing will re-run: ``run_check``), with the
+    consent rule; ``history`` and ``verdicts``: as the workspace read them."""
     try:
-        result = services.stored_result_at(session, at)
+        chosen = [u.vial for u in session.session_vials.all()]
+        vials = supply.domain_vials(session, chosen) if chosen else ()
+        result = stored_result(
+            run_check(session, at, vials=vials, history=history, verdicts=verdicts)
+        )
     except ServiceError as error:
         return {"verdict": "block", "findings": [], "total_units": ""}, error.message
     day = services.local_date(session.clinic.time_zone, at)
@@ -320,6 +349,34 @@ def _check_at(session: TreatmentSession, at: datetime) -> tuple[dict[str, Any], 
         result["findings"].insert(0, consent)
         result["verdict"] = "block"
     return result, ""
+
+
+def _check_verdicts(session: TreatmentSession, rows: SessionRows) -> tuple[Verdict, ...]:
+    """``outcomes.verdicts.check_verdicts`` for the session's patient and indication, with the
+    cycles counted from the patient's sessions already read: the latest verdict per series
+    that no standing decision continues despite."""
+    scope = {
+        "clinic_id": session.clinic_id,
+        "patient_id": session.patient_id,
+        "indication": session.indication,
+    }
+    counted = [
+        Counted(s.id, s.patient_id, s.indication, s.plan_date)
+        for s in rows.sessions
+        if s.is_signed
+        and s.indication == session.indication
+        and rows.statuses[s.id] != SessionStatus.ENTERED_IN_ERROR
+    ]
+    verdicts, _, _ = judge_patient(
+        counting_readings(session.clinic_id).filter(**scope),
+        counted,
+        ContinueDespiteVerdict.objects.filter(**scope).select_related("decided_by__user"),
+    )
+    return tuple(
+        verdict
+        for v in verdicts
+        if v.continued is None and (verdict := domain_verdict(v.verdict)) is not None
+    )
 
 
 def _injections(product: str, points: Sequence[Point]) -> tuple[Injection, ...]:
@@ -463,13 +520,16 @@ def _draw_preview(
     return tuple(draws), ""
 
 
-def _weight_read(session: TreatmentSession, total: Decimal) -> WeightUsed | None:
-    """A child treated by weight: the weight the check reads and the plan's units per kg."""
-    try:
-        found = services.weight_used(session)
-    except ServiceError:
+def _weight_read(
+    session: TreatmentSession, total: Decimal, history: Sequence[HistoryEntry]
+) -> WeightUsed | None:
+    """A child treated by weight: the weight the check reads and the plan's units per kg (as
+    ``services.weight_used`` gives it, from the history the workspace read; whether a
+    weight-based dose rule applies depends on the points, never on the vials)."""
+    patient = patient_values(session.patient, session.plan_date)
+    if patient.weight_kg is None or not requires_weight(
+        plan_values(session, vials=()), patient, history
+    ):
         return None
-    if found is None:
-        return None
-    kg, measured_on = found
-    return WeightUsed(kg, measured_on, services.units_per_kg(total, kg))
+    kg = Decimal(patient.weight_kg)
+    return WeightUsed(kg, patient.weight_measured_on, services.units_per_kg(total, kg))

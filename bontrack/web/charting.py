@@ -5,7 +5,7 @@ the funnel and written its read entry."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.db.models import Count
@@ -18,9 +18,10 @@ from bontrack.charting.services import appointments as book
 from bontrack.charting.services import plans
 from bontrack.charting.services.photos import view_name
 from bontrack.domain.catalog import catalog
-from bontrack.patients.models import Patient
+from bontrack.patients.models import Consent, ConsentWithdrawal, Patient
 from bontrack.treatments.models import TreatmentSession
-from bontrack.treatments.records import counts_toward_limits, current_points, status_of, total_units
+from bontrack.treatments.reads import PatientHistory, patient_history
+from bontrack.treatments.records import counts_toward_limits, total_units
 from bontrack.web import present
 
 
@@ -41,9 +42,50 @@ def wall(moment: datetime | None, tz: str) -> datetime | None:
     return local.replace(tzinfo=None) if local is not None else None
 
 
-def patient_charting(actor: Actor, patient: Patient, day: date) -> dict[str, Any]:
+def patient_consents(patient: Patient) -> list[Consent]:
+    """The patient's consents, latest signed first, each with its withdrawal and its signed
+    form (with the form's template) attached: three queries, so that neither the page nor its
+    template reads one more per consent."""
+    clinic_id = patient.clinic_id
+    consents = list(
+        Consent.objects.filter(clinic_id=clinic_id, patient_id=patient.pk).order_by("-signed_on")
+    )
+    of_patient = {"clinic_id": clinic_id, "consent__clinic_id": clinic_id}
+    of_patient["consent__patient_id"] = patient.pk
+    withdrawals = {w.consent_id: w for w in ConsentWithdrawal.objects.filter(**of_patient)}
+    forms = {
+        f.consent_id: f
+        for f in SignedConsentForm.objects.filter(
+            clinic_id=clinic_id, patient_id=patient.pk, template__clinic_id=clinic_id
+        ).select_related("template")
+    }
+    withdrawal_of = Consent._meta.get_field("withdrawal")
+    form_of = Consent._meta.get_field("signed_form")
+    for c in consents:
+        withdrawal_of.set_cached_value(c, withdrawals.get(c.id))  # type: ignore[union-attr]
+        form_of.set_cached_value(c, forms.get(c.id))  # type: ignore[union-attr]
+        for row in (withdrawals.get(c.id), forms.get(c.id)):
+            if row is not None:
+                type(row)._meta.get_field("consent").set_cached_value(row, c)  # type: ignore[union-attr]
+    return consents
+
+
+def signed_form_of(consent: Consent) -> SignedConsentForm | None:
+    """The consent's form signed on screen, if any (a paper consent has none)."""
+    return getattr(consent, "signed_form", None)
+
+
+def patient_charting(
+    actor: Actor,
+    patient: Patient,
+    day: date,
+    history: PatientHistory | None = None,
+    consents: list[Consent] | None = None,
+) -> dict[str, Any]:
     """The patient page's card: appointments for everyone at the desk; photos, consent forms,
-    repeat last and saved plans for clinicians."""
+    repeat last and saved plans for clinicians. ``history`` and ``consents``: what the page
+    already read (``treatments.reads.patient_history``, ``patient_consents``); a clinician's
+    card needs both."""
     m = actor.membership
     tz = actor.clinic.time_zone
     appointments = [
@@ -57,11 +99,14 @@ def patient_charting(actor: Actor, patient: Patient, day: date) -> dict[str, Any
         .select_related("injector__user")
         .order_by("-starts_at")[:10]
     ]
-    treated = list(
-        TreatmentSession.objects.filter(patient=patient)
-        .values_list("indication", flat=True)
-        .distinct()
-    )
+    if history is not None:
+        treated = list(dict.fromkeys(s.indication for s in history.sessions))
+    else:
+        treated = list(
+            TreatmentSession.objects.filter(clinic_id=patient.clinic_id, patient_id=patient.pk)
+            .values_list("indication", flat=True)
+            .distinct()
+        )
     cat = catalog()
     context: dict[str, Any] = {
         "appointments": appointments,
@@ -78,11 +123,20 @@ def patient_charting(actor: Actor, patient: Patient, day: date) -> dict[str, Any
     }
     if not m.can(Perm.CHART_READ):
         return {"charting": context}
+    if history is None:
+        history = patient_history(patient, actor.clinic.time_zone)
+    if consents is None:
+        consents = patient_consents(patient)
     photos = (
         Photo.objects.filter(clinic_id=patient.clinic_id, patient=patient)
         .values("indication", "view")
         .annotate(n=Count("id"), visits=Count("taken_on", distinct=True))
         .order_by("indication", "view")
+    )
+    signed_forms = sorted(
+        (form for c in consents if (form := signed_form_of(c)) is not None),
+        key=lambda f: f.signed_at,
+        reverse=True,
     )
     forms = [
         {
@@ -91,25 +145,23 @@ def patient_charting(actor: Actor, patient: Patient, day: date) -> dict[str, Any
             "product": present.brand(f.product),
             "valid": f.consent.valid_on(day),
         }
-        for f in SignedConsentForm.objects.filter(clinic_id=patient.clinic_id, patient=patient)
-        .select_related("template", "consent")
-        .order_by("-signed_at")
+        for f in signed_forms
     ]
     repeatable: dict[tuple[str, str], dict[str, Any]] = {}
-    for s in (
-        TreatmentSession.objects.filter(patient=patient, signed_at__isnull=False, external=False)
-        .select_related("signed_by")
-        .prefetch_related("injections", "events")
-        .order_by("-plan_date", "-administered_at")
-    ):
+    signed = sorted(
+        (s for s in history.sessions if s.is_signed and not s.external),
+        key=lambda s: (s.plan_date, s.administered_at or datetime.min.replace(tzinfo=UTC)),
+        reverse=True,
+    )
+    for s in signed:
         key = (s.indication, s.product)
-        if key in repeatable or not counts_toward_limits(status_of(s)):
+        if key in repeatable or not counts_toward_limits(history.statuses[s.id]):
             continue
         repeatable[key] = {
             "indication": s.indication,
             "product": s.product,
             "label": f"{present.indication_short(s.indication)} · {present.brand(s.product)} "
-            f"{present.units(total_units(current_points(s)))} U",
+            f"{present.units(total_units(history.points[s.id]))} U",
             "day": s.plan_date,
         }
     context.update(
@@ -123,9 +175,7 @@ def patient_charting(actor: Actor, patient: Patient, day: date) -> dict[str, Any
             for row in photos
         ],
         forms=forms,
-        unsigned_consents=[
-            c for c in patient.consents.order_by("-signed_on") if not hasattr(c, "signed_form")
-        ],
+        unsigned_consents=[c for c in consents if signed_form_of(c) is None],
         can_plan=m.can(Perm.PLAN_WRITE),
         repeatable=list(repeatable.values()),
         saved_plans=[
@@ -151,7 +201,11 @@ def session_charting(actor: Actor, session: TreatmentSession, now: datetime) -> 
     booked = None
     if proposal is not None and proposal.booked is not None:
         booked = wall(proposal.booked.starts_at, tz)
-    photos = list(Photo.objects.filter(session=session).order_by("taken_on", "created_at"))
+    photos = list(
+        Photo.objects.filter(clinic_id=session.clinic_id, session_id=session.pk).order_by(
+            "taken_on", "created_at"
+        )
+    )
     return {
         "next_visit": {
             "proposal": proposal,

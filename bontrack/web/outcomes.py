@@ -6,7 +6,6 @@ forms). No clinical rule here: the services and the domain decide, this module o
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -14,16 +13,14 @@ from typing import Any
 
 from bontrack.domain.catalog import catalog
 from bontrack.domain.catalog.model import ResponseRule
-from bontrack.domain.due import Due
+from bontrack.domain.due import Due, due_per_indication
 from bontrack.domain.outcomes import STOPPING, OutcomeVerdict, graded_scales, nice_rule
 from bontrack.domain.units import format_decimal
 from bontrack.outcomes.diary import DIARY_INDICATION
-from bontrack.outcomes.due import due_of
-from bontrack.outcomes.models import Assessment, WearOffReport
-from bontrack.outcomes.verdicts import SeriesVerdict, stopping_of, verdicts_of
-from bontrack.patients.models import Patient
-from bontrack.treatments.models import TreatmentSession
-from bontrack.treatments.records import counts_toward_limits, current_points, status_of, total_units
+from bontrack.outcomes.models import Assessment
+from bontrack.outcomes.verdicts import SeriesVerdict, judge_patient, stopping_of
+from bontrack.treatments.reads import PatientHistory
+from bontrack.treatments.records import counts_toward_limits, total_units
 from bontrack.web import present
 from bontrack.web.forms import TIMEPOINT_WORDS
 from bontrack.web.outcome_chart import Result, outcome_chart
@@ -196,24 +193,26 @@ def value_field(
     }
 
 
-def outcome_sections(
-    patient: Patient, patient_sessions: Sequence[TreatmentSession], today: date
-) -> list[dict[str, Any]]:
+def outcome_sections(history: PatientHistory, today: date) -> list[dict[str, Any]]:
     """One section per indication the patient has results for or was planned or treated for:
     a chart and a verdict per scale (per muscle group for the Modified Ashworth Scale), the due
-    date, the signed sessions with their wear-off reports. For a caller that opened the chart
-    through the access funnel and wrote its read entry (the patient page)."""
+    date, the signed sessions with their wear-off reports. From the history the patient page
+    read once (``treatments.reads.patient_history``), for a caller that opened the chart through
+    the access funnel and wrote its read entry; no query of its own."""
     cat = catalog()
-    found = verdicts_of(patient)
+    patient_sessions = history.sessions
+    judged_all, _, judged_cycles = judge_patient(
+        history.assessments, history.counted(), history.decisions
+    )
     verdicts = {
         _Key(v.verdict.indication or "", v.verdict.scale, v.verdict.muscle_group or ""): v
-        for v in found.verdicts
+        for v in judged_all
     }
-    dues = {d.indication: d for d in due_of(patient)}
+    dues = {d.indication: d for d in due_per_indication(history.treated())}
     results: dict[_Key, list[Assessment]] = defaultdict(list)
-    for a in Assessment.objects.filter(patient=patient):
+    for a in history.assessments:
         results[_Key(a.indication, a.scale, a.muscle_group)].append(a)
-    reports = {r.session_id: r for r in WearOffReport.objects.filter(patient=patient)}
+    reports = history.wear_off
     indications = {k.indication for k in results} | {
         s.indication for s in patient_sessions if s.indication in cat.indications
     }
@@ -221,7 +220,7 @@ def outcome_sections(
     for code in sorted(indications, key=present.indication_name):
         indication = cat.indications.get(code)
         scales = list(indication.scales) if indication else []
-        cycles = found.cycles.get(code, ())
+        cycles = judged_cycles.get(code, ())
         cycle_of_day = {c.date: c.n for c in cycles}
         series = []
         keys = sorted(
@@ -261,7 +260,9 @@ def outcome_sections(
                             "when": when(a),
                             "timepoint": TIMEPOINT_WORDS[a.timepoint],
                             "value": value_text(a.value),
-                            "cycle": cycle_of_day.get(a.session.plan_date) if a.session else None,
+                            "cycle": cycle_of_day.get(linked.plan_date)
+                            if (linked := history.session(a.session_id)) is not None
+                            else None,
                             "source": a.source,
                         }
                         for a in reversed(rows)
@@ -272,8 +273,7 @@ def outcome_sections(
         for s in patient_sessions:
             if s.indication != code or not s.is_signed:
                 continue
-            status = status_of(s, s.events.all())
-            if not counts_toward_limits(status):
+            if not counts_toward_limits(history.statuses[s.id]):
                 continue
             report = reports.get(s.id)
             signed_sessions.append(
@@ -281,14 +281,14 @@ def outcome_sections(
                     "session": s,
                     "cycle": cycle_of_day.get(s.plan_date),
                     "product": present.brand(s.product),
-                    "units": present.units(total_units(current_points(s, s.events.all()))),
+                    "units": present.units(total_units(history.points[s.id])),
                     "report": report,
                     "days": (report.wore_off_on - s.plan_date).days if report else None,
                 }
             )
         due = dues.get(code)
         first_scale = scales[0] if scales else ""
-        held = stopping_of(found.verdicts, code)
+        held = stopping_of(judged_all, code)
         sections.append(
             {
                 "code": code,

@@ -11,11 +11,12 @@ from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.domain.catalog import catalog
 from bontrack.patients import services as patients
-from bontrack.treatments.cumulative import patient_series
-from bontrack.treatments.reads import TimelineEntry, patient_timeline
+from bontrack.treatments.checking import patient_values
+from bontrack.treatments.cumulative import cumulative_series
+from bontrack.treatments.reads import TimelineEntry, patient_history
 from bontrack.web import present
 from bontrack.web.chart import chart_of
-from bontrack.web.charting import patient_charting
+from bontrack.web.charting import patient_charting, patient_consents
 from bontrack.web.forms import TIMEPOINT_WORDS, ConsentForm
 from bontrack.web.outcomes import outcome_sections
 
@@ -52,28 +53,40 @@ def patient_page_context(actor: Actor, patient_id: UUID) -> dict[str, Any]:
         "nav": "patients",
         "today": day,
     }
-    context.update(patient_charting(actor, patient, day))  # photos, forms, appointments (issue 9)
     if not clinical:
+        context.update(patient_charting(actor, patient, day))  # appointments (issue 9)
         return context
-    timeline = patient_timeline(patient)
+    # The history is read once, here, and every section below is given the same rows.
+    history = patient_history(patient, actor.clinic.time_zone)
+    patient_consent_rows = patient_consents(patient)
+    context.update(patient_charting(actor, patient, day, history, patient_consent_rows))
     consents = [
         {
             "consent": c,
             "indication": present.indication_name(c.indication),
             "valid": c.valid_on(day),
         }
-        for c in patient.consents.order_by("-signed_on")
+        for c in patient_consent_rows
     ]
     events = [
         {"event": e, "term": catalog().adverse_event_terms[e.term].name}
-        for e in patient.adverse_events.select_related("session").order_by("-onset_date")
+        for e in history.adverse_events
     ]
     context.update(
-        timeline=timeline_rows(timeline),
+        timeline=timeline_rows(history.timeline()),
         consents=consents,
         adverse_events=events,
-        charts=[chart_of(s) for s in patient_series(patient, day)],
-        outcomes=outcome_sections(patient, [e.session for e in timeline], day),
+        charts=[
+            chart_of(s)
+            for s in cumulative_series(
+                history.dose_history(),
+                day,
+                catalog(),
+                child=patient_values(patient).is_child_on(day),
+                weight=patient.weight_kg,
+            )
+        ],
+        outcomes=outcome_sections(history, day),
         can_continue_despite=actor.membership.can(Perm.OVERRIDE),  # B.32: prescribers
         timepoints=list(TIMEPOINT_WORDS.items()),
         weight=present.units(patient.weight_kg) if patient.weight_kg is not None else "",

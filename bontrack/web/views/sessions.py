@@ -94,7 +94,7 @@ def _vial_row(figures: reads.VialFigures, tz: str) -> dict[str, Any]:
 def record_context(actor: Actor, session_id: UUID | str) -> dict[str, Any]:
     """Everything the signed-session page and the procedure note show: the record as
     ``treatments.reads`` reads it for the API too, worded for the page."""
-    record = reads.session_record(session_id)
+    record = reads.session_record(session_id, actor.membership.clinic_id)
     session = record.session
     tz = session.clinic.time_zone
     points = list(record.points)

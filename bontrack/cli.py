@@ -16,19 +16,24 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bontrack.check_output import result_json, result_text
 from bontrack.domain.catalog import catalog
 from bontrack.domain.catalog.model import Catalog, Citation
 from bontrack.domain.check import evaluate
-from bontrack.domain.outcomes import OutcomeVerdict, Reading, judge
 from bontrack.domain.planning import dilution_in_label, expand_protocol, reconstitute
 from bontrack.domain.quantities import Volume
 from bontrack.domain.treatment import Injection
 from bontrack.domain.units import Units, format_decimal
-from bontrack.outcome_input import parse_outcome_input
 from bontrack.plan_input import FieldError, InvalidInputError, parse_check_input
+
+# Everything above is what `check` needs anyway (the plan's input models import the domain and
+# the catalog); a subcommand imports what only it needs when it runs, so that `check`, run once
+# per plan, does not pay for the outcome rules, their input models or Django
+# (tests/cli/test_startup_imports.py keeps it so).
+if TYPE_CHECKING:
+    from bontrack.domain.outcomes import OutcomeVerdict, Reading
 
 EXIT_OK, EXIT_BLOCK, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 70
 
@@ -135,6 +140,9 @@ def outcome_text(result: OutcomeVerdict) -> str:
 
 
 def cmd_outcome(args: argparse.Namespace) -> int:
+    from bontrack.domain.outcomes import judge
+    from bontrack.outcome_input import parse_outcome_input
+
     try:
         series = parse_outcome_input(_read(args.file))
     except InvalidInputError as invalid:

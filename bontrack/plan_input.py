@@ -23,7 +23,6 @@ from pydantic_core import PydanticCustomError
 from bontrack.domain.catalog import catalog as packaged_catalog
 from bontrack.domain.catalog.model import Catalog
 from bontrack.domain.check import requires_weight
-from bontrack.domain.outcomes import VERDICTS
 from bontrack.domain.planning import expand_protocol
 from bontrack.domain.treatment import (
     OTHER_INDICATION,
@@ -547,6 +546,12 @@ def _patient_dates(v: _Validator, p: PatientIn, plan_date: date) -> None:
 
 def _verdicts(v: _Validator, items: list[VerdictIn], cat: Catalog) -> tuple[Verdict, ...]:
     """DESIGN 3.3 ``verdicts``: the patient's latest verdict per series (B.32)."""
+    if not items:
+        return ()
+    # Imported here: most plans carry no verdicts, and a check needs no other part of the
+    # outcome rules (its start-up: tests/cli/test_startup_imports.py).
+    from bontrack.domain.outcomes import VERDICTS
+
     result = []
     for n, item in enumerate(items):
         here = f"verdicts[{n}]"

@@ -25,11 +25,12 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from bontrack.access import refuse_outside_clinic
@@ -37,10 +38,20 @@ from bontrack.accounts.models import Membership
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ServiceError
 from bontrack.interop import fhir
-from bontrack.interop.fhir_reads import BILLING, EVERYTHING, UNOWNED, ClinicRecords
+from bontrack.interop.fhir_reads import (
+    BILLING,
+    EVERYTHING,
+    UNOWNED,
+    ClinicRecords,
+    Entry,
+    stamped,
+    version_of,
+)
 from bontrack.interop.fhir_search import SearchError
 from bontrack.interop.models import UNDER_WAY, ExportJob, ExportStatus
-from bontrack.patients.models import Patient
+from bontrack.inventory.models import Lot
+from bontrack.outcomes.models import Assessment
+from bontrack.patients.models import Consent, ConsentWithdrawal, Patient
 from bontrack.treatments.models import (
     Injection,
     SessionEvent,
@@ -227,8 +238,28 @@ def purge_expired(now: datetime | None = None) -> int:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
+_string = json.encoder.encode_basestring
+
+
 def _dumps(resource: fhir.Resource) -> str:
     return _ENCODER.encode(resource)
+
+
+def stamped_line(resource: fhir.Resource, updated: datetime) -> str:
+    """The line of ``fhir_reads.stamped(resource, updated)``, without building the stamped copy:
+    the resource is encoded once and its ``meta`` written in after its id, where ``stamped`` puts
+    it. A resource that has a ``meta`` of its own, or does not begin with its type and id, takes
+    the general way."""
+    kind, resource_id = resource["resourceType"], resource["id"]
+    if "meta" not in resource and isinstance(kind, str) and isinstance(resource_id, str):
+        text = _ENCODER.encode(resource)
+        # The strings as the encoder writes them (its own string encoder, ensure_ascii off).
+        head = f'{{"resourceType":{_string(kind)},"id":{_string(resource_id)}'
+        if text.startswith(head) and text[len(head)] in ",}":
+            version, moment = version_of(resource), fhir.instant(updated)
+            meta = f'"meta":{{"versionId":{_string(version)},"lastUpdated":{_string(moment)}}}'
+            return f"{head},{meta}{text[len(head) :]}"
+    return _dumps(stamped(resource, updated))
 
 
 class NdjsonFiles:
@@ -240,13 +271,16 @@ class NdjsonFiles:
         self.counts: Counter[str] = Counter()
 
     def write(self, resource_type: str, resource: fhir.Resource) -> None:
+        self.write_line(resource_type, _dumps(resource))
+
+    def write_line(self, resource_type: str, line: str) -> None:
         handle = self.handles.get(resource_type)
         if handle is None:
             handle = (self.directory / f"{resource_type}.ndjson").open(
                 "w", encoding="utf-8", buffering=1 << 16
             )
             self.handles[resource_type] = handle
-        handle.write(_dumps(resource))
+        handle.write(line)
         handle.write("\n")
         self.counts[resource_type] += 1
 
@@ -255,8 +289,24 @@ class NdjsonFiles:
             handle.close()
 
 
+class _VialOfUse(NamedTuple):
+    lot_id: UUID
+    lot: Lot
+
+
+class _VialUse(NamedTuple):
+    """What ``fhir.session_record`` reads of a session's vial use, without a model per row."""
+
+    pk: int
+    vial_id: UUID
+    vial: _VialOfUse
+
+
 class BatchRecords(ClinicRecords):
-    """The rows of one batch of the clinic's patients, read as the read API reads them."""
+    """The rows of one batch of the clinic's patients, read as the read API reads them.
+
+    Its ``entries`` are not stamped: the export stamps each resource as it encodes it
+    (``stamped_line``), which writes the same line without a stamped copy of every resource."""
 
     def __init__(
         self,
@@ -264,15 +314,35 @@ class BatchRecords(ClinicRecords):
         today: date,
         patient_ids: Sequence[UUID],
         members: dict[UUID, Membership] | None = None,
+        lots: dict[UUID, Lot] | None = None,
     ) -> None:
         super().__init__(actor, today, None)
         self.patient_ids = list(patient_ids)
         # The clinic's members (with their users), read once per export: the injectors, signers
         # and authors of appended records are looked up here rather than joined per row.
         self.members = members if members is not None else clinic_members(self.clinic.id)
+        # The lots of the vials used so far, kept across batches (a clinic has few lots).
+        self.lots = lots if lots is not None else {}
 
     def _rows(self, model: Any) -> Any:
-        return model.objects.filter(clinic_id=self.clinic.id, patient_id__in=self.patient_ids)
+        rows = model.objects.filter(clinic_id=self.clinic.id, patient_id__in=self.patient_ids)
+        if model is Consent:
+            # A consent reads its withdrawal (an appended row, usually none) for its status:
+            # read with the batch's consents, not one query per consent.
+            rows = rows.prefetch_related(
+                Prefetch(
+                    "withdrawal",
+                    queryset=ConsentWithdrawal.objects.filter(clinic_id=self.clinic.id),
+                )
+            )
+        return rows
+
+    def _stamp(self, entry: Entry) -> Entry:
+        return entry
+
+    def line(self, entry: Entry) -> str:
+        """The entry's resource, stamped as the read API stamps it, as one NDJSON line."""
+        return stamped_line(entry.resource, entry.updated or self.now)
 
     @cached_property
     def patients(self) -> list[Patient]:
@@ -290,9 +360,10 @@ class BatchRecords(ClinicRecords):
             if s.signed_by_id is not None:
                 s.signed_by = self.members[s.signed_by_id]
         ids = [s.id for s in sessions]
+        clinic_id = self.clinic.id
         points: dict[UUID, list[Point]] = {}
         rows = (
-            Injection.objects.filter(session_id__in=ids)
+            Injection.objects.filter(clinic_id=clinic_id, session_id__in=ids)
             .order_by("session_id", "position")
             .values_list("session_id", "site", "side", "units", "route", "vial_id", "id")
         )
@@ -302,16 +373,74 @@ class BatchRecords(ClinicRecords):
             )
         self.original = {s.id: points.get(s.id, []) for s in sessions}
         events: dict[UUID, list[SessionEvent]] = {}
-        for event in SessionEvent.objects.filter(session_id__in=ids).order_by("at", "id"):
+        in_batch = SessionEvent.objects.filter(clinic_id=clinic_id, session_id__in=ids)
+        for event in in_batch.order_by("at", "id"):
             event.by = self.members[event.by_id]
             events.setdefault(event.session_id, []).append(event)
-        uses: dict[UUID, list[SessionVial]] = {}
-        for use in SessionVial.objects.filter(session_id__in=ids).select_related("vial__lot"):
-            uses.setdefault(use.session_id, []).append(use)
+        used = list(
+            SessionVial.objects.filter(
+                clinic_id=clinic_id, session_id__in=ids, vial__clinic_id=clinic_id
+            ).values_list("session_id", "pk", "vial_id", "vial__lot_id")
+        )
+        unknown = {lot_id for *_, lot_id in used} - self.lots.keys()
+        if unknown:
+            self.lots.update(
+                (lot.id, lot) for lot in Lot.objects.filter(clinic_id=clinic_id, id__in=unknown)
+            )
+        uses: dict[UUID, list[_VialUse]] = {}
+        for session_id, pk, vial_id, lot_id in used:
+            vial = _VialOfUse(lot_id, self.lots[lot_id])
+            uses.setdefault(session_id, []).append(_VialUse(pk, vial_id, vial))
         return [
             fhir.session_record(s, points.get(s.id, []), events.get(s.id, []), uses.get(s.id, []))
             for s in sessions
         ]
+
+    def _medication_administrations(self) -> Iterator[Entry]:
+        """As the read API's, without the lots each dose names (only a search reads them), and
+        with each session's part of the listing order written once, not once per dose."""
+        for record in self.sessions:
+            s = record.session
+            resources = fhir.medication_administration_resources(record)
+            if not resources:  # a plan, or a cancelled one: nothing was administered
+                continue
+            changed = self.session_time(record)
+            day, created = s.plan_date.isoformat(), s.created_at.isoformat()
+            for n, resource in enumerate(resources, 1):
+                yield Entry(
+                    resource,
+                    s.patient_id,
+                    s.plan_date,
+                    s.plan_date,
+                    order=(day, created, f"{n:06d}"),
+                    updated=changed,
+                )
+
+    def _observations(self) -> Iterator[Entry]:
+        """As the read API's, with the members who recorded the results looked up rather than
+        joined (a membership and a user per result)."""
+        for a in self._rows(Assessment):
+            a.recorded_by = self.members[a.recorded_by_id]
+            yield Entry(
+                fhir.observation_resource(a),
+                a.patient_id,
+                a.start,
+                a.end,
+                order=(a.start.isoformat(), a.end.isoformat(), a.scale, a.muscle_group),
+                updated=a.recorded_at,
+            )
+        for p in self.patients:
+            weight = fhir.weight_observation_resource(p)
+            if weight is not None and p.weight_measured_on is not None:
+                day = p.weight_measured_on
+                yield Entry(
+                    weight,
+                    p.id,
+                    day,
+                    day,
+                    order=(day.isoformat(), day.isoformat(), ""),
+                    updated=p.updated_at,
+                )
 
     @cached_property
     def patients_by_id(self) -> dict[UUID, Patient]:
@@ -403,13 +532,14 @@ def _write(job: ExportJob, directory: Path) -> None:
                     files.write(resource_type, entry.resource)
             owned = [t for t in ALL_TYPES if t not in UNOWNED and t in wanted]
             members = clinic_members(clinic.id)
+            lots: dict[UUID, Lot] = {}
             patients = Patient.objects.filter(clinic_id=clinic.id)
             total = patients.count()
             done = 0
             ids = patients.order_by("id").values_list("id", flat=True).iterator(chunk_size=BATCH)
             for batch_ids in _batches(ids, BATCH):
                 _beat(job, f"{done} of {total} patients")
-                batch = BatchRecords(actor, today, batch_ids, members)
+                batch = BatchRecords(actor, today, batch_ids, members, lots)
                 shown: dict[UUID, Counter[str]] = {}
                 for resource_type in owned:
                     for entry in batch.entries(resource_type):
@@ -420,7 +550,7 @@ def _write(job: ExportJob, directory: Path) -> None:
                             moment = entry.updated
                             if moment is not None and moment <= job.since:
                                 continue
-                        files.write(resource_type, entry.resource)
+                        files.write_line(resource_type, batch.line(entry))
                         if patient_id is not None:
                             shown.setdefault(patient_id, Counter())[resource_type] += 1
                 if job.since is not None and "MedicationAdministration" in owned:

@@ -30,6 +30,7 @@ from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core import csvfiles
 from bontrack.core.errors import ServiceError
 from bontrack.core.fields import max_length
+from bontrack.core.scoping import prefetch_in_clinic
 from bontrack.domain.catalog import catalog
 from bontrack.patients.models import SEXES, Patient
 from bontrack.patients.services import validate_patient_values
@@ -41,7 +42,7 @@ from bontrack.treatments.external import (
     validate_external,
     write_external,
 )
-from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.models import Injection, SessionEvent, TreatmentSession
 from bontrack.treatments.records import current_points, status_of, total_units
 from bontrack.treatments.services import PointInput, lock_patient
 
@@ -502,9 +503,13 @@ def export_csv(actor: Actor, kind: str, start: date, end: date) -> str:
                 plan_date__gte=start,
                 plan_date__lte=end,
                 patient__restricted=False,
+                patient__clinic_id=actor.membership.clinic_id,
             )
             .select_related("patient", "injector__user")
-            .prefetch_related("injections", "events")
+            .prefetch_related(
+                prefetch_in_clinic("injections", Injection, actor.membership.clinic_id),
+                prefetch_in_clinic("events", SessionEvent, actor.membership.clinic_id),
+            )
             .order_by("plan_date", "created_at")
         )
         shown: set[Any] = set()

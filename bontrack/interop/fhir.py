@@ -228,8 +228,11 @@ def concept(*codings: dict[str, str], text: str | None = None) -> dict[str, Any]
     return found
 
 
+@cache
 def units_quantity(units: Decimal) -> dict[str, Any]:
-    """A dose: the product's own units, UCUM's arbitrary unit, never [iU] nor converted."""
+    """A dose: the product's own units, UCUM's arbitrary unit, never [iU] nor converted. Made once
+    per amount and shared, read-only, like the concepts below (equal amounts, 5 and 5.000, make
+    the same quantity)."""
     return {"value": number(units), "unit": "U", "system": UCUM, "code": "[arb'U]"}
 
 

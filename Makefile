@@ -105,11 +105,15 @@ pytest: $(STAMP)
 ## bench: benchmarks that print ratios measured in one run
 bench: $(STAMP)
 	$(BIN)/python bench/check.py
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/due.py
-	$(BIN)/python bench/export.py
+	$(BIN)/python bench/export.py --database sqlite
+	$(BIN)/python bench/export.py --database postgres
+	$(BIN)/python bench/reauth.py
 	$(BIN)/python bench/load.py --database sqlite
 	$(BIN)/python bench/load.py --database postgres
+	$(BIN)/python bench/scale.py
 
 ## openapi: write the API's schema to docs/openapi.json (a test compares it with the code)
 openapi: $(STAMP) secret-key

@@ -49,6 +49,7 @@ from bontrack.charting.services import appointments as book
 from bontrack.charting.services import consent_forms, photos, plans, reminders
 from bontrack.core.csvfiles import content_disposition
 from bontrack.core.errors import ConflictError, ServiceError
+from bontrack.core.scoping import related_row
 from bontrack.outcomes.reads import due_date
 from bontrack.outcomes.services import clinic_today
 from bontrack.plan_input import IsoDate
@@ -82,12 +83,13 @@ def _file_response(data: bytes | str, content_type: str, disposition: str) -> Ht
 
 
 def appointment_out(a: Appointment, time_zone: str) -> dict[str, Any]:
+    patient = related_row(a, "patient")
     return {
         "id": a.id,
         "patient_id": a.patient_id,
-        "record_number": a.patient.record_number,
-        "given_name": a.patient.given_name,
-        "family_name": a.patient.family_name,
+        "record_number": patient.record_number,
+        "given_name": patient.given_name,
+        "family_name": patient.family_name,
         "indication": a.indication,
         "starts_at": a.starts_at.astimezone(zoneinfo.ZoneInfo(time_zone)),
         "minutes": a.minutes,

@@ -89,10 +89,8 @@ def request_out(request: CorrectionRequest) -> dict[str, Any]:
     }
 
 
-def _fresh(request_id: UUID) -> CorrectionRequest:
-    return CorrectionRequest.objects.select_related("session__patient", "decision__event").get(
-        pk=request_id
-    )
+def _fresh(request: HttpRequest, request_id: UUID) -> CorrectionRequest:
+    return corrections.request_rows(actor_of(request).membership.clinic_id).get(pk=request_id)
 
 
 @router.post(
@@ -110,7 +108,7 @@ def file_request(request: HttpRequest, session_id: UUID, body: CorrectionRequest
         reason=body.reason,
         proposal=proposal(body.kind, body.proposed),
     )
-    return Status(201, request_out(_fresh(filed.id)))
+    return Status(201, request_out(_fresh(request, filed.id)))
 
 
 @router.get(
@@ -143,7 +141,7 @@ def read_request(request: HttpRequest, request_id: UUID) -> Any:
 def withdraw(request: HttpRequest, request_id: UUID, body: WithdrawIn) -> Any:
     """Only the one who filed the request withdraws it, while it is open."""
     corrections.withdraw_request(actor_of(request), request_id, reason=body.reason)
-    return request_out(_fresh(request_id))
+    return request_out(_fresh(request, request_id))
 
 
 @router.post(
@@ -161,7 +159,7 @@ def accept(request: HttpRequest, request_id: UUID, body: AcceptIn) -> Any:
         kind = access(actor, CORRECTION_REQUEST, request_id, Perm.CHART_READ).kind
         edited = proposal(kind, body.proposed)
     corrections.accept_request(actor, request_id, edited=edited, reason=body.reason)
-    return request_out(_fresh(request_id))
+    return request_out(_fresh(request, request_id))
 
 
 @router.post(
@@ -171,7 +169,7 @@ def accept(request: HttpRequest, request_id: UUID, body: AcceptIn) -> Any:
 )
 def decline(request: HttpRequest, request_id: UUID, body: DeclineIn) -> Any:
     corrections.decline_request(actor_of(request), request_id, reason=body.reason)
-    return request_out(_fresh(request_id))
+    return request_out(_fresh(request, request_id))
 
 
 @router.put(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Status
@@ -27,10 +28,11 @@ from bontrack.api.schemas import (
     units_text,
 )
 from bontrack.audit.services import Actor
+from bontrack.core.scoping import in_clinic
 from bontrack.domain.catalog import catalog
 from bontrack.domain.planning import use_by
 from bontrack.inventory import services
-from bontrack.inventory.models import Lot, Vial
+from bontrack.inventory.models import Lot, Vial, VialClosing
 from bontrack.treatments.supply import VialState, vial_states
 
 router = Router(tags=["inventory"])
@@ -152,15 +154,14 @@ def stock(request: HttpRequest, expiring_within_days: int = 60) -> Any:
 def list_vials(request: HttpRequest, lot_id: UUID | None = None, available: bool = False) -> Any:
     actor = actor_of(request)
     require(actor, Perm.INVENTORY_READ)
-    vials = Vial.objects.select_related("lot", "clinic").filter(
-        clinic_id=actor.membership.clinic_id
-    )
+    clinic = actor.membership.clinic_id
+    vials = in_clinic(Vial.objects.all(), clinic, "lot").select_related("clinic")
     if lot_id is not None:
         vials = vials.filter(lot_id=lot_id)
     if available:
-        vials = vials.filter(
+        closed = VialClosing.objects.filter(clinic_id=OuterRef("clinic_id"), vial_id=OuterRef("pk"))
+        vials = vials.filter(~Exists(closed)).filter(
             patient__isnull=True,
-            closing__isnull=True,
             lot__recalled_at__isnull=True,
             lot__expires_on__gte=timezone.localdate(),
         )

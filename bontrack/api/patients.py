@@ -29,6 +29,7 @@ from bontrack.api.schemas import (
 )
 from bontrack.api.security_schemas import PatientSearchIn
 from bontrack.audit.services import clinical_transaction
+from bontrack.core.scoping import related_in_clinic
 from bontrack.patients import services
 from bontrack.patients.models import Patient
 from bontrack.treatments import reads
@@ -186,7 +187,7 @@ def list_consents(request: HttpRequest, patient_id: UUID) -> Any:
     actor = actor_of(request)
     with clinical_transaction(actor) as trail:
         patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
-        consents = list(patient.consents.order_by("-signed_on"))
+        consents = list(related_in_clinic(patient, "consents").order_by("-signed_on"))
         trail.record("read", "consents", patient.id, patient.id)
     return consents
 

@@ -78,7 +78,7 @@ def disclosures(request: HttpRequest, patient_id: UUID) -> Any:
 
 
 def amendment_out(r: AmendmentRequest) -> dict[str, Any]:
-    decision = getattr(r, "decision", None)
+    decision = services.decision_of(r)
     return {
         "id": r.id,
         "patient_id": r.patient_id,
@@ -149,7 +149,5 @@ def decide_amendment_request(
         reason=body.reason,
         amendment_id=body.amendment_id,
     )
-    found = AmendmentRequest.objects.select_related("recorded_by__user", "decision__by__user").get(
-        pk=request_id
-    )
+    found = services.amendment_rows(actor.membership.clinic_id).get(pk=request_id)
     return Status(201, amendment_out(found))

@@ -14,14 +14,14 @@ from uuid import UUID
 from django.db.models import QuerySet
 
 from bontrack.billing.models import Coverage
+from bontrack.core.scoping import not_replaced
 
 
 def standing(clinic_id: UUID, patient_id: UUID) -> QuerySet[Coverage]:
     """The patient's coverage versions that no newer version replaces, newest first."""
     return (
-        Coverage.objects.filter(
-            clinic_id=clinic_id, patient_id=patient_id, replaced_by__isnull=True
-        )
+        Coverage.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
+        .filter(not_replaced(Coverage, "replaces"))
         .select_related("recorded_by__user")
         .order_by("-recorded_at", "-id")
     )
@@ -35,9 +35,8 @@ def standing_by_patient(clinic_id: UUID, patient_ids: Iterable[UUID]) -> dict[UU
     """The standing versions of several patients at once (a claims file), newest first."""
     found: dict[UUID, list[Coverage]] = {}
     for row in (
-        Coverage.objects.filter(
-            clinic_id=clinic_id, patient_id__in=set(patient_ids), replaced_by__isnull=True
-        )
+        Coverage.objects.filter(clinic_id=clinic_id, patient_id__in=set(patient_ids))
+        .filter(not_replaced(Coverage, "replaces"))
         .select_related("recorded_by__user")
         .order_by("-recorded_at", "-id")
     ):

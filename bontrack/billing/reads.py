@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
+from django.db.models import Prefetch
+
 from bontrack.accounts.models import Membership
 from bontrack.billing.catalog_items import (
     CatalogItem,
@@ -37,6 +39,7 @@ from bontrack.billing.models import (
     ClaimConfirmation,
 )
 from bontrack.billing.models import Coverage as CoverageRow
+from bontrack.core.scoping import joined_in_clinic, not_replaced
 from bontrack.domain.billing import (
     BillingTag,
     ChargeLine,
@@ -187,11 +190,11 @@ class ChargeSetView:
     current: bool
 
 
-def latest_charge_set(session_id: UUID) -> ChargeSet | None:
+def latest_charge_set(session_id: UUID, clinic_id: UUID) -> ChargeSet | None:
     """The session's charge set that no newer one replaces."""
     return (
         ChargeSet.objects.select_related("rendering_provider__user", "created_by__user")
-        .filter(session_id=session_id)
+        .filter(clinic_id=clinic_id, session_id=session_id)
         .order_by("-sequence")
         .first()
     )
@@ -288,11 +291,19 @@ def _left_out(
 def superbill(session: TreatmentSession, charge_set: ChargeSet | None = None) -> Superbill | None:
     """The superbill of a session's latest charge set (None when none was captured: a plan, or
     a session signed before charge capture). ``session`` with its patient and clinic."""
-    charge_set = charge_set or latest_charge_set(session.id)
+    charge_set = charge_set or latest_charge_set(session.id, session.clinic_id)
     if charge_set is None:
         return None
-    events = list(SessionEvent.objects.filter(session_id=session.id).select_related("by__user"))
-    confirmations = list(charge_set.confirmations.select_related("confirmed_by__user"))
+    events = list(
+        SessionEvent.objects.filter(
+            clinic_id=session.clinic_id, session_id=session.id
+        ).select_related("by__user")
+    )
+    confirmations = list(
+        ClaimConfirmation.objects.filter(
+            clinic_id=charge_set.clinic_id, charge_set=charge_set
+        ).select_related("confirmed_by__user")
+    )
     coverage = coverage_on(session.clinic_id, session.patient_id, charge_set.date_of_service)
     catalog_confirmed = confirmations_of(session.clinic_id, billing_catalog().version)
     return _superbill(
@@ -369,7 +380,7 @@ def _superbill(
 def charge_history(session: TreatmentSession) -> tuple[ChargeSetView, ...]:
     """Every charge set of the session, oldest first: as signed, and each revision."""
     sets = list(
-        ChargeSet.objects.filter(session_id=session.id)
+        ChargeSet.objects.filter(clinic_id=session.clinic_id, session_id=session.id)
         .select_related("created_by__user")
         .order_by("sequence")
     )
@@ -459,10 +470,11 @@ def claims_file(clinic_id: UUID, start: date, end: date) -> ClaimsFile:
     sets = list(
         ChargeSet.objects.filter(
             clinic_id=clinic_id,
-            replaced_by__isnull=True,
             date_of_service__gte=start,
             date_of_service__lte=end,
+            **joined_in_clinic(ChargeSet, clinic_id, "session", "patient"),
         )
+        .filter(not_replaced(ChargeSet, "replaces"))
         .select_related(
             "session__clinic",
             "session__signed_by",
@@ -470,12 +482,21 @@ def claims_file(clinic_id: UUID, start: date, end: date) -> ClaimsFile:
             "rendering_provider__user",
             "created_by__user",
         )
-        .prefetch_related("confirmations__confirmed_by__user")
+        .prefetch_related(
+            Prefetch(
+                "confirmations",
+                queryset=ClaimConfirmation.objects.filter(clinic_id=clinic_id).select_related(
+                    "confirmed_by__user"
+                ),
+            )
+        )
         .order_by("date_of_service", "created_at", "id")
     )
     session_ids = [s.session_id for s in sets]
     events: dict[UUID, list[SessionEvent]] = {i: [] for i in session_ids}
-    for e in SessionEvent.objects.filter(session_id__in=session_ids).select_related("by__user"):
+    for e in SessionEvent.objects.filter(
+        clinic_id=clinic_id, session_id__in=session_ids
+    ).select_related("by__user"):
         events[e.session_id].append(e)
     coverages = standing_by_patient(clinic_id, (s.patient_id for s in sets))
     catalog_confirmed = confirmations_of(clinic_id, billing_catalog().version)

@@ -42,12 +42,13 @@ from bontrack.billing.capture import local_date
 from bontrack.billing.models import ChargeSet
 from bontrack.billing.reads import CLAIM_COLUMNS, claims_file
 from bontrack.core.errors import ServiceError
+from bontrack.core.scoping import not_replaced, prefetch_in_clinic
 from bontrack.domain.billing import billing_catalog, charge_set_from_json
 from bontrack.domain.units import Units, format_decimal
-from bontrack.inventory.models import Vial
+from bontrack.inventory.models import Vial, VialClosing
 from bontrack.invoicing.models import Invoice, Payment, Refund
 from bontrack.invoicing.pricing import money_text
-from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.models import Injection, SessionEvent, SessionVial, TreatmentSession
 from bontrack.treatments.records import COUNTING_STATUSES, current_points, status_of, total_units
 from bontrack.treatments.supply import vial_states
 
@@ -367,7 +368,10 @@ def _units_given(clinic_id: UUID, lo: datetime, hi: datetime) -> dict[str, tuple
             administered_at__lt=hi,
         )
         .select_related("signed_by")
-        .prefetch_related("injections", "events")
+        .prefetch_related(
+            prefetch_in_clinic("injections", Injection, clinic_id),
+            prefetch_in_clinic("events", SessionEvent, clinic_id),
+        )
     )
     found: dict[str, tuple[int, Decimal]] = {}
     for session in sessions:
@@ -392,18 +396,25 @@ def _units_wasted(
     day is the clinic-local day it was opened (reconstituted, or first drawn); one nobody
     opened counts on the day it was closed (waste recorded by hand)."""
     candidates = (
-        Vial.objects.filter(clinic_id=clinic_id)
+        Vial.objects.filter(clinic_id=clinic_id, lot__clinic_id=clinic_id)
         .filter(
             Q(reconstituted_at__gte=lo, reconstituted_at__lt=hi)
-            | Q(closing__at__gte=lo, closing__at__lt=hi)
             | Q(
-                session_uses__session__signed_at__isnull=False,
-                session_uses__session__administered_at__gte=lo,
-                session_uses__session__administered_at__lt=hi,
+                pk__in=VialClosing.objects.filter(
+                    clinic_id=clinic_id, at__gte=lo, at__lt=hi
+                ).values("vial_id")
+            )
+            | Q(
+                pk__in=SessionVial.objects.filter(
+                    clinic_id=clinic_id,
+                    session__clinic_id=clinic_id,
+                    session__signed_at__isnull=False,
+                    session__administered_at__gte=lo,
+                    session__administered_at__lt=hi,
+                ).values("vial_id")
             )
         )
         .select_related("lot")
-        .distinct()
     )
     vials = list(candidates)
     if not vials:
@@ -431,12 +442,16 @@ def _charges(
     share; and per product the billing units claimed as given and as discarded (JW)."""
     lines: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
     billed: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    current = ChargeSet.objects.filter(
-        clinic_id=clinic_id,
-        replaced_by__isnull=True,
-        date_of_service__gte=start,
-        date_of_service__lte=end,
-    ).values_list("charges", "session__product")
+    current = (
+        ChargeSet.objects.filter(
+            clinic_id=clinic_id,
+            session__clinic_id=clinic_id,
+            date_of_service__gte=start,
+            date_of_service__lte=end,
+        )
+        .filter(not_replaced(ChargeSet, "replaces"))
+        .values_list("charges", "session__product")
+    )
     for charges, product in current:
         if not charges:
             continue  # an incomplete set, or a voiding one
@@ -491,7 +506,7 @@ def _exported(
 
 def _period_invoices(clinic_id: UUID, lo: datetime, hi: datetime) -> QuerySet[Invoice]:
     """The invoices of the sessions given in the period (signed, when no injection time)."""
-    return Invoice.objects.filter(clinic_id=clinic_id).filter(
+    return Invoice.objects.filter(clinic_id=clinic_id, session__clinic_id=clinic_id).filter(
         Q(session__administered_at__gte=lo, session__administered_at__lt=hi)
         | Q(
             session__administered_at__isnull=True,
@@ -526,14 +541,14 @@ def _revenue(
     if not issued:
         return (), ()
     paid = _sums(
-        Payment.objects.filter(invoice__in=invoices)
+        Payment.objects.filter(clinic_id=clinic_id, invoice__in=invoices)
         .values("invoice_id")
         .annotate(amount=Sum("amount"))
         .order_by()
         .values_list("invoice_id", "amount")
     )
     refunded = _sums(
-        Refund.objects.filter(invoice__in=invoices)
+        Refund.objects.filter(clinic_id=clinic_id, invoice__in=invoices)
         .values("invoice_id")
         .annotate(amount=Sum("amount"))
         .order_by()

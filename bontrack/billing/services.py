@@ -34,6 +34,7 @@ from bontrack.billing.models import (
 )
 from bontrack.core import csvfiles
 from bontrack.core.errors import ConflictError, ServiceError
+from bontrack.core.scoping import in_clinic, related_in_clinic
 from bontrack.domain.billing import billing_catalog, charge_set_from_json
 from bontrack.domain.catalog import catalog
 from bontrack.patients.models import Diagnosis
@@ -176,7 +177,7 @@ def choose_diagnosis(
             .order_by("administered_at", "id")
         )
         for session in waiting:
-            latest = reads.latest_charge_set(session.id)
+            latest = reads.latest_charge_set(session.id, session.clinic_id)
             if latest is not None and _lacks_diagnosis(latest):
                 capture_charges(session, ChargeReason.DIAGNOSIS_CHOSEN, actor, trail)
     return diagnosis
@@ -191,8 +192,10 @@ def _lacks_diagnosis(charge_set: ChargeSet) -> bool:
 
 def _opened(actor: Actor, session_id: UUID | str, perm: Perm) -> TreatmentSession:
     session = access(actor, SESSION, session_id, perm)
-    return TreatmentSession.objects.select_related("clinic", "patient", "signed_by").get(
-        pk=session.pk
+    return (
+        in_clinic(TreatmentSession.objects.all(), session.clinic_id, "patient")
+        .select_related("clinic", "signed_by")
+        .get(pk=session.pk)
     )
 
 
@@ -212,7 +215,7 @@ def confirm_claim_item(
     with clinical_transaction(actor) as trail:
         session = _opened(actor, session_id, Perm.BILLING_WRITE)
         lock_patient(session.patient_id)
-        latest = reads.latest_charge_set(session.id)
+        latest = reads.latest_charge_set(session.id, session.clinic_id)
         if latest is None:
             raise ConflictError(None, NOT_CAPTURED)
         if charge_set_id is not None and str(latest.id) != str(charge_set_id):
@@ -225,7 +228,7 @@ def confirm_claim_item(
             raise ServiceError(
                 "item_code", f"not a claim item of the current charges (items: {listed})"
             )
-        if latest.confirmations.filter(item_code=item_code).exists():
+        if related_in_clinic(latest, "confirmations").filter(item_code=item_code).exists():
             raise ConflictError("item_code", "this item is confirmed already")
         if (
             item_code == RENDERING_ITEM

@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bontrack.access import LOT, VIAL, access, chart_open_to, require
@@ -97,7 +99,7 @@ def reconstitute_vial(
             raise ServiceError("diluent_ml", "must be greater than 0 for a powder")
         if vial.reconstituted_at is not None:
             raise ConflictError(None, "this vial was already reconstituted")
-        if VialClosing.objects.filter(vial=vial).exists():
+        if VialClosing.objects.filter(clinic_id=vial.clinic_id, vial=vial).exists():
             raise ConflictError(None, "this vial is closed: pick another vial")
         if vial.lot.recalled_at is not None:
             raise ConflictError(None, "this vial's lot is recalled: do not use it")
@@ -202,6 +204,24 @@ def recall_lot(actor: Actor, lot_id: UUID | str, *, reason: str) -> list[Exposur
     return exposures(actor, lot.id)
 
 
+def exposed_uses(lot: Lot) -> QuerySet[SessionVial]:
+    """The signed sessions' uses of the lot's vials, oldest session first. The lot's vials are
+    read first, through the ``(clinic, lot)`` index, and their uses by ``(clinic, vial)``, so
+    that the cost follows the lot's vials whatever the size of the clinic or of the others; every
+    table of each statement is held to the lot's clinic."""
+    clinic_id = lot.clinic_id
+    vial_ids = list(
+        Vial.objects.filter(clinic_id=clinic_id, lot_id=lot.id).values_list("id", flat=True)
+    )
+    return SessionVial.objects.filter(
+        clinic_id=clinic_id,
+        vial_id__in=vial_ids,
+        session__clinic_id=clinic_id,
+        session__patient__clinic_id=clinic_id,
+        session__signed_at__isnull=False,
+    ).order_by("session__plan_date", "session_id")
+
+
 def exposures(actor: Actor, lot_id: UUID | str) -> list[Exposure]:
     """Every signed session that used a vial of the lot; one disclosure entry per patient whose
     details are shown. Every exposed patient is counted: a restricted one outside the viewer's
@@ -209,35 +229,40 @@ def exposures(actor: Actor, lot_id: UUID | str) -> list[Exposure]:
     with clinical_transaction(actor) as trail:
         lot = access(actor, LOT, lot_id, Perm.INVENTORY_READ)
         require(actor, Perm.DEMOGRAPHICS_READ)
-        uses = (
-            SessionVial.objects.filter(
-                clinic_id=lot.clinic_id, vial__lot=lot, session__signed_at__isnull=False
-            )
-            .select_related("session__patient")
-            .order_by("session__plan_date")
+        uses = exposed_uses(lot).values_list(
+            "session_id",
+            "session__plan_date",
+            "session__patient_id",
+            "session__patient__record_number",
+            "session__patient__given_name",
+            "session__patient__family_name",
+            "session__patient__phone",
+            "session__patient__email",
+            "session__patient__restricted",
+        )
+        rows = list(uses)
+        restricted = {row[2] for row in rows if row[8]}
+        closed = (
+            {
+                p.id: not chart_open_to(actor.membership, p)
+                for p in Patient.objects.filter(clinic_id=lot.clinic_id, id__in=restricted)
+            }
+            if restricted
+            else {}
         )
         found: dict[UUID, Exposure] = {}
-        closed: dict[UUID, bool] = {}
-        for use in uses:
-            s = use.session
-            p = s.patient
-            if p.restricted and closed.setdefault(p.id, not chart_open_to(actor.membership, p)):
+        for session_id, day, patient_id, record, given, family, phone, email, _ in rows:
+            if closed.get(patient_id):
                 found.setdefault(
-                    p.id,
-                    Exposure(p.id, "", RESTRICTED_EXPOSURE, "", "", None, None, restricted=True),
+                    patient_id,
+                    Exposure(
+                        patient_id, "", RESTRICTED_EXPOSURE, "", "", None, None, restricted=True
+                    ),
                 )
                 continue
             found.setdefault(
-                s.id,
-                Exposure(
-                    p.id,
-                    p.record_number,
-                    f"{p.given_name} {p.family_name}",
-                    p.phone,
-                    p.email,
-                    s.id,
-                    s.plan_date,
-                ),
+                session_id,
+                Exposure(patient_id, record, f"{given} {family}", phone, email, session_id, day),
             )
         for patient_id in dict.fromkeys(e.patient_id for e in found.values()):
             if closed.get(patient_id):
@@ -247,20 +272,41 @@ def exposures(actor: Actor, lot_id: UUID | str) -> list[Exposure]:
     return list(found.values())
 
 
+def _count(rows: QuerySet[Any], what: Count) -> Coalesce:
+    """A count of ``rows`` per outer lot, as a subquery (no GROUP BY on the lots themselves)."""
+    counted = rows.order_by().values("clinic_id").annotate(n=what).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def _unopened_vials(clinic_id: UUID) -> Coalesce:
+    """The outer lot's vials never opened, claimed or closed."""
+    closed = VialClosing.objects.filter(clinic_id=clinic_id, vial_id=OuterRef("pk"))
+    vials = Vial.objects.filter(
+        clinic_id=clinic_id,
+        lot_id=OuterRef("pk"),
+        reconstituted_at__isnull=True,
+        patient__isnull=True,
+    ).exclude(Exists(closed))
+    return _count(vials, Count("id"))
+
+
+def _exposed_patients(clinic_id: UUID) -> Coalesce:
+    """How many patients received the outer lot in a signed session."""
+    uses = SessionVial.objects.filter(
+        clinic_id=clinic_id,
+        vial__clinic_id=clinic_id,
+        vial__lot_id=OuterRef("pk"),
+        session__clinic_id=clinic_id,
+        session__signed_at__isnull=False,
+    )
+    return _count(uses, Count("session__patient_id", distinct=True))
+
+
 def stock(actor: Actor, today: date, expiring_within_days: int = 60) -> list[dict[str, object]]:
     require(actor, Perm.INVENTORY_READ)
     lots = (
         Lot.objects.filter(clinic_id=actor.membership.clinic_id)
-        .annotate(
-            unopened=Count(
-                "vials",
-                filter=Q(
-                    vials__reconstituted_at__isnull=True,
-                    vials__patient__isnull=True,
-                    vials__closing__isnull=True,
-                ),
-            )
-        )
+        .annotate(unopened=_unopened_vials(actor.membership.clinic_id))
         .order_by("product", "expires_on")
     )
     rows = []
@@ -290,18 +336,20 @@ def usable_vials(
     found = catalog().products.get(product)
     if found is None:
         raise ServiceError("product", f"unknown product code {product!r}")
+    clinic_id = actor.membership.clinic_id
+    closed = VialClosing.objects.filter(clinic_id=clinic_id, vial_id=OuterRef("pk"))
     vials = list(
         Vial.objects.select_related("lot")
         .filter(
-            clinic_id=actor.membership.clinic_id,
+            clinic_id=clinic_id,
+            lot__clinic_id=clinic_id,
             lot__product=product,
             lot__recalled_at__isnull=True,
             lot__expires_on__gte=today,
-            closing__isnull=True,
         )
+        .exclude(Exists(closed))
         .filter(Q(patient__isnull=True) | Q(patient_id=patient_id))
-        .filter(may_be_open(now))
-        .distinct()
+        .filter(may_be_open(now, clinic_id))
         .order_by("lot__expires_on", "created_at")[:500]
     )
     states = vial_states(vials, actor.clinic.time_zone)
@@ -325,13 +373,7 @@ def recalled_lots(actor: Actor) -> list[tuple[Lot, int]]:
     require(actor, Perm.INVENTORY_READ)
     lots = (
         Lot.objects.filter(clinic_id=actor.membership.clinic_id, recalled_at__isnull=False)
-        .annotate(
-            patients=Count(
-                "vials__session_uses__session__patient",
-                filter=Q(vials__session_uses__session__signed_at__isnull=False),
-                distinct=True,
-            )
-        )
+        .annotate(patients=_exposed_patients(actor.membership.clinic_id))
         .order_by("-recalled_at")
     )
     return [(lot, lot.patients) for lot in lots]  # type: ignore[attr-defined]

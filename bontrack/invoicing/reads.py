@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
+from bontrack.core.scoping import related_row
 from bontrack.invoicing.models import Invoice, Payment, PaymentMethod, Refund
 from bontrack.invoicing.pricing import Line, money_text
 from bontrack.treatments.services import local_date
@@ -100,7 +101,7 @@ class InvoiceRead:
 def invoice_read(invoice: Invoice) -> InvoiceRead:
     """The invoice with its payments and refunds (three queries), the patient and the session
     loaded with it."""
-    session, patient = invoice.session, invoice.patient
+    session, patient = related_row(invoice, "session"), related_row(invoice, "patient")
     tz = invoice.clinic.time_zone
     moment = session.administered_at or session.signed_at
     return InvoiceRead(

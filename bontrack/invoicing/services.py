@@ -24,13 +24,14 @@ from decimal import Decimal, InvalidOperation
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from bontrack.access import INVOICE, SESSION, access, chart_open_to, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ConflictError, ServiceError
+from bontrack.core.scoping import in_clinic, prefetch_in_clinic
 from bontrack.domain.catalog import catalog
 from bontrack.domain.units import Units, format_decimal
 from bontrack.invoicing import reads
@@ -52,7 +53,7 @@ from bontrack.invoicing.pricing import (
     product_words,
 )
 from bontrack.patients.models import Patient
-from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.models import Injection, SessionEvent, TreatmentSession
 from bontrack.treatments.records import (
     COUNTING_STATUSES,
     current_points,
@@ -391,8 +392,9 @@ def session_billing(actor: Actor, session_id: UUID | str) -> SessionBilling:
     with clinical_transaction(actor) as trail:
         session = access(actor, SESSION, session_id, Perm.BILLING_READ)
         invoice = (
-            Invoice.objects.select_related("clinic", "session", "patient", "issued_by__user")
-            .filter(clinic_id=session.clinic_id, session=session)
+            in_clinic(Invoice.objects.all(), session.clinic_id, "session", "patient")
+            .select_related("clinic", "issued_by__user")
+            .filter(session=session)
             .first()
         )
         preview, refusal = None, ""
@@ -442,7 +444,11 @@ def _locked_invoice(actor: Actor, invoice_id: UUID | str) -> Invoice:
     payments recorded at once cannot together pay more than the balance."""
     invoice = access(actor, INVOICE, invoice_id, Perm.BILLING_WRITE)
     if connection.vendor == "postgresql":
-        list(Invoice.objects.select_for_update(no_key=True).filter(pk=invoice.pk).values("pk"))
+        list(
+            Invoice.objects.select_for_update(no_key=True)
+            .filter(clinic_id=invoice.clinic_id, pk=invoice.pk)
+            .values("pk")
+        )
     return invoice
 
 
@@ -559,13 +565,17 @@ def _takings(actor: Actor, day: date) -> reads.Takings:
     clinic = actor.membership.clinic_id
     received: dict[tuple[str, str], list[Decimal]] = defaultdict(list)
     paid_back: dict[tuple[str, str], list[Decimal]] = defaultdict(list)
-    for currency, method, amount in Payment.objects.filter(
-        clinic_id=clinic, received_at__gte=start, received_at__lt=end
-    ).values_list("invoice__currency", "method", "amount"):
+    for currency, method, amount in (
+        Payment.objects.filter(clinic_id=clinic, received_at__gte=start, received_at__lt=end)
+        .filter(invoice__clinic_id=clinic)
+        .values_list("invoice__currency", "method", "amount")
+    ):
         received[(currency, method)].append(amount)
-    for currency, method, amount in Refund.objects.filter(
-        clinic_id=clinic, at__gte=start, at__lt=end
-    ).values_list("invoice__currency", "method", "amount"):
+    for currency, method, amount in (
+        Refund.objects.filter(clinic_id=clinic, at__gte=start, at__lt=end)
+        .filter(invoice__clinic_id=clinic)
+        .values_list("invoice__currency", "method", "amount")
+    ):
         paid_back[(currency, method)].append(amount)
     order = {m: n for n, m in enumerate(PaymentMethod.values)}
     keys = sorted(set(received) | set(paid_back), key=lambda k: (k[0], order.get(k[1], 99)))
@@ -652,8 +662,9 @@ def day_desk(actor: Actor, day: date) -> DayDesk:
     clinic = actor.membership.clinic_id
     cosmetic = [code for code, found in catalog().indications.items() if found.cosmetic]
     issued = list(
-        Invoice.objects.filter(clinic_id=clinic, issued_at__gte=start, issued_at__lt=end)
-        .select_related("clinic", "session", "patient", "issued_by__user")
+        in_clinic(Invoice.objects.all(), clinic, "session", "patient")
+        .filter(issued_at__gte=start, issued_at__lt=end)
+        .select_related("clinic", "issued_by__user")
         .order_by("number")
     )
     waiting = [
@@ -665,10 +676,18 @@ def day_desk(actor: Actor, day: date) -> DayDesk:
             signed_at__isnull=False,
             external=False,
             indication__in=cosmetic,
-            invoice__isnull=True,
+            patient__clinic_id=clinic,
+        )
+        .exclude(
+            Exists(
+                Invoice.objects.filter(clinic_id=OuterRef("clinic_id"), session_id=OuterRef("pk"))
+            )
         )
         .select_related("patient", "signed_by")
-        .prefetch_related("events", "injections")
+        .prefetch_related(
+            prefetch_in_clinic("events", SessionEvent, clinic),
+            prefetch_in_clinic("injections", Injection, clinic),
+        )
         .order_by("administered_at")
         if status_of(s) in COUNTING_STATUSES
     ]

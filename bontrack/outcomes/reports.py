@@ -19,19 +19,26 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from bontrack.access import require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ServiceError
+from bontrack.core.scoping import in_clinic, prefetch_in_clinic
 from bontrack.domain.catalog import catalog
 from bontrack.domain.treatment import Patient as PatientValues
 from bontrack.domain.units import format_decimal
 from bontrack.outcomes.due import counting_sessions
 from bontrack.outcomes.models import SEVERITIES, AdverseEvent
 from bontrack.outcomes.services import clinic_today
-from bontrack.treatments.models import SessionEvent, SessionEventKind, TreatmentSession
+from bontrack.treatments.models import (
+    Injection,
+    SessionEvent,
+    SessionEventKind,
+    SessionVial,
+    TreatmentSession,
+)
 from bontrack.treatments.records import current_points, total_units
 from bontrack.treatments.services import local_date
 
@@ -66,12 +73,15 @@ def _events(
         raise ServiceError("indication", f"unknown indication code {indication!r}")
     events = AdverseEvent.objects.filter(
         clinic_id=actor.membership.clinic_id,
+        session__clinic_id=actor.membership.clinic_id,
         onset_date__gte=period.start,
         onset_date__lte=period.end,
     ).exclude(
         Exists(
             SessionEvent.objects.filter(
-                session_id=OuterRef("session_id"), kind=SessionEventKind.ENTERED_IN_ERROR
+                clinic_id=OuterRef("clinic_id"),
+                session_id=OuterRef("session_id"),
+                kind=SessionEventKind.ENTERED_IN_ERROR,
             )
         )
     )
@@ -220,9 +230,10 @@ def adverse_event_export(
     period = report_period(actor, start, end)
     cat = catalog()
     membership = actor.membership
-    involved = TreatmentSession.objects.filter(patient_id=OuterRef("patient_id")).filter(
-        Q(planned_by=membership) | Q(signed_by=membership)
-    )
+    clinic = membership.clinic_id
+    involved = TreatmentSession.objects.filter(
+        clinic_id=OuterRef("clinic_id"), patient_id=OuterRef("patient_id")
+    ).filter(Q(planned_by=membership) | Q(signed_by=membership))
     events = (
         _events(actor, period, product, indication)
         .filter(
@@ -230,9 +241,15 @@ def adverse_event_export(
             | Q(patient__restricted_by=membership)
             | Q(Exists(involved))
         )
+        .filter(patient__clinic_id=clinic)
         .select_related("session", "patient", "recorded_by__user")
         .prefetch_related(
-            "session__injections", "session__events", "session__session_vials__vial__lot"
+            prefetch_in_clinic("session__injections", Injection, clinic),
+            prefetch_in_clinic("session__events", SessionEvent, clinic),
+            Prefetch(
+                "session__session_vials",
+                queryset=in_clinic(SessionVial.objects.all(), clinic, "vial__lot"),
+            ),
         )
         .order_by("onset_date", "recorded_at", "id")
     )

@@ -31,11 +31,12 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from bontrack.access import PATIENT, access
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
+from bontrack.core.scoping import not_replaced
 from bontrack.domain.catalog import catalog
 from bontrack.domain.outcomes import (
     STOPPING,
@@ -91,10 +92,20 @@ class Counted:
     plan_date: date
 
 
+def counting_readings(clinic_id: UUID) -> QuerySet[Assessment]:
+    """The clinic's readings that count (``Assessment.objects``: none a newer reading
+    supersedes), with the newer reading looked for inside the clinic."""
+    return Assessment.readings.filter(clinic_id=clinic_id).filter(
+        not_replaced(Assessment, "supersedes")
+    )
+
+
 def counted_sessions(scope: Q) -> list[Counted]:
     """One query: the signed sessions within ``scope`` that are not entered in error."""
     wrong = SessionEvent.objects.filter(
-        session_id=OuterRef("pk"), kind=SessionEventKind.ENTERED_IN_ERROR
+        clinic_id=OuterRef("clinic_id"),
+        session_id=OuterRef("pk"),
+        kind=SessionEventKind.ENTERED_IN_ERROR,
     )
     rows = (
         TreatmentSession.objects.filter(scope, signed_at__isnull=False)
@@ -226,10 +237,10 @@ def verdicts_of(patient: Patient, indication: str | None = None) -> PatientVerdi
     """Every series' verdict for a patient whose chart the caller has already opened through
     ``access_patient`` (and whose read entry it writes): the patient page shows the verdicts
     beside the rest of the chart with one read entry. Three queries."""
-    scope = Q(patient=patient)
+    scope = Q(clinic_id=patient.clinic_id, patient=patient)
     if indication:
         scope &= Q(indication=indication)
-    results = Assessment.objects.filter(scope)
+    results = counting_readings(patient.clinic_id).filter(scope)
     decisions = ContinueDespiteVerdict.objects.filter(scope).select_related("decided_by__user")
     verdicts, missing, cycles = judge_patient(results, counted_sessions(scope), decisions)
     return PatientVerdicts(patient, verdicts, missing, cycles)
@@ -303,14 +314,14 @@ class ClinicVerdicts:
         if indication:
             scope &= Q(indication=indication)
         self._results: dict[UUID, list[Assessment]] = defaultdict(list)
-        for a in Assessment.objects.filter(scope).order_by():
+        for a in counting_readings(clinic_id).filter(scope).order_by():
             self._results[a.patient_id].append(a)
         self._counted: dict[UUID, list[Counted]] = defaultdict(list)
         self._decisions: dict[UUID, list[ContinueDespiteVerdict]] = defaultdict(list)
         self._judged: dict[UUID, list[SeriesVerdict]] = {}
         if not self._results:
             return
-        assessed = Assessment.objects.filter(scope).values("patient_id")
+        assessed = counting_readings(clinic_id).filter(scope).values("patient_id")
         for s in counted_sessions(scope & Q(patient_id__in=assessed)):
             self._counted[s.patient_id].append(s)
         for d in ContinueDespiteVerdict.objects.filter(scope).order_by():

@@ -15,6 +15,7 @@ from bontrack.access import CONSENT, PATIENT, access, require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
+from bontrack.core.scoping import save_in_clinic
 from bontrack.domain.catalog import catalog
 from bontrack.patients.models import (
     CONTACT_METHODS,
@@ -197,7 +198,9 @@ def update_patient(actor: Actor, patient_id: UUID | str, today: date, **values: 
         if (
             "birth_date" in changed
             and not actor.membership.can(Perm.CORRECT)
-            and TreatmentSession.objects.filter(patient=patient, signed_at__isnull=False).exists()
+            and TreatmentSession.objects.filter(
+                clinic_id=patient.clinic_id, patient=patient, signed_at__isnull=False
+            ).exists()
         ):
             raise ForbiddenError(
                 "birth_date",
@@ -206,7 +209,8 @@ def update_patient(actor: Actor, patient_id: UUID | str, today: date, **values: 
             )
         for name, value in values.items():
             setattr(patient, name, value)
-        patient.save()
+        restricting = ["restricted_by"] if "restricted" in values else []
+        save_in_clinic(patient, [*values, *restricting, "updated_at"])
         if changed:
             recheck_open_plans(patient.id, trail)
         trail.record(
@@ -294,7 +298,7 @@ def record_consent(
 def withdraw_consent(actor: Actor, consent_id: UUID | str, *, on: date, reason: str) -> Consent:
     with clinical_transaction(actor) as trail:
         consent = access(actor, CONSENT, consent_id, Perm.PLAN_WRITE)
-        if ConsentWithdrawal.objects.filter(consent=consent).exists():
+        if ConsentWithdrawal.objects.filter(clinic_id=consent.clinic_id, consent=consent).exists():
             raise ConflictError(
                 None,
                 "this consent was already withdrawn: record a new consent if the patient agrees "

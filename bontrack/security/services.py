@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from bontrack.access import (
@@ -29,6 +29,7 @@ from bontrack.accounts.permissions import Perm
 from bontrack.audit.models import ACTIONS, AuditEntry, SecurityEvent
 from bontrack.audit.services import Actor, clinical_transaction, record_security_event
 from bontrack.core.errors import ConflictError, ServiceError
+from bontrack.core.scoping import in_clinic, prefetch_in_clinic
 from bontrack.patients.models import Patient
 from bontrack.security.models import (
     AmendmentDecision,
@@ -36,7 +37,7 @@ from bontrack.security.models import (
     AmendmentRequest,
     BreakGlassAccess,
 )
-from bontrack.treatments.models import SessionEventKind
+from bontrack.treatments.models import SessionEventKind, TreatmentSession
 
 MIN_REASON = 10
 
@@ -97,8 +98,8 @@ def break_glass(actor: Actor, patient_id: UUID | str, reason: str) -> BreakGlass
 def break_glass_accesses(actor: Actor, limit: int = 200) -> list[BreakGlassAccess]:
     require(actor, Perm.AUDIT_READ)
     return list(
-        BreakGlassAccess.objects.filter(clinic_id=actor.membership.clinic_id)
-        .select_related("patient", "membership__user")
+        in_clinic(BreakGlassAccess.objects.all(), actor.membership.clinic_id, "patient")
+        .select_related("membership__user")
         .order_by("-at")[:limit]
     )
 
@@ -175,7 +176,7 @@ def decide_amendment_request(
         if found.session_id is not None and amendment.session_id != found.session_id:
             raise ServiceError("amendment_id", "amends another session than the one asked about")
     with clinical_transaction(actor) as trail:
-        if AmendmentDecision.objects.filter(request=found).exists():
+        if AmendmentDecision.objects.filter(clinic_id=found.clinic_id, request=found).exists():
             raise ConflictError("decision", "this request has been decided already")
         made = AmendmentDecision.objects.create(
             clinic_id=actor.membership.clinic_id,
@@ -197,13 +198,35 @@ def decide_amendment_request(
     return made
 
 
+def amendment_rows(clinic_id: UUID) -> QuerySet[AmendmentRequest]:
+    """The clinic's amendment requests with their decision and session, read inside it."""
+    decisions = AmendmentDecision.objects.filter(clinic_id=clinic_id).select_related("by__user")
+    return (
+        AmendmentRequest.objects.filter(clinic_id=clinic_id)
+        .select_related("recorded_by__user")
+        .prefetch_related(
+            Prefetch("decision", queryset=decisions),
+            prefetch_in_clinic("session", TreatmentSession, clinic_id),
+        )
+    )
+
+
+def decision_of(request: AmendmentRequest) -> AmendmentDecision | None:
+    """The request's decision, as loaded with it or read inside its clinic."""
+    if AmendmentRequest._meta.get_field("decision").is_cached(request):  # type: ignore[union-attr]
+        return getattr(request, "decision", None)
+    return (
+        AmendmentDecision.objects.filter(clinic_id=request.clinic_id, request=request)
+        .select_related("by__user")
+        .first()
+    )
+
+
 def amendment_requests(actor: Actor, patient_id: UUID | str) -> list[AmendmentRequest]:
     with clinical_transaction(actor) as trail:
         patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
         found = list(
-            AmendmentRequest.objects.filter(patient=patient)
-            .select_related("recorded_by__user", "decision__by__user", "session")
-            .order_by("-recorded_at")
+            amendment_rows(patient.clinic_id).filter(patient=patient).order_by("-recorded_at")
         )
         trail.record("read", "amendment-requests", patient.id, patient.id)
     return found

@@ -15,19 +15,21 @@ from typing import Any
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
 from bontrack.access import CORRECTION_REQUEST, SESSION, access, require
 from bontrack.accounts.permissions import Perm, Role
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ConflictError, ForbiddenError, ServiceError
+from bontrack.core.scoping import in_clinic, prefetch_in_clinic
 from bontrack.treatments import services, supply
 from bontrack.treatments.models import (
     CorrectionDecision,
     CorrectionKind,
     CorrectionOutcome,
     CorrectionRequest,
+    SessionEvent,
     SessionEventKind,
     TreatmentSession,
 )
@@ -210,7 +212,9 @@ def file_request(
 
 
 def _still_open(request: CorrectionRequest) -> None:
-    decided = CorrectionDecision.objects.filter(request=request).first()
+    decided = CorrectionDecision.objects.filter(
+        clinic_id=request.clinic_id, request=request
+    ).first()
     if decided is not None:
         raise ConflictError(None, f"this correction request was already {decided.outcome}")
 
@@ -288,7 +292,9 @@ def accept_request(
         services.require_correct(actor, "accepts a correction request")
         _still_open(request)
         session = services.locked_signed_session(
-            TreatmentSession.objects.select_related("patient").get(pk=request.session_id)
+            in_clinic(TreatmentSession.objects.all(), request.clinic_id, "patient").get(
+                pk=request.session_id
+            )
         )
         if current_digest(session) != request.corrects_digest:
             raise ConflictError("corrects_digest", STALE)
@@ -325,10 +331,35 @@ def accept_request(
     return decision
 
 
+def request_rows(clinic_id: UUID) -> QuerySet[CorrectionRequest]:
+    """The clinic's correction requests with their session, patient and decision, every row
+    read inside the clinic."""
+    decisions = CorrectionDecision.objects.filter(clinic_id=clinic_id).select_related("by__user")
+    return (
+        in_clinic(CorrectionRequest.objects.all(), clinic_id, "session__patient")
+        .select_related("by__user")
+        .prefetch_related(
+            Prefetch(
+                "decision",
+                queryset=decisions.prefetch_related(
+                    prefetch_in_clinic("event", SessionEvent, clinic_id)
+                ),
+            )
+        )
+    )
+
+
+def _decided(**filters: Any) -> Exists:
+    """Requests with a decision (of ``filters``) in their clinic."""
+    return Exists(
+        CorrectionDecision.objects.filter(
+            clinic_id=OuterRef("clinic_id"), request_id=OuterRef("pk"), **filters
+        )
+    )
+
+
 def _requests(actor: Actor) -> QuerySet[CorrectionRequest]:
-    return CorrectionRequest.objects.select_related(
-        "session__patient", "by__user", "decision__by__user"
-    ).filter(clinic_id=actor.membership.clinic_id)
+    return request_rows(actor.membership.clinic_id)
 
 
 def list_requests(
@@ -344,9 +375,9 @@ def list_requests(
         session = access(actor, SESSION, session_id, Perm.CHART_READ)
         rows = rows.filter(session=session)
     if status == RequestStatus.OPEN:
-        rows = rows.filter(decision__isnull=True)
+        rows = rows.filter(~_decided())
     elif status != "all":
-        rows = rows.filter(decision__outcome=status)
+        rows = rows.filter(_decided(outcome=status))
     found = [
         r
         for r in rows.order_by("-at", "-id")[:200]
@@ -371,9 +402,11 @@ def read_request(actor: Actor, request_id: UUID | str) -> CorrectionRequest:
 
 def open_request_count(actor: Actor) -> int:
     """How many requests wait for a prescriber (the Today page's count)."""
-    return CorrectionRequest.objects.filter(
-        clinic_id=actor.membership.clinic_id, decision__isnull=True
-    ).count()
+    return (
+        CorrectionRequest.objects.filter(clinic_id=actor.membership.clinic_id)
+        .filter(~_decided())
+        .count()
+    )
 
 
 def stale(request: CorrectionRequest) -> bool:
@@ -386,7 +419,7 @@ def stale(request: CorrectionRequest) -> bool:
 
 def requests_of_session(session: TreatmentSession) -> Sequence[CorrectionRequest]:
     return list(
-        session.correction_requests.select_related("by__user", "decision__by__user").order_by("-at")
+        request_rows(session.clinic_id).filter(session_id=session.id).order_by("-at", "-id")
     )
 
 
@@ -403,18 +436,19 @@ def awaiting_my_co_signature(actor: Actor, limit: int = 50) -> list[AwaitingCoSi
     oldest first, one read entry per patient shown."""
     if not actor.membership.can(Perm.OVERRIDE):
         return []
+    clinic = actor.membership.clinic_id
+    settled = SessionEvent.objects.filter(
+        clinic_id=OuterRef("clinic_id"),
+        session_id=OuterRef("pk"),
+        kind__in=(SessionEventKind.CO_SIGNED, SessionEventKind.ENTERED_IN_ERROR),
+    )
     candidates = (
-        TreatmentSession.objects.filter(
-            clinic_id=actor.membership.clinic_id,
-            signed_at__isnull=False,
-            external=False,
-            signed_by__role=Role.NURSE_INJECTOR,
-        )
-        .exclude(events__kind__in=(SessionEventKind.CO_SIGNED, SessionEventKind.ENTERED_IN_ERROR))
-        .select_related("patient", "signed_by__user", "injector__user")
-        .prefetch_related("events")
+        in_clinic(TreatmentSession.objects.all(), clinic, "patient")
+        .filter(signed_at__isnull=False, external=False, signed_by__role=Role.NURSE_INJECTOR)
+        .filter(~Exists(settled))
+        .select_related("signed_by__user", "injector__user")
+        .prefetch_related(prefetch_in_clinic("events", SessionEvent, clinic))
         .order_by("signed_at")
-        .distinct()
     )
     found = []
     for session in candidates:

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from bontrack.accounts.permissions import Role
+from bontrack.core.scoping import related_in_clinic
 from bontrack.treatments.models import SessionEvent, SessionEventKind, TreatmentSession
 
 
@@ -73,7 +74,7 @@ def amended_points(event: SessionEvent) -> list[Point]:
 def status_of(
     session: TreatmentSession, events: Iterable[SessionEvent] | None = None
 ) -> SessionStatus:
-    kinds = {e.kind for e in (session.events.all() if events is None else events)}
+    kinds = {e.kind for e in (related_in_clinic(session, "events") if events is None else events)}
     if SessionEventKind.ENTERED_IN_ERROR in kinds:
         return SessionStatus.ENTERED_IN_ERROR
     if not session.is_signed:
@@ -100,7 +101,7 @@ def current_points(
     """The injections as amended last, or as signed (or planned) when never amended."""
     amendments = [
         e
-        for e in (session.events.all() if events is None else events)
+        for e in (related_in_clinic(session, "events") if events is None else events)
         if e.kind == SessionEventKind.AMENDED
     ]
     if amendments:
@@ -117,7 +118,7 @@ def current_points(
             str(i.id),
             i.source_identifier,
         )
-        for i in session.injections.all()
+        for i in related_in_clinic(session, "injections")
     ]
 
 
@@ -128,7 +129,7 @@ def latest_amendment(events: Iterable[SessionEvent]) -> SessionEvent | None:
 
 def current_notes(session: TreatmentSession, events: Iterable[SessionEvent] | None = None) -> str:
     """The notes as amended last, or as signed."""
-    latest = latest_amendment(session.events.all() if events is None else events)
+    latest = latest_amendment(related_in_clinic(session, "events") if events is None else events)
     if latest is None:
         return session.notes
     return str(latest.data.get("notes", session.notes) or "")
@@ -137,7 +138,7 @@ def current_notes(session: TreatmentSession, events: Iterable[SessionEvent] | No
 def current_digest(session: TreatmentSession, events: Iterable[SessionEvent] | None = None) -> str:
     """The digest a correction names (B.33): the latest amendment's, or the signed session's.
     Addenda and co-signatures leave the record's values, and so this digest, as they were."""
-    latest = latest_amendment(session.events.all() if events is None else events)
+    latest = latest_amendment(related_in_clinic(session, "events") if events is None else events)
     return latest.digest if latest is not None else session.digest
 
 

@@ -8,7 +8,8 @@ from datetime import date
 from bontrack.access import require
 from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor, clinical_transaction
-from bontrack.treatments.models import TreatmentSession
+from bontrack.core.scoping import in_clinic, prefetch_in_clinic
+from bontrack.treatments.models import SessionEvent, TreatmentSession
 from bontrack.treatments.records import SessionStatus, status_of
 
 
@@ -19,11 +20,10 @@ def day_plans(actor: Actor, day: date) -> list[TreatmentSession]:
     require(actor, Perm.DEMOGRAPHICS_READ)
     plans = [
         s
-        for s in TreatmentSession.objects.filter(
-            clinic_id=actor.membership.clinic_id, plan_date=day, signed_at__isnull=True
-        )
-        .select_related("patient", "injector__user")
-        .prefetch_related("events")
+        for s in in_clinic(TreatmentSession.objects.all(), actor.membership.clinic_id, "patient")
+        .filter(plan_date=day, signed_at__isnull=True)
+        .select_related("injector__user")
+        .prefetch_related(prefetch_in_clinic("events", SessionEvent, actor.membership.clinic_id))
         .order_by("created_at")
         if status_of(s) == SessionStatus.PLAN
     ]

@@ -537,7 +537,8 @@ class World:
 
     def build_all(self) -> None:
         self.b  # noqa: B018
-        for name in OBJECTS:
+        # The unopened vial last: a signing built after it could open it for its dose.
+        for name in sorted(OBJECTS, key=lambda name: name == "fresh_vial"):
             getattr(self, name)
 
     # -- calls ------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ def world(shared_world: World) -> World:
     """One world for the module (tests/api/conftest.py), each test in a savepoint of it."""
     return shared_world
 
+
 POINT = {"site": "procerus", "side": "midline", "units": 5}
 
 

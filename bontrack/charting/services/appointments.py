@@ -19,11 +19,13 @@ from bontrack.audit.services import Actor, AuditTrail, clinical_transaction
 from bontrack.charting import hours
 from bontrack.charting.models import APPOINTMENT_STATUSES, Appointment, AppointmentStatus
 from bontrack.core.errors import ConflictError, ServiceError
+from bontrack.core.scoping import in_clinic, prefetch_in_clinic, save_in_clinic
 from bontrack.domain.catalog import catalog
 from bontrack.domain.due import Due, TreatedSession, due_for
+from bontrack.outcomes.models import WearOffReport
 from bontrack.outcomes.verdicts import stopping_of, verdicts_of
 from bontrack.patients.models import Patient
-from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.models import SessionEvent, TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, status_of
 
 OPEN = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)  # an appointment still to happen
@@ -208,7 +210,7 @@ def set_status(actor: Actor, appointment_id: UUID | str, status: str) -> Appoint
         if appointment.status in FINAL and status != appointment.status:
             raise ConflictError("status", f"this appointment is already {appointment.status}")
         appointment.status = status
-        appointment.save(update_fields=["status", "updated_at"])
+        save_in_clinic(appointment, ["status", "updated_at"])
         trail.record("update", "appointment", appointment.id, appointment.patient_id, status=status)
     return appointment
 
@@ -230,10 +232,9 @@ def appointments_between(actor: Actor, start_day: date, days: int = 1) -> list[A
     start, _ = _day_bounds(start_day, actor.clinic.time_zone)
     end, _ = _day_bounds(start_day + timedelta(days=days), actor.clinic.time_zone)
     rows = list(
-        Appointment.objects.filter(
-            clinic_id=actor.membership.clinic_id, starts_at__gte=start, starts_at__lt=end
-        )
-        .select_related("patient", "injector__user")
+        in_clinic(Appointment.objects.all(), actor.membership.clinic_id, "patient")
+        .filter(starts_at__gte=start, starts_at__lt=end)
+        .select_related("injector__user")
         .order_by("starts_at", "patient__family_name")
     )
     with clinical_transaction(actor) as trail:
@@ -246,7 +247,8 @@ def patient_appointments(actor: Actor, patient_id: UUID | str) -> list[Appointme
     with clinical_transaction(actor) as trail:
         patient = access(actor, PATIENT, patient_id, Perm.DEMOGRAPHICS_READ)
         rows = list(
-            Appointment.objects.filter(clinic_id=patient.clinic_id, patient=patient)
+            in_clinic(Appointment.objects.all(), patient.clinic_id, "patient")
+            .filter(patient=patient)
             .select_related("injector__user")
             .order_by("-starts_at")
         )
@@ -279,7 +281,7 @@ def complete_on_signing(
     if appointment is None:
         return
     appointment.status = AppointmentStatus.COMPLETED
-    appointment.save(update_fields=["status", "updated_at"])
+    save_in_clinic(appointment, ["status", "updated_at"])
     trail.record(
         "update",
         "appointment",
@@ -321,9 +323,14 @@ class Proposal:
 def patient_history(patient: Patient) -> list[TreatedSession]:
     """The signed sessions with their wear-off reports, as ``bontrack.domain.due`` reads them."""
     rows = (
-        TreatmentSession.objects.filter(patient=patient, signed_at__isnull=False)
+        TreatmentSession.objects.filter(
+            clinic_id=patient.clinic_id, patient=patient, signed_at__isnull=False
+        )
         .select_related("signed_by")
-        .prefetch_related("events", "wear_off_reports")
+        .prefetch_related(
+            prefetch_in_clinic("events", SessionEvent, patient.clinic_id),
+            prefetch_in_clinic("wear_off_reports", WearOffReport, patient.clinic_id),
+        )
     )
     history = []
     for s in rows:

@@ -24,6 +24,7 @@ from bontrack.charting.images import ImageRejectedError, signature_png
 from bontrack.charting.models import ConsentTemplate, SignedConsentForm
 from bontrack.charting.services import storage
 from bontrack.core.errors import ConflictError, ServiceError
+from bontrack.core.scoping import in_clinic
 from bontrack.domain.catalog import catalog
 from bontrack.patients.services import record_consent
 from bontrack.treatments.services import local_date
@@ -272,8 +273,8 @@ def patient_consent_forms(actor: Actor, patient_id: UUID | str) -> list[SignedCo
     with clinical_transaction(actor) as trail:
         patient = access(actor, PATIENT, patient_id, Perm.CHART_READ)
         forms = list(
-            SignedConsentForm.objects.filter(clinic_id=patient.clinic_id, patient=patient)
-            .select_related("template", "consent")
+            in_clinic(SignedConsentForm.objects.all(), patient.clinic_id, "template", "consent")
+            .filter(patient=patient)
             .order_by("-signed_at")
         )
         trail.record("read", "consent-forms", patient.id, patient.id, count=len(forms))

@@ -15,6 +15,7 @@ from bontrack.charting.images import ImageRejectedError, clean_photo
 from bontrack.charting.models import TIMEPOINTS, Photo
 from bontrack.charting.services import storage
 from bontrack.core.errors import ServiceError
+from bontrack.core.scoping import prefetch_in_clinic
 from bontrack.domain.catalog import catalog
 from bontrack.treatments.models import TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, status_of
@@ -123,7 +124,11 @@ def list_photos(actor: Actor, patient_id: UUID | str, indication: str | None = N
         rows = Photo.objects.filter(clinic_id=patient.clinic_id, patient=patient)
         if indication:
             rows = rows.filter(indication=indication)
-        photos = list(rows.select_related("session").order_by("taken_on", "created_at"))
+        photos = list(
+            rows.prefetch_related(
+                prefetch_in_clinic("session", TreatmentSession, patient.clinic_id)
+            ).order_by("taken_on", "created_at")
+        )
         trail.record("read", "photo-list", patient.id, patient.id, count=len(photos))
     return photos
 

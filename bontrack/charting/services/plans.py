@@ -27,10 +27,11 @@ from bontrack.audit.models import AuditEntry
 from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.charting.models import PlanOrigin, SavedPlan
 from bontrack.core.errors import ServiceError
+from bontrack.core.scoping import prefetch_in_clinic
 from bontrack.domain.catalog import catalog
 from bontrack.patients.services import CLINICAL_FIELDS
 from bontrack.treatments import services as sessions
-from bontrack.treatments.models import TreatmentSession
+from bontrack.treatments.models import Injection, SessionEvent, TreatmentSession
 from bontrack.treatments.records import counts_toward_limits, current_points, status_of, total_units
 
 
@@ -141,10 +142,13 @@ def plan_from_saved(
     return session
 
 
-def last_signed(patient_id: UUID, indication: str, product: str) -> TreatmentSession | None:
+def last_signed(
+    patient_id: UUID, indication: str, product: str, clinic_id: UUID
+) -> TreatmentSession | None:
     """The patient's last signed session that still counts, of the indication with the product."""
     candidates = (
         TreatmentSession.objects.filter(
+            clinic_id=clinic_id,
             patient_id=patient_id,
             indication=indication,
             product=product,
@@ -152,7 +156,10 @@ def last_signed(patient_id: UUID, indication: str, product: str) -> TreatmentSes
             external=False,
         )
         .select_related("signed_by")
-        .prefetch_related("events", "injections")
+        .prefetch_related(
+            prefetch_in_clinic("events", SessionEvent, clinic_id),
+            prefetch_in_clinic("injections", Injection, clinic_id),
+        )
         .order_by("-plan_date", "-administered_at")
     )
     return next((s for s in candidates if counts_toward_limits(status_of(s))), None)
@@ -175,7 +182,7 @@ def repeat_last(
         raise ServiceError("product", f"unknown product code {product!r}")
     with clinical_transaction(actor) as trail:
         patient = access(actor, PATIENT, patient_id, Perm.PLAN_WRITE)
-        last = last_signed(patient.id, indication, product)
+        last = last_signed(patient.id, indication, product, patient.clinic_id)
         if last is None:
             other = (
                 TreatmentSession.objects.filter(

@@ -32,6 +32,7 @@ from bontrack.billing import reads, services
 from bontrack.billing.models import ChargeSet, Coverage, Relationship
 from bontrack.core.csvfiles import MEDIA_TYPE, content_disposition
 from bontrack.core.errors import ServiceError
+from bontrack.core.scoping import in_clinic, not_replaced
 from bontrack.domain.billing import BillingTag, billing_catalog
 from bontrack.domain.billing.charges import ndc_for_claim
 from bontrack.domain.catalog import catalog
@@ -270,10 +271,9 @@ def _claim_diagnoses(patient: Patient, today: date) -> list[IndicationDiagnosis]
 def _patient_claims(patient: Patient) -> list[dict[str, Any]]:
     """The patient's sessions with captured charges, newest first, each with its current set."""
     current = (
-        ChargeSet.objects.filter(
-            clinic_id=patient.clinic_id, patient_id=patient.id, replaced_by__isnull=True
-        )
-        .select_related("session")
+        in_clinic(ChargeSet.objects.all(), patient.clinic_id, "session")
+        .filter(patient_id=patient.id)
+        .filter(not_replaced(ChargeSet, "replaces"))
         .order_by("-date_of_service", "-created_at")
     )
     return [

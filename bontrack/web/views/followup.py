@@ -234,7 +234,7 @@ def diary(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResponse:
 def wear_off_context(actor: Actor, session: TreatmentSession) -> dict[str, Any]:
     """What the signed session's page shows of its wear-off: the report, or the form to record
     it (a signed session that counts, for those who plan and sign)."""
-    report = WearOffReport.objects.filter(session=session).first()
+    report = WearOffReport.objects.filter(clinic_id=session.clinic_id, session=session).first()
     counting = session.is_signed and counts_toward_limits(status_of(session))
     return {
         "wear_off": report,

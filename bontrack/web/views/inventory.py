@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
@@ -18,9 +19,10 @@ from bontrack.accounts.permissions import Perm
 from bontrack.audit.services import Actor
 from bontrack.core import csvfiles
 from bontrack.core.errors import ServiceError
+from bontrack.core.scoping import in_clinic
 from bontrack.domain.catalog import catalog
 from bontrack.inventory import services as inventory
-from bontrack.inventory.models import Lot, Vial
+from bontrack.inventory.models import Lot, Vial, VialClosing
 from bontrack.treatments.models import SessionVial
 from bontrack.treatments.supply import ClosedHow, VialState, VialStatus, may_be_open
 from bontrack.treatments.workspace import vial_use_by
@@ -65,12 +67,13 @@ def inventory_page(request: HttpRequest, actor: Actor) -> HttpResponse:
     day = present.clinic_today(tz)
     stock = inventory.stock(actor, day)
     now = timezone.now()
+    clinic = actor.membership.clinic_id
+    closed = VialClosing.objects.filter(clinic_id=OuterRef("clinic_id"), vial_id=OuterRef("pk"))
     candidates = list(
-        Vial.objects.select_related("lot")
-        .filter(clinic_id=actor.membership.clinic_id, closing__isnull=True)
-        .filter(may_be_open(now))
+        in_clinic(Vial.objects.all(), clinic, "lot")
+        .filter(~Exists(closed))
+        .filter(may_be_open(now, clinic))
         .exclude(reconstituted_at__isnull=True, patient__isnull=True)
-        .distinct()
         .order_by("reconstituted_at", "created_at")
     )
     figures = inventory.vial_figures(actor, candidates, now)
@@ -121,7 +124,9 @@ def receive_lot(request: HttpRequest, actor: Actor) -> HttpResponse:
 
 def _lot_context(actor: Actor, lot: Lot) -> dict[str, Any]:
     tz = actor.clinic.time_zone
-    vials = list(lot.vials.select_related("lot").order_by("created_at"))
+    vials = list(Vial.objects.filter(clinic_id=lot.clinic_id, lot_id=lot.id).order_by("created_at"))
+    for vial in vials:
+        vial.lot = lot  # the lot already read, not joined again
     figures = inventory.vial_figures(actor, vials, timezone.now())
     day = present.clinic_today(tz)
     product = catalog().products.get(lot.product)
@@ -142,16 +147,22 @@ def _lot_context(actor: Actor, lot: Lot) -> dict[str, Any]:
     # Which signed session drew what from each vial (the patient is one click away, on the
     # session, whose read is audited there).
     uses: dict[Any, list[dict[str, Any]]] = {}
-    for use in (
-        SessionVial.objects.filter(vial__in=vials, session__signed_at__isnull=False)
-        .select_related("session")
+    drawn = (
+        SessionVial.objects.filter(
+            clinic_id=lot.clinic_id,
+            vial_id__in=[v.id for v in vials],
+            session__clinic_id=lot.clinic_id,
+            session__signed_at__isnull=False,
+        )
         .order_by("session__administered_at")
-    ):
-        uses.setdefault(use.vial_id, []).append(
+        .values_list("vial_id", "session_id", "session__administered_at", "drawn_units")
+    )
+    for vial_id, session_id, administered_at, units in drawn:
+        uses.setdefault(vial_id, []).append(
             {
-                "session_id": use.session_id,
-                "on": present.local(use.session.administered_at, tz),
-                "units": present.units(use.drawn_units) if use.drawn_units is not None else "",
+                "session_id": session_id,
+                "on": present.local(administered_at, tz),
+                "units": present.units(units) if units is not None else "",
             }
         )
     return {

@@ -81,7 +81,9 @@ def photo_page(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResp
     patient = patients.read_patient(actor, patient_id)
     found = photo_services.list_photos(actor, patient_id)
     treated = list(
-        TreatmentSession.objects.filter(patient=patient).values_list("indication", flat=True)
+        TreatmentSession.objects.filter(clinic_id=patient.clinic_id, patient=patient).values_list(
+            "indication", flat=True
+        )
     )
     choices = _indications_with_views()
     chosen = request.GET.get("indication", "")
@@ -105,9 +107,9 @@ def photo_page(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResp
         for (ind, view), items in sorted(groups.items(), key=lambda kv: (kv[0][0] != chosen, kv[0]))
     ]
     session_id = request.GET.get("session", "")
-    sessions = TreatmentSession.objects.filter(patient=patient, indication=chosen).order_by(
-        "-plan_date"
-    )[:12]
+    sessions = TreatmentSession.objects.filter(
+        clinic_id=patient.clinic_id, patient=patient, indication=chosen
+    ).order_by("-plan_date")[:12]
     return render(
         request,
         "web/photos.html",

@@ -356,10 +356,13 @@ def amendments(request: HttpRequest, actor: Actor, patient_id: UUID) -> HttpResp
             "error": error,
             "today": day,
             "sessions": TreatmentSession.objects.filter(
-                patient=patient, signed_at__isnull=False
+                clinic_id=patient.clinic_id, patient=patient, signed_at__isnull=False
             ).order_by("-plan_date"),
             "amendments": SessionEvent.objects.filter(
-                session__patient=patient, kind=SessionEventKind.AMENDED
+                clinic_id=patient.clinic_id,
+                session__clinic_id=patient.clinic_id,
+                session__patient=patient,
+                kind=SessionEventKind.AMENDED,
             ).order_by("-at"),
             "can_record": actor.membership.can(Perm.DEMOGRAPHICS_WRITE),
             "can_decide": actor.membership.can(Perm.CORRECT),

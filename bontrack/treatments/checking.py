@@ -30,7 +30,13 @@ from bontrack.patients.models import Patient as PatientRow
 from bontrack.treatments import supply
 from bontrack.treatments.models import Injection as InjectionRow
 from bontrack.treatments.models import SessionEvent, TreatmentSession
-from bontrack.treatments.records import counts_toward_limits, current_points, status_of, total_units
+from bontrack.treatments.records import (
+    Point,
+    counts_toward_limits,
+    current_points,
+    status_of,
+    total_units,
+)
 
 
 def patient_values(row: PatientRow, day: date | None = None) -> Patient:
@@ -50,6 +56,32 @@ def patient_values(row: PatientRow, day: date | None = None) -> Patient:
         medications=tuple(row.medications),
         allergies=tuple(row.allergies),
         infected_sites=tuple(InfectedSite(s["site"], s.get("side")) for s in row.infected_sites),
+    )
+
+
+def history_entry(
+    session: TreatmentSession, points: Sequence[Point], zone: ZoneInfo
+) -> HistoryEntry:
+    """A signed session as the check reads it in the history: its current points (amended
+    values), when it was given in the clinic's zone (``zone``) and who injected it."""
+    return HistoryEntry(
+        session.plan_date,
+        session.product,
+        session.indication,
+        Units(session.product, total_units(points)),
+        # A dose given elsewhere whose sites are not known is one point without a site: it
+        # counts in the session's total, never toward a muscle's.
+        tuple(
+            Injection(p.site, p.side, Units(session.product, p.units), p.route)
+            for p in points
+            if p.site
+        ),
+        administered_at=session.administered_at.astimezone(zone)
+        if session.administered_at is not None
+        else None,
+        injector=None
+        if session.external or session.injector is None
+        else session.injector.display_name,
     )
 
 
@@ -73,25 +105,7 @@ def history_of(row: PatientRow, exclude: TreatmentSession | None = None) -> list
         events = list(s.events.all())
         if not counts_toward_limits(status_of(s, events)):
             continue
-        points = current_points(s, events)
-        # A dose given elsewhere whose sites are not known is one point without a site: it
-        # counts in the session's total, never toward a muscle's.
-        injections = tuple(
-            Injection(p.site, p.side, Units(s.product, p.units), p.route) for p in points if p.site
-        )
-        history.append(
-            HistoryEntry(
-                s.plan_date,
-                s.product,
-                s.indication,
-                Units(s.product, total_units(points)),
-                injections,
-                administered_at=s.administered_at.astimezone(ZoneInfo(s.clinic.time_zone))
-                if s.administered_at is not None
-                else None,
-                injector=None if s.external or s.injector is None else s.injector.display_name,
-            )
-        )
+        history.append(history_entry(s, current_points(s, events), ZoneInfo(s.clinic.time_zone)))
     return history
 
 

@@ -34,6 +34,7 @@ from bontrack.inventory.models import Vial
 from bontrack.outcomes.models import AdverseEvent, Assessment, ContinueDespiteVerdict, WearOffReport
 from bontrack.outcomes.verdicts import Counted, counting_readings
 from bontrack.patients.models import Patient
+from bontrack.treatments.checking import history_entry
 from bontrack.treatments.models import Injection as InjectionRow
 from bontrack.treatments.models import (
     SessionEvent,
@@ -485,26 +486,7 @@ def dose_history(
     for s in rows.sessions:
         if not s.is_signed or s.id == exclude or not counts_toward_limits(rows.statuses[s.id]):
             continue
-        points = rows.points[s.id]
-        history.append(
-            HistoryEntry(
-                s.plan_date,
-                s.product,
-                s.indication,
-                Units(s.product, total_units(points)),
-                # A dose given elsewhere whose sites are not known is one point without a site:
-                # it counts in the session's total, never toward a muscle's.
-                tuple(
-                    Injection(p.site, p.side, Units(s.product, p.units), p.route)
-                    for p in points
-                    if p.site
-                ),
-                administered_at=s.administered_at.astimezone(zone)
-                if s.administered_at is not None
-                else None,
-                injector=None if s.external or s.injector is None else s.injector.display_name,
-            )
-        )
+        history.append(history_entry(s, rows.points[s.id], zone))
     return history
 
 

@@ -38,8 +38,6 @@ from bontrack.domain.catalog import catalog
 from bontrack.domain.check import evaluate, requires_weight
 from bontrack.domain.planning import expand_protocol
 from bontrack.domain.treatment import HistoryEntry, Injector, Verdict
-from bontrack.domain.treatment import Injection as DomainInjection
-from bontrack.domain.units import Units
 from bontrack.outcomes import due_state
 from bontrack.outcomes.verdicts import Counted, domain_verdict, judge_patient
 from bontrack.patients.models import Consent, Patient, with_withdrawals
@@ -47,6 +45,7 @@ from bontrack.plan_input import MAX_DECIMALS, MAX_UNITS, has_at_most_decimals
 from bontrack.treatments import supply
 from bontrack.treatments.checking import (
     fingerprint,
+    history_entry,
     history_of,
     patient_values,
     plan_values,
@@ -830,23 +829,7 @@ def _history(read: SigningRows, tz: str) -> list[HistoryEntry]:
         if not counts_toward_limits(status_of(s, events)):
             continue
         points = current_points(s, events, _own_points(read.injections.get(s.id, [])))
-        history.append(
-            HistoryEntry(
-                s.plan_date,
-                s.product,
-                s.indication,
-                Units(s.product, total_units(points)),
-                tuple(
-                    DomainInjection(p.site, p.side, Units(s.product, p.units), p.route)
-                    for p in points
-                    if p.site
-                ),
-                administered_at=s.administered_at.astimezone(zone)
-                if s.administered_at is not None
-                else None,
-                injector=None if s.external or s.injector is None else s.injector.display_name,
-            )
-        )
+        history.append(history_entry(s, points, zone))
     return history
 
 

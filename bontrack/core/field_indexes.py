@@ -65,13 +65,18 @@ class DropFieldIndexes(Operation):
             field = model._meta.get_field(change.name)
             if not field.db_index or field.unique:
                 continue
-            meta_index_names = {index.name for index in model._meta.indexes}
+            # Only the field's own index: never a unique one (a partial unique constraint on the
+            # same column is an index too) nor one the model declares.
+            declared = {index.name for index in model._meta.indexes} | {
+                constraint.name for constraint in model._meta.constraints
+            }
             for name in schema_editor._constraint_names(
                 model,
                 [field.column],
                 index=True,
+                unique=False,
                 type_=Index.suffix,
-                exclude=meta_index_names,
+                exclude=declared,
             ):
                 schema_editor.execute(schema_editor._delete_index_sql(model, name))
 

@@ -285,3 +285,15 @@ def test_a_vial_is_named_by_the_records_paths_label():
     the_vial = vial(200, diluent_ml=10, label="Vial 3 of lot C77")
     finding = only(check(with_vial(the_vial)), "reconstitution")
     assert finding.message.startswith("Vial 3 of lot C77 (200 U)")
+
+
+def test_a_grouped_warning_is_the_same_whatever_the_order_the_vials_are_listed_in():
+    """Signing lists a session's vials in the order it read them, the plan editor in its own: a
+    warning acknowledged in one must be the same finding in the other."""
+    first = vial(50, diluent_ml=4, lot="L0", label="38e8aa43")
+    second = vial(50, diluent_ml=4, lot="L1", label="3425d3a0")
+    messages = {
+        only(check(plan(protocol="preempt-155", vials=vials)), "reconstitution").message
+        for vials in ([first, second], [second, first])
+    }
+    assert len(messages) == 1

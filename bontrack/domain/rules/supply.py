@@ -107,7 +107,8 @@ def reconstitution_findings(ctx: CheckContext) -> list[Finding]:
         assert made is not None
         expires = use_by(product, made)
         hours = (ctx.now - made).total_seconds() / 3600
-        names = _names([_name(n, vial) for n, vial in group])
+        # Sorted: the finding (and its fingerprint) must not depend on the order vials were listed.
+        names = _names(sorted(_name(n, vial) for n, vial in group))
         were = "was" if len(group) == 1 else "were"
         message = (
             f"{_capital(names)} {were} {verb} {hours:.1f} hours before the injection time "
@@ -117,7 +118,8 @@ def reconstitution_findings(ctx: CheckContext) -> list[Finding]:
         )
         findings.append(finding("reconstitution", Severity.BLOCK, message, product.in_use_cite))
     for (size, diluent), group in unlisted.items():
-        names = _names([_name(n, vial) for n, vial in group])
+        # Sorted: the finding (and its fingerprint) must not depend on the order vials were listed.
+        names = _names(sorted(_name(n, vial) for n, vial in group))
         rows = [d for d in product.dilutions if d.vial_units == size]
         listed = [d for d in rows if not d.computed]
         computed = [d for d in rows if d.computed]

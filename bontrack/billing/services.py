@@ -156,7 +156,7 @@ def choose_diagnosis(
                 f"not a code the billing catalog suggests for {indication} on "
                 f"{day.isoformat()} ({codes})",
             )
-        lock_patient(patient.id)
+        lock_patient(patient.clinic_id, patient.id)
         diagnosis = Diagnosis.objects.create(
             clinic_id=patient.clinic_id,
             patient=patient,
@@ -214,7 +214,7 @@ def confirm_claim_item(
         raise ServiceError("note", f"must be at most {MAX_NOTE:,} characters")
     with clinical_transaction(actor) as trail:
         session = _opened(actor, session_id, Perm.BILLING_WRITE)
-        lock_patient(session.patient_id)
+        lock_patient(session.clinic_id, session.patient_id)
         latest = reads.latest_charge_set(session.id, session.clinic_id)
         if latest is None:
             raise ConflictError(None, NOT_CAPTURED)

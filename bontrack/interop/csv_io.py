@@ -462,7 +462,7 @@ def import_csv(actor: Actor, content: bytes, *, dry_run: bool = False) -> Import
             patients[number] = patient
         for dose, external, points in checked:
             patient = patients[dose.record_number]
-            lock_patient(patient.id)
+            lock_patient(patient.clinic_id, patient.id)
             write_external(actor, trail, patient, external, points)
     return result
 

@@ -131,7 +131,7 @@ def _close(
     with clinical_transaction(actor) as trail:
         vial = access(actor, VIAL, vial_id, Perm.INVENTORY_WRITE)
         if vial.patient_id is not None:
-            _lock_patient(vial.patient_id)
+            _lock_patient(vial.clinic_id, vial.patient_id)
         now = timezone.now()
         state = vial_states([vial], actor.clinic.time_zone)[vial.id]
         if state.closed(now):
@@ -379,8 +379,12 @@ def recalled_lots(actor: Actor) -> list[tuple[Lot, int]]:
     return [(lot, lot.patients) for lot in lots]  # type: ignore[attr-defined]
 
 
-def _lock_patient(patient_id: UUID) -> None:
+def _lock_patient(clinic_id: UUID, patient_id: UUID) -> None:
     """Closing a vial waits for a signing of its patient that is drawing from it (DESIGN 3.4's
     lock order: patient first)."""
     if connection.vendor == "postgresql":
-        list(Patient.objects.select_for_update(no_key=True).filter(pk=patient_id).values_list("pk"))
+        list(
+            Patient.objects.select_for_update(no_key=True)
+            .filter(clinic_id=clinic_id, pk=patient_id)
+            .values_list("pk")
+        )

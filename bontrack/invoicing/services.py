@@ -329,7 +329,7 @@ def issue_invoice(
     require(actor, Perm.BILLING_WRITE)
     with clinical_transaction(actor) as trail:
         session = access(actor, SESSION, session_id, Perm.BILLING_WRITE)
-        lock_patient(session.patient_id)
+        lock_patient(session.clinic_id, session.patient_id)
         _refuse_uninvoiceable(session, self_pay=self_pay)
         priced = _priced(session, kind)
         invoice = Invoice.objects.create(

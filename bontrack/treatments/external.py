@@ -222,5 +222,5 @@ def record_external_doses(
     ]
     with clinical_transaction(actor) as trail:
         patient = access(actor, PATIENT, patient_id, Perm.SIGN)
-        lock_patient(patient.id)
+        lock_patient(patient.clinic_id, patient.id)
         return [write_external(actor, trail, patient, dose, points) for dose, points in checked]

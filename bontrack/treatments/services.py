@@ -452,15 +452,19 @@ def require_override(actor: Actor) -> None:
 
 
 def _lock_session(session: TreatmentSession) -> None:
-    lock_patient(session.patient_id)
+    lock_patient(session.clinic_id, session.patient_id)
 
 
-def lock_patient(patient_id: UUID) -> None:
+def lock_patient(clinic_id: UUID, patient_id: UUID) -> None:
     """Serialise signings for one patient. PostgreSQL: a row lock that does not conflict with the
     key-share locks of inserts referencing the patient; SQLite: the IMMEDIATE transaction already
     holds the write lock."""
     if connection.vendor == "postgresql":
-        list(Patient.objects.select_for_update(no_key=True).filter(pk=patient_id).values_list("pk"))
+        list(
+            Patient.objects.select_for_update(no_key=True)
+            .filter(clinic_id=clinic_id, pk=patient_id)
+            .values_list("pk")
+        )
 
 
 def local_date(clinic_tz: str, moment: datetime) -> date:
@@ -1191,7 +1195,7 @@ def correctable(actor: Actor, session_id: UUID | str, what: str) -> TreatmentSes
 
 
 def locked_signed_session(session: TreatmentSession) -> TreatmentSession:
-    lock_patient(session.patient_id)
+    lock_patient(session.clinic_id, session.patient_id)
     if not session.is_signed:
         raise ConflictError(None, "a plan is changed directly; only signed sessions are corrected")
     if status_of(session) == SessionStatus.ENTERED_IN_ERROR:

@@ -47,10 +47,10 @@ def issue_both_at_once(s: builders.Staff, meet_inside: bool) -> list[Any]:
 
     original = invoicing.lock_patient
 
-    def meet_then_lock(patient_id: UUID) -> None:
+    def meet_then_lock(clinic_id: UUID, patient_id: UUID) -> None:
         assert connection.in_atomic_block
         inside.wait(WAIT)
-        original(patient_id)
+        original(clinic_id, patient_id)
 
     with pytest.MonkeyPatch.context() as patch:
         if meet_inside:

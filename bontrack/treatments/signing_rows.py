@@ -229,7 +229,7 @@ def read_for_signing(
 _compiled: dict[tuple[str, int, bool], tuple[Together, Any]] = {}
 
 
-# A placeholder's spellings: (input, position among the vials, the same spelling of a value).
+# A stand-in input's spellings: (input, position among the vials, the same spelling of a value).
 Spelling = tuple[str, int | None, Any]
 
 
@@ -254,7 +254,7 @@ def _binder(placeholders: _Inputs, together: Together) -> Any:
     same input's value in that spelling; any other parameter is kept."""
     names = _spellings(placeholders)
     spelled = {str(n).replace("-", "") for n in names}
-    # Every placeholder must be a parameter of its own: one written into the SQL or into a
+    # Every stand-in input must be a parameter of its own: one written into the SQL or into a
     # longer parameter could not be replaced.
     for text in (together.sql, *(p for p in together.params if isinstance(p, str))):
         plain = text.replace("-", "")
@@ -264,7 +264,7 @@ def _binder(placeholders: _Inputs, together: Together) -> Any:
     def bind(param: Any, given: _Inputs) -> Any:
         try:
             found = names.get(param)
-        except TypeError:  # an unhashable parameter is never a placeholder
+        except TypeError:  # an unhashable parameter is never a stand-in input
             return param
         if found is None:
             return param

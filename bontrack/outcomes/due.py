@@ -36,7 +36,7 @@ from bontrack.audit.services import Actor, clinical_transaction
 from bontrack.core.errors import ServiceError
 from bontrack.domain.catalog import catalog
 from bontrack.domain.due import Due, DueRules, TreatedSession, due_per_indication
-from bontrack.outcomes.due_state import counting_sessions
+from bontrack.outcomes.due_state import STORED_COLUMNS, counting_sessions
 from bontrack.outcomes.models import DueState, WearOffReport
 from bontrack.outcomes.services import clinic_today
 from bontrack.patients.models import Patient
@@ -57,21 +57,10 @@ __all__ = [
 ]
 
 MAX_WEEKS = 104
-# What the list reads of each due state row, its patient and its last session's injector.
+# What the list reads of each due state row (its stored columns), its patient and its last
+# session's injector.
 LIST_FIELDS = (
-    "patient_id",
-    "indication",
-    "product",
-    "last_session_id",
-    "last_session_on",
-    "injector_id",
-    "due_on",
-    "basis",
-    "earliest",
-    "wear_off_on",
-    "wear_off_median_days",
-    "wear_off_reports",
-    "held_because",
+    *STORED_COLUMNS,
     "patient__record_number",
     "patient__given_name",
     "patient__family_name",

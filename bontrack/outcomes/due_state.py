@@ -40,8 +40,9 @@ from bontrack.patients.models import Patient
 from bontrack.treatments.models import SessionEvent, SessionEventKind, TreatmentSession
 
 BATCH = 2000
-# The columns compared between the stored rows and a recomputation.
-COMPARED = (
+# A row's stored columns, in the order the list reads them; a rebuild's check compares them
+# with a recomputation.
+STORED_COLUMNS = (
     "patient_id",
     "indication",
     "product",
@@ -223,7 +224,7 @@ def rebuild(clinic_id: UUID | None = None) -> int:
 def stored(clinic_id: UUID) -> list[tuple[Any, ...]]:
     """A clinic's due state as comparable tuples, in a fixed order (for the agreement checks)."""
     return sorted(
-        DueState.objects.filter(clinic_id=clinic_id).order_by().values_list(*COMPARED),
+        DueState.objects.filter(clinic_id=clinic_id).order_by().values_list(*STORED_COLUMNS),
         key=lambda r: (str(r[0]), r[1]),
     )
 
@@ -231,6 +232,6 @@ def stored(clinic_id: UUID) -> list[tuple[Any, ...]]:
 def derived(clinic_id: UUID) -> list[tuple[Any, ...]]:
     """What a full recomputation gives for the clinic, in the form of ``stored``."""
     return sorted(
-        (tuple(getattr(row, f) for f in COMPARED) for row in derive(clinic_id)),
+        (tuple(getattr(row, f) for f in STORED_COLUMNS) for row in derive(clinic_id)),
         key=lambda r: (str(r[0]), r[1]),
     )
